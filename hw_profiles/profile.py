@@ -1,0 +1,148 @@
+"""Typed, validated hardware profiles. Every value carries its source and whether a primary source confirmed it."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10
+    import tomli as tomllib
+
+from .schema import SCHEMA
+
+PROFILE_DIR = Path(__file__).resolve().parent
+
+
+class ProfileError(ValueError):
+    """A profile file is missing, malformed, or holds an impossible value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cited:
+    """One profile constant with where it comes from."""
+
+    value: Any
+    source: str
+    verified: bool
+    note: str = ""
+
+    def cite(self) -> str:
+        flag = "" if self.verified else " [UNVERIFIED]"
+        return f"{self.source}{flag}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    name: str
+    fields: dict[str, Cited]
+
+    def __getattr__(self, key: str) -> Any:
+        fields = object.__getattribute__(self, "fields")
+        if key in fields:
+            return fields[key].value
+        raise AttributeError(key)
+
+    def cited(self, key: str) -> Cited:
+        return self.fields[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class HardwareProfile:
+    name: str
+    description: str
+    path: Path
+    synapse: Section
+    neuron: Section
+    chip: Section
+    energy: Section
+
+    def constants(self) -> list[tuple[str, Cited]]:
+        """All constants as ('section.field', Cited), for reports."""
+        out = []
+        for section in SCHEMA:
+            sec: Section = getattr(self, section)
+            out += [(f"{section}.{k}", c) for k, c in sec.fields.items()]
+        return out
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str | Path) -> HardwareProfile:
+    """Load a bundled profile by name (e.g. 'loihi2') or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ProfileError(
+                f"unknown hardware profile '{name_or_path}'; bundled profiles: "
+                f"{', '.join(available_profiles())}, or pass the path of a .toml profile file"
+            )
+    if not path.exists():
+        raise ProfileError(f"profile file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{path}: not valid TOML ({e}); fix the syntax") from None
+    return _parse(raw, path)
+
+
+def _parse(raw: dict, path: Path) -> HardwareProfile:
+    for key in ("name", "description"):
+        if not isinstance(raw.get(key), str):
+            raise ProfileError(f"{path}: top-level field '{key}' must be a string")
+    sections = {}
+    for sec_name, spec in SCHEMA.items():
+        sec_raw = raw.get(sec_name)
+        if not isinstance(sec_raw, dict):
+            raise ProfileError(f"{path}: missing section [{sec_name}]")
+        unknown = set(sec_raw) - set(spec)
+        if unknown:
+            raise ProfileError(
+                f"{path}: unknown field '{sec_name}.{sorted(unknown)[0]}'; "
+                f"allowed: {', '.join(spec)}"
+            )
+        fields = {}
+        for field, (typ, lo, hi, meaning) in spec.items():
+            fields[field] = _parse_field(path, f"{sec_name}.{field}", sec_raw.get(field), typ, lo, hi)
+        sections[sec_name] = Section(sec_name, fields)
+    _check_consistency(path, sections)
+    return HardwareProfile(name=raw["name"], description=raw["description"], path=path, **sections)
+
+
+def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: float) -> Cited:
+    if entry is None:
+        raise ProfileError(f"{path}: missing field '{key}' (a table with value, source, verified)")
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise ProfileError(f"{path}: field '{key}' must be a table {{ value = ..., source = \"...\", verified = true|false }}")
+    value = entry["value"]
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if typ is int and isinstance(value, bool) or not isinstance(value, typ):
+        raise ProfileError(f"{path}: field '{key}' must be {typ.__name__}, got {type(value).__name__} {value!r}")
+    if typ is not bool and not (lo <= value <= hi):
+        raise ProfileError(f"{path}: field '{key}' = {value} is out of range; allowed {lo:g}..{hi:g}")
+    source = entry.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise ProfileError(f"{path}: field '{key}' needs a non-empty 'source' saying where the value comes from")
+    verified = entry.get("verified")
+    if not isinstance(verified, bool):
+        raise ProfileError(f"{path}: field '{key}' needs 'verified = true|false'")
+    return Cited(value=value, source=source, verified=verified, note=str(entry.get("note", "")))
+
+
+def _check_consistency(path: Path, s: dict[str, Section]) -> None:
+    syn, neu = s["synapse"], s["neuron"]
+    if syn.weight_exp_min > syn.weight_exp_max:
+        raise ProfileError(f"{path}: synapse.weight_exp_min ({syn.weight_exp_min}) exceeds weight_exp_max ({syn.weight_exp_max})")
+    if neu.bias_exp_min > neu.bias_exp_max:
+        raise ProfileError(f"{path}: neuron.bias_exp_min ({neu.bias_exp_min}) exceeds bias_exp_max ({neu.bias_exp_max})")
+    if neu.threshold_bits + neu.threshold_shift > neu.state_bits:
+        raise ProfileError(
+            f"{path}: threshold_bits + threshold_shift ({neu.threshold_bits}+{neu.threshold_shift}) "
+            f"exceeds neuron.state_bits ({neu.state_bits}); the threshold could never be reached"
+        )

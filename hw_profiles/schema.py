@@ -1,0 +1,40 @@
+"""What a hardware profile must contain: each field's type and allowed range.
+
+One table, so the loader, the error messages and the docs agree.
+"""
+
+# section -> field -> (python type, min, max, meaning)
+SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
+    "synapse": {
+        "weight_bits": (int, 1, 8, "weight mantissa bits (sign included for mixed-sign layers)"),
+        "weight_scale_bits": (int, 8, 8, "weights are given on this MSB-aligned scale ([-256, 255])"),
+        "weight_exp_min": (int, -16, 0, "smallest shared weight exponent"),
+        "weight_exp_max": (int, 0, 16, "largest shared weight exponent"),
+        "conv_applies_weight_exp": (bool, 0, 1, "whether Conv synapses apply weight_exp"),
+        "graded_message_bits_max": (int, 1, 32, "largest graded-spike payload"),
+    },
+    "neuron": {
+        "state_bits": (int, 8, 32, "width of current u and voltage v (u wraps, v saturates)"),
+        "threshold_bits": (int, 1, 24, "unsigned threshold mantissa bits"),
+        "threshold_shift": (int, 0, 16, "threshold is compared as vth << shift"),
+        "activation_shift": (int, 0, 16, "synaptic input enters u as a_in << shift"),
+        "decay_bits": (int, 1, 16, "du and dv width; decay = (2**bits - d) / 2**bits"),
+        "bias_mant_bits": (int, 2, 24, "signed bias mantissa bits"),
+        "bias_exp_min": (int, -16, 16, "smallest bias exponent"),
+        "bias_exp_max": (int, -16, 16, "largest bias exponent"),
+        "reset_by_subtraction": (bool, 0, 1, "whether the chip's stock neuron resets by subtraction"),
+    },
+    "chip": {
+        "cores_per_chip": (int, 1, 4096, "neurocores per chip"),
+        "neurons_per_core": (int, 1, 1 << 20, "neurons (compartments) per core"),
+        "chips_per_board": (int, 1, 1 << 16, "chips on the board this profile describes"),
+    },
+    "energy": {
+        "synop_pj": (float, 0, 1e6, "energy per synaptic operation (one spike into one synapse)"),
+        "neuron_update_active_pj": (float, 0, 1e6, "energy per neuron update in a step where it spikes"),
+        "neuron_update_inactive_pj": (float, 0, 1e6, "energy per neuron update in a step where it does not"),
+        "spike_route_pj": (float, 0, 1e6, "energy to route one output spike (within a tile)"),
+        "ann_mac_fp32_pj": (float, 0, 1e6, "energy per fp32 multiply-accumulate (ANN baseline)"),
+        "ann_mac_int8_pj": (float, 0, 1e6, "energy per int8 multiply-accumulate (ANN baseline)"),
+    },
+}
