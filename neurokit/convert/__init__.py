@@ -1,0 +1,49 @@
+"""Stage 1: a trained torch ANN -> a normalized spiking NIR graph (IF neurons, reset by subtraction).
+
+    graph = convert(model, calibration_inputs, percentile=99.9)
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputShapeError
+from .chain import SUPPORTED, forward_ops, read_chain
+from .normalize import activation_scales
+from .to_nir import RESET_KEY, build_graph, group_ops
+
+__all__ = ["convert", "SUPPORTED", "RESET_KEY", "read_chain", "forward_ops", "check_input_shape"]
+
+
+def check_input_shape(model: nn.Module, x: np.ndarray) -> None:
+    """Fail with one line if samples shaped like x cannot go through the model."""
+    try:
+        with torch.no_grad():
+            model.eval()(torch.as_tensor(x[:1], dtype=torch.float32))
+    except RuntimeError as e:
+        raise InputShapeError(
+            f"input of shape {tuple(x.shape[1:])} does not fit the model ({str(e).splitlines()[0]}); "
+            "pass data shaped like the model's training input"
+        ) from None
+
+
+def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9):
+    """Convert `model` (eval mode) using `calibration` inputs (N, *input_shape) for normalization."""
+    model = model.eval()
+    calibration = np.asarray(calibration)
+    check_input_shape(model, calibration)
+    ops = read_chain(model)
+    groups = group_ops(ops)
+    scales = activation_scales(ops, groups, calibration, percentile)
+    info = {
+        "method": "rate",
+        "normalization": "max" if percentile == 100 else f"percentile {percentile}",
+        "percentile": percentile,
+        "lambdas": scales,
+        "calibration_samples": int(len(calibration)),
+        "reset": "subtract",
+        "input_encoding": "constant current",
+        "bn_folded": sorted({n for op in ops for n in op.params.get("folded", [])}),
+    }
+    return build_graph(ops, groups, scales, tuple(calibration.shape[1:]), info)

