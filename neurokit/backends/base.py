@@ -1,0 +1,28 @@
+"""The interface every backend shares: run(network, inputs, steps) -> Trace."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..trace import Trace
+
+Progress = Callable[[int], None]  # called with the number of samples just finished
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
+        """Simulate `steps` time steps per sample of `x` (N, *input_shape); state starts at zero per sample."""
+        ...
+
+
+def check_inputs(net, x: np.ndarray) -> np.ndarray:
+    from ..errors import InputShapeError
+
+    x = np.asarray(x)
+    if x.ndim < 1 or tuple(x.shape[1:]) != tuple(net.input_shape):
+        raise InputShapeError(f"inputs of shape {tuple(x.shape[1:])} do not match the network input "
+                              f"{tuple(net.input_shape)}; pass an array (N, {', '.join(map(str, net.input_shape))})")
+    return x
