@@ -1,0 +1,72 @@
+"""Stage 2: the fixed-point pass. A normalized spiking network -> integer weights, exponents, thresholds
+and biases within a hardware profile, with a per-layer account of what was rounded and clipped.
+
+    qnet, report = quantize(net, profile, calibration)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .discretize import IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, quantize_bias, quantize_input, quantize_weights
+from .qnet import QLayer, QuantizedNet, load_quantized, save_quantized
+
+__all__ = ["quantize", "QuantizedNet", "QLayer", "save_quantized", "load_quantized"]
+
+
+def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | None = None,
+             input_bits: int = 8, headroom: float = 8.0) -> tuple[QuantizedNet, dict]:
+    """Quantize a `neurokit.network.SpikingNet` for `profile`.
+
+    calibration: sample inputs (N, *input_shape) that set the graded input's integer scale.
+    weight_bits: one width for all layers, or {layer name: width}; default the profile's.
+    headroom: v may reach this many thresholds before it saturates at the profile's state width.
+    """
+    if not 1 <= input_bits <= profile.synapse.graded_message_bits_max:
+        raise ValueError(f"input bits must be in 1..{profile.synapse.graded_message_bits_max}, got {input_bits}")
+    if headroom < 1:
+        raise ValueError(f"headroom must be at least 1 threshold, got {headroom}")
+    q_in, signed = input_scale(np.asarray(calibration), input_bits)
+    layers, report_layers = [], []
+    for i, layer in enumerate(net.layers):
+        nwb = weight_bits.get(layer.name) if isinstance(weight_bits, dict) else weight_bits
+        lim = Limits.from_profile(profile, nwb)
+        graded = i == 0
+        w_eff = layer.weight / q_in if graded else layer.weight
+        sc = choose_scale(w_eff, layer.bias, layer.kind == "conv", lim, headroom)
+        w8, wstats = quantize_weights(w_eff, sc, lim)
+        bmant, bexp, bstats = quantize_bias(layer.bias, sc.vth, lim)
+        layers.append(QLayer(
+            name=layer.name, kind=layer.kind, in_shape=layer.in_shape, out_shape=layer.out_shape, weight=w8,
+            weight_exp=sc.weight_exp, weight_bits=lim.weight_bits, sign_mode=sc.sign_mode, vth=sc.vth,
+            bias_mant=bmant, bias_exp=bexp, du=IF_DU, dv=IF_DV, reset=layer.reset, stride=layer.stride,
+            padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+            graded_input_bits=input_bits if graded else 0,
+        ))
+        notes = []
+        if layer.kind == "conv" and not lim.conv_applies_weight_exp:
+            notes.append("conv weight_exp fixed at 0 (Lava's PyConvModelFixed ignores it)")
+        if layer.reset == "subtract" and not profile.neuron.reset_by_subtraction:
+            notes.append("reset by subtraction: needs neurokit's SoftResetLIF; the stock Loihi LIF resets to 0")
+        if bstats["clipped_fraction"] > 0:
+            notes.append(f"{bstats['clipped_fraction']:.1%} of biases clipped to the {profile.neuron.bias_mant_bits}-bit mantissa")
+        if wstats["clipped_fraction"] > 0:
+            notes.append(f"{wstats['clipped_fraction']:.1%} of weights clipped")
+        report_layers.append({
+            "name": layer.name, "kind": layer.kind, "neurons": layer.n_neurons,
+            "weight_bits": lim.weight_bits, "weight_exp": sc.weight_exp, "sign_mode": SIGN_NAMES[sc.sign_mode],
+            "vth": sc.vth, "scale_limited_by": sc.limited_by, "weights": wstats, "bias": bstats,
+            "reset": layer.reset, "notes": notes,
+        })
+    x_int = quantize_input(calibration, q_in, input_bits, signed)
+    ideal = np.asarray(calibration, np.float64) * q_in
+    qnet = QuantizedNet(input_shape=tuple(net.input_shape), input_scale=q_in, input_bits=input_bits,
+                        input_signed=signed, layers=layers, profile=profile.name,
+                        metadata={"headroom": headroom, **net.metadata})
+    report = {
+        "profile": profile.name,
+        "input": {"bits": input_bits, "signed": signed, "scale": q_in,
+                  "clipped_fraction": float(np.mean(np.abs(ideal - x_int) > 0.5))},
+        "headroom_thresholds": headroom,
+        "layers": report_layers,
+    }
+    return qnet, report

@@ -1,0 +1,177 @@
+"""Every fixed-point decision of the kit, in one place.
+
+Units. A layer's normalized threshold (1.0) becomes the integer `vth`; the chip compares v > vth << 6.
+One binary spike through 8-bit-scale weight W8 adds (W8 << weight_exp) << 6 to u, the same scale as
+vth << 6 (reference A.2). So with scale V = vth, a normalized weight w becomes W8 * 2**weight_exp ~ w * V,
+and a normalized bias b (added to v each step, without the << 6) becomes bias_mant << bias_exp ~ b * V * 64.
+
+Weights follow Lava's weight format (reference A.3): an nwb-bit mantissa m placed on the 8-bit scale,
+W8 = m << (8 - nwb + is_mixed); mixed-sign layers lose one LSB. Conv synapses cannot apply weight_exp
+in Lava (PyConvModelFixed ignores it), so the profile fixes it at 0 for them and V absorbs the scale.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+SIGN_MIXED, SIGN_EXCITATORY, SIGN_INHIBITORY = 1, 2, 3  # lava.utils.weightutils.SignMode values
+SIGN_NAMES = {SIGN_MIXED: "mixed", SIGN_EXCITATORY: "excitatory", SIGN_INHIBITORY: "inhibitory"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The numbers from a hardware profile that the discretization needs."""
+
+    weight_bits: int
+    weight_exp_min: int
+    weight_exp_max: int
+    conv_applies_weight_exp: bool
+    threshold_max: int
+    threshold_shift: int
+    activation_shift: int
+    state_max: int  # largest positive value of u and v
+    bias_mant_max: int
+    bias_exp_min: int
+    bias_exp_max: int
+    decay_unity: int
+
+    @classmethod
+    def from_profile(cls, profile, weight_bits: int | None = None) -> "Limits":
+        s, n = profile.synapse, profile.neuron
+        nwb = s.weight_bits if weight_bits is None else weight_bits
+        if not 1 <= nwb <= s.weight_bits:
+            raise ValueError(f"weight bits must be in 1..{s.weight_bits} for profile {profile.name}, got {nwb}")
+        return cls(
+            weight_bits=nwb, weight_exp_min=s.weight_exp_min, weight_exp_max=s.weight_exp_max,
+            conv_applies_weight_exp=s.conv_applies_weight_exp,
+            threshold_max=(1 << n.threshold_bits) - 1, threshold_shift=n.threshold_shift,
+            activation_shift=n.activation_shift, state_max=(1 << (n.state_bits - 1)) - 1,
+            bias_mant_max=(1 << (n.bias_mant_bits - 1)) - 1, bias_exp_min=n.bias_exp_min,
+            bias_exp_max=n.bias_exp_max, decay_unity=1 << n.decay_bits,
+        )
+
+
+def sign_mode(w: np.ndarray) -> int:
+    """Lava's determine_sign_mode: all >= 0 excitatory, all <= 0 inhibitory, else mixed."""
+    if np.all(w >= 0):
+        return SIGN_EXCITATORY
+    if np.all(w <= 0):
+        return SIGN_INHIBITORY
+    return SIGN_MIXED
+
+
+def mantissa_range(mode: int, nwb: int) -> tuple[int, int]:
+    if mode == SIGN_MIXED:
+        return -(1 << (nwb - 1)), (1 << (nwb - 1)) - 1
+    if mode == SIGN_EXCITATORY:
+        return 0, (1 << nwb) - 1
+    return -((1 << nwb) - 1), 0
+
+
+def mantissa_shift(mode: int, nwb: int) -> int:
+    """LSBs below the mantissa on the 8-bit scale (Lava truncate_weights: 8 - nwb + is_mixed)."""
+    return 8 - nwb + (mode == SIGN_MIXED)
+
+
+@dataclasses.dataclass
+class LayerScale:
+    vth: int
+    weight_exp: int
+    sign_mode: int
+    limited_by: str  # which limit set vth
+
+
+def choose_scale(w_eff: np.ndarray, bias: np.ndarray, conv: bool, lim: Limits, headroom: float) -> LayerScale:
+    """Pick vth (= V) and weight_exp for one layer.
+
+    w_eff: normalized weights per integer input level; bias: normalized bias per neuron.
+    V is as large as the limits allow: threshold width, state headroom (v may reach `headroom` thresholds
+    before saturating), the weight exponent range, and the bias range.
+    """
+    mode = sign_mode(w_eff)
+    m_lo, m_hi = mantissa_range(mode, lim.weight_bits)
+    shift = mantissa_shift(mode, lim.weight_bits)
+    pos, neg = float(np.max(w_eff, initial=0.0)), float(-np.min(w_eff, initial=0.0))
+    # ratio r: V * r = the largest weight in mantissa steps of size 2**exponent
+    r = max(pos / m_hi if m_hi > 0 else 0.0, neg / -m_lo if m_lo < 0 else 0.0)
+    caps = {
+        "threshold width": float(lim.threshold_max),
+        "state headroom": lim.state_max / (headroom * (1 << lim.threshold_shift)),
+    }
+    fixed_exp = conv and not lim.conv_applies_weight_exp
+    if r > 0:
+        e_max = 0 if fixed_exp else lim.weight_exp_max
+        caps["weight exponent" if not fixed_exp else "conv weight_exp fixed at 0"] = 2.0 ** (e_max + shift) / r
+    b_max = float(np.max(np.abs(bias), initial=0.0))
+    if b_max > 0:
+        bias_cap = lim.bias_mant_max * 2.0 ** lim.bias_exp_max / (b_max * (1 << lim.activation_shift))
+        # Shrinking V below 64 costs more threshold resolution than a clipped bias; keep 64 as a floor.
+        caps["bias range"] = max(bias_cap, 64.0)
+    limited_by = min(caps, key=caps.get)
+    vth = max(1, int(math.floor(caps[limited_by])))
+    if fixed_exp or r == 0:
+        wexp = 0
+    else:
+        e = math.ceil(math.log2(vth * r)) - shift
+        wexp = int(min(max(e, lim.weight_exp_min), lim.weight_exp_max))
+    return LayerScale(vth=vth, weight_exp=wexp, sign_mode=mode, limited_by=limited_by)
+
+
+def quantize_weights(w_eff: np.ndarray, sc: LayerScale, lim: Limits) -> tuple[np.ndarray, dict]:
+    """8-bit-scale integer weights W8 with W8 * 2**weight_exp ~ w_eff * vth, plus what was lost."""
+    m_lo, m_hi = mantissa_range(sc.sign_mode, lim.weight_bits)
+    shift = mantissa_shift(sc.sign_mode, lim.weight_bits)
+    step = 2.0 ** (sc.weight_exp + shift)
+    ideal = w_eff * sc.vth / step
+    m = np.clip(np.round(ideal), m_lo, m_hi)
+    w8 = (m.astype(np.int64) << shift).astype(np.int32)
+    back = m * step / sc.vth
+    nz = w_eff != 0
+    err = np.abs(back - w_eff)
+    stats = {
+        "count": int(w_eff.size),
+        "zeroed_fraction": float(np.mean((m == 0) & nz)) if w_eff.size else 0.0,
+        "clipped_fraction": float(np.mean((ideal < m_lo - 0.5) | (ideal > m_hi + 0.5))),
+        "rel_error_mean": float(err.mean() / np.abs(w_eff).mean()) if nz.any() else 0.0,
+        "rel_error_max": float(err.max() / np.abs(w_eff).max()) if nz.any() else 0.0,
+    }
+    return w8, stats
+
+
+def quantize_bias(bias: np.ndarray, vth: int, lim: Limits) -> tuple[np.ndarray, int, dict]:
+    """bias_mant, bias_exp with (bias_mant << bias_exp) ~ bias * vth * 2**activation_shift."""
+    raw = bias * vth * (1 << lim.activation_shift)
+    peak = float(np.max(np.abs(raw), initial=0.0))
+    exp = lim.bias_exp_min
+    while exp < lim.bias_exp_max and peak / 2.0 ** exp > lim.bias_mant_max + 0.5:
+        exp += 1
+    ideal = raw / 2.0 ** exp
+    mant = np.clip(np.round(ideal), -lim.bias_mant_max - 1, lim.bias_mant_max).astype(np.int32)
+    err = np.abs(mant * 2.0 ** exp - raw)
+    stats = {
+        "bias_exp": exp,
+        "clipped_fraction": float(np.mean(np.abs(ideal) > lim.bias_mant_max + 0.5)) if raw.size else 0.0,
+        "rel_error_max": float(err.max() / peak) if peak > 0 else 0.0,
+        "zeroed_fraction": float(np.mean((mant == 0) & (bias != 0))) if raw.size else 0.0,
+    }
+    return mant, exp, stats
+
+
+def input_scale(calibration: np.ndarray, bits: int) -> tuple[float, bool]:
+    """Integer levels per input unit for graded input: the calibration peak maps to the largest code."""
+    signed = bool(np.min(calibration) < 0)
+    peak = float(np.max(np.abs(calibration)))
+    levels = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
+    return (levels / peak if peak > 0 else 1.0), signed
+
+
+def quantize_input(x: np.ndarray, scale: float, bits: int, signed: bool) -> np.ndarray:
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return np.clip(np.round(np.asarray(x, np.float64) * scale), lo, hi).astype(np.int32)
+
+
+# Integrate-and-fire on Loihi's CUBA neuron: u forgets each step (du + 1 = 4096), v does not decay (dv = 0).
+IF_DU = 4095
+IF_DV = 0
