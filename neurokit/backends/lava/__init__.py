@@ -1,0 +1,1 @@
+"""Lava backends. Importing this package imports Lava (3-5 s); neurokit does so only on demand."""

@@ -1,0 +1,132 @@
+"""Build a neurokit network as Lava processes: InputSource -> (Dense|Conv -> ConversionLIF)*, with a
+SpikeCounter on every neuron layer, and evaluate a batch of samples in one run.
+
+Samples run back to back in windows of `steps` steps: the source holds each sample for one window and
+the neurons restart from zero state at each window start (ConversionLIF.reset_interval), so every
+window is exactly a fresh network's run. Per-sample Var.set/get round trips cost ~1 s each on this
+machine; this protocol costs none.
+
+Layouts. neurokit keeps torch's (C, H, W); Lava's Conv uses (X, Y, C) = (W, H, C) and flips the kernel
+(lava/proc/conv/utils.py conv()), so conv weights are transposed and flipped here, and Dense weights
+after a conv layer get their columns permuted to Lava's flattening order.
+"""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.run_conditions import RunSteps
+from lava.proc.conv.process import Conv
+from lava.proc.dense.process import Dense
+from lava.proc.lif.process import LIFReset
+from lava.utils.weightutils import SignMode
+
+from .proc.process import ConversionLIF, InputSource, SpikeCounter
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(reversed(shape)) if len(shape) == 3 else tuple(shape)
+
+
+def to_lava(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.transpose(2, 1, 0)) if a.ndim == 3 else a
+
+
+def from_lava(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(a.transpose(2, 1, 0)) if len(shape) == 3 else a.reshape(shape)
+
+
+def lava_conv_weight(w: np.ndarray) -> np.ndarray:
+    """torch (C_out, C_in, kH, kW) -> Lava (C_out, kW, kH, C_in), flipped to undo Lava's flip."""
+    return np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1])
+
+
+def lava_dense_weight(w: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
+    """Columns reordered from torch's (C, H, W) flattening to Lava's (W, H, C) flattening."""
+    if len(in_shape) != 3:
+        return w
+    c, h, wd = in_shape
+    return np.ascontiguousarray(w.reshape(-1, c, h, wd).transpose(0, 3, 2, 1).reshape(w.shape[0], -1))
+
+
+def _xy(pair) -> tuple[int, int]:
+    return (int(pair[1]), int(pair[0]))  # torch (H, W) -> Lava (X, Y)
+
+
+def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False):
+    """Processes for `net`; frames is the source data (input shape in Lava layout + (samples,)).
+
+    fixed=True: `net` is a quantize.QuantizedNet with integer parameters (fixed_pt).
+    fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
+    stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
+    Returns (source, counters).
+    """
+    windows = frames.shape[-1]
+    source = InputSource(frames, hold=steps)
+    counters = []
+    port = source.s_out
+    for i, layer in enumerate(net.layers):
+        graded = (net.input_bits if fixed else 24) if i == 0 else 0
+        syn = _synapse(layer, fixed, graded, input_is_lava_3d=i > 0)
+        if layer.kind == "dense" and i > 0 and len(layer.in_shape) == 3:
+            port = port.flatten()
+        port.connect(syn.s_in)
+        neuron = _neuron(layer, fixed, steps, stock_lif)
+        syn.a_out.connect(neuron.a_in)
+        counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps)
+        neuron.s_out.connect(counter.a_in)
+        counters.append(counter)
+        port = neuron.s_out
+    return source, counters
+
+
+def _synapse(layer, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
+    if layer.kind == "conv":
+        kwargs = dict(input_shape=lava_shape(layer.in_shape), padding=_xy(layer.padding), stride=_xy(layer.stride),
+                      dilation=_xy(layer.dilation), groups=layer.groups, num_message_bits=graded_bits)
+        if fixed:
+            return Conv(weight=lava_conv_weight(layer.weight).astype(np.int32), weight_exp=layer.weight_exp,
+                        num_weight_bits=layer.weight_bits, **kwargs)
+        return Conv(weight=lava_conv_weight(layer.weight), **kwargs)
+    w = lava_dense_weight(layer.weight, layer.in_shape) if input_is_lava_3d else layer.weight
+    if fixed:
+        return Dense(weights=w.astype(np.int32), weight_exp=layer.weight_exp, num_weight_bits=layer.weight_bits,
+                     sign_mode=SignMode(layer.sign_mode), num_message_bits=graded_bits)
+    return Dense(weights=w, num_message_bits=graded_bits)
+
+
+def _neuron(layer, fixed: bool, steps: int, stock_lif: bool):
+    shape = lava_shape(layer.out_shape)
+    if fixed:
+        params = dict(shape=shape, du=layer.du, dv=layer.dv, vth=layer.vth,
+                      bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp)
+    else:
+        params = dict(shape=shape, du=1.0, dv=0.0, vth=1.0, bias_mant=to_lava(layer.bias), bias_exp=0)
+    if stock_lif:
+        # netx's choice for hardware: periodic reset; in-flight input at window starts is not dropped.
+        return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
+    return ConversionLIF(reset_mode=layer.reset, reset_interval=steps, **params)
+
+
+def input_frames(net, inputs: np.ndarray) -> np.ndarray:
+    """(N, *input_shape) -> source data in Lava layout with samples last."""
+    if net.layers[0].kind == "conv":
+        return np.ascontiguousarray(np.moveaxis(inputs.transpose(0, 3, 2, 1), 0, -1))
+    return np.ascontiguousarray(inputs.reshape(len(inputs), -1).T)
+
+
+def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_lif: bool = False,
+              progress=None, chunk: int = 25) -> list[np.ndarray]:
+    """Spike counts per layer, each (N, *out_shape) in torch layout, for N samples of `steps` steps."""
+    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif)
+    n = len(inputs)
+    try:
+        done = 0
+        while done < n:
+            k = min(chunk, n - done)
+            source.run(condition=RunSteps(num_steps=k * steps), run_cfg=run_cfg)
+            done += k
+            if progress:
+                progress(k)
+        counts = [c.count.get() for c in counters]
+    finally:
+        source.stop()
+    return [np.stack([from_lava(c[i], l.out_shape) for i in range(n)]) for c, l in zip(counts, net.layers)]

@@ -1,0 +1,142 @@
+"""Process models for neurokit's Lava processes, floating_pt and fixed_pt.
+
+ConversionLIF's models inherit all sub-threshold arithmetic from Lava's own abstract LIF models
+(24-bit wrap of u, saturation of v, 12-bit decays with du's +1 offset, bias_mant << bias_exp,
+a_in << 6, spike if v > vth << 6) and change only the reset and the window start.
+Absolute imports only: Lava's compiler loads this file as a standalone module.
+"""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
+
+from neurokit.backends.lava.proc.process import ConversionLIF, InputSource, SpikeCounter
+
+
+class _ConversionMixin:
+    """Window start and reset mode, shared by the float and fixed models."""
+
+    def _setup_conversion(self):
+        self.subtract = self.proc_params["reset_mode"] == "subtract"
+        self.interval = int(self.proc_params["reset_interval"])
+
+    def run_spk(self):
+        a_in = self.a_in.recv()
+        if self.interval and (self.time_step - 1) % self.interval == 0:
+            self.u[:] = 0
+            self.v[:] = 0
+            a_in = np.zeros_like(a_in)  # caused by the previous sample: a fresh network has none in flight
+        self.scale_bias()
+        if not self.isthrscaled:
+            self.scale_threshold()
+        self.subthr_dynamics(activation_in=a_in)
+        spikes = self.spiking_activation()
+        if self.subtract:
+            self.v[spikes] -= self.threshold_value()
+        else:
+            self.v[spikes] = 0
+        self.s_out.send(spikes)
+
+
+@implements(proc=ConversionLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    vth: float = LavaPyType(float, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._setup_conversion()
+        self.isthrscaled = True
+
+    def scale_bias(self):
+        pass  # Lava's float LIF adds bias_mant as is
+
+    def scale_threshold(self):
+        pass
+
+    def threshold_value(self):
+        return self.vth
+
+    def spiking_activation(self):
+        return self.v > self.vth
+
+
+@implements(proc=ConversionLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyConversionLIFModelBitAcc(_ConversionMixin, AbstractPyLifModelFixed):
+    # Types and threshold handling as Lava's PyLifModelBitAcc (lava/proc/lif/models.py).
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._setup_conversion()
+        self.effective_vth = 0
+
+    def scale_threshold(self):
+        self.effective_vth = np.left_shift(self.vth, self.vth_shift)
+        self.isthrscaled = True
+
+    def threshold_value(self):
+        # v was saturated to 24 bits before the spike test; subtracting vth << 6 stays in range.
+        return self.effective_vth
+
+    def spiking_activation(self):
+        return self.v > self.effective_vth
+
+
+class _AbstractInputSourceModel(PyLoihiProcessModel):
+    s_out = None
+    data = None
+
+    def run_spk(self):
+        frame = ((self.time_step - 1) // self.proc_params["hold"]) % self.data.shape[-1]
+        self.s_out.send(self.data[..., frame])
+
+
+@implements(proc=InputSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyInputSourceModelFloat(_AbstractInputSourceModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    data: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=InputSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyInputSourceModelFixed(_AbstractInputSourceModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+
+class _AbstractSpikeCounterModel(PyLoihiProcessModel):
+    a_in = None
+    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self):
+        window = ((self.time_step - 1) // self.proc_params["interval"]) % self.count.shape[0]
+        self.count[window] += self.a_in.recv().astype(np.int32)
+
+
+@implements(proc=SpikeCounter, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySpikeCounterModelFloat(_AbstractSpikeCounterModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+
+@implements(proc=SpikeCounter, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeCounterModelFixed(_AbstractSpikeCounterModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)

@@ -1,0 +1,53 @@
+"""Lava processes neurokit adds: a LIF with reset by subtraction and per-sample windows, an input
+source holding a whole batch of samples, and a per-sample spike counter.
+
+Lava's compiler finds their models in models.py beside this file.
+"""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.proc.lif.process import LIF
+
+RESET_MODES = ("subtract", "zero")
+
+
+class ConversionLIF(LIF):
+    """Lava's CUBA LIF (same Vars, same fixed-point arithmetic) with two additions conversion needs.
+
+    reset_mode: "subtract" lowers v by the threshold (v -= vth << 6 in fixed point) when it spikes,
+        as integrate-and-fire conversion requires; "zero" is Lava's own reset. Lava's LIF family only
+        resets to zero (reference E).
+    reset_interval: if > 0, every `reset_interval` steps (at steps 1, 1 + interval, ...) u and v start
+        from 0 and the synaptic input arriving that step, which the previous sample caused, is dropped.
+        Each window then runs exactly as a freshly started network would, so one compiled network
+        evaluates many samples back to back.
+    """
+
+    def __init__(self, *, reset_mode: str = "subtract", reset_interval: int = 0, **kwargs):
+        if reset_mode not in RESET_MODES:
+            raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {reset_mode!r}")
+        if reset_interval < 0:
+            raise ValueError(f"reset_interval must be >= 0, got {reset_interval}")
+        super().__init__(reset_mode=reset_mode, reset_interval=reset_interval, **kwargs)
+
+
+class InputSource(AbstractProcess):
+    """Sends frame k of `data` (shape + (frames,)) for `hold` consecutive steps, k = 0, 1, ..., frames - 1."""
+
+    def __init__(self, data: np.ndarray, hold: int = 1):
+        shape = tuple(data.shape[:-1])
+        super().__init__(shape=shape, hold=hold)
+        self.data = Var(shape=data.shape, init=data)
+        self.s_out = OutPort(shape=shape)
+
+
+class SpikeCounter(AbstractProcess):
+    """Counts the spikes arriving at each input during each window of `interval` steps (count[window, ...])."""
+
+    def __init__(self, shape: tuple[int, ...], windows: int, interval: int):
+        super().__init__(shape=shape, interval=interval)
+        self.a_in = InPort(shape=shape)
+        self.count = Var(shape=(windows,) + tuple(shape), init=np.zeros((windows,) + tuple(shape), np.int32))
