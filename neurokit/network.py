@@ -7,6 +7,7 @@ each neuron population to threshold 1 (folding r / v_threshold into its weights 
 Discrete-time semantics shared by every backend (they are Lava's): at step t each layer receives
 W . s_prev(t-1) (one step of synaptic delay per layer, the input counting as layer 0's spikes),
 v += input + bias, spike if v > 1, then v -= 1 (reset by subtraction) or v = 0 (reset to zero).
+v starts at v_init (NIR metadata, default 0) and u, the synaptic current, forgets every step.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from .errors import UnsupportedModelError
 
-RESET_KEY = "reset_mode"
+RESET_KEY = "reset_mode"  # NIR has no reset-by-subtraction field: neurokit carries it in IF metadata
+V_INIT_KEY = "v_init"  # nor an initial membrane potential
 RESET_MODES = ("subtract", "zero")
 SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, IF"
 
@@ -39,6 +41,7 @@ class Layer:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     folded: tuple[str, ...] = ()  # NIR nodes folded into this synapse
+    v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
 
     @property
     def n_neurons(self) -> int:
@@ -240,7 +243,8 @@ def _apply_neuron(layer: Layer, name: str, neuron: nir.IF) -> None:
         raise UnsupportedModelError(f"NIR neuron '{name}': v_threshold must be positive")
     if np.any(v_reset != 0):
         raise UnsupportedModelError(f"NIR neuron '{name}': non-zero v_reset is not supported")
-    mode = (neuron.metadata or {}).get(RESET_KEY, "zero")  # NIR's own IF semantics reset to v_reset
+    meta = neuron.metadata or {}
+    mode = meta.get(RESET_KEY, "zero")  # NIR's own IF semantics reset to v_reset
     if mode not in RESET_MODES:
         raise UnsupportedModelError(f"NIR neuron '{name}': metadata {RESET_KEY}={mode!r}; expected one of {RESET_MODES}")
     layer.reset = mode
@@ -253,3 +257,7 @@ def _apply_neuron(layer: Layer, name: str, neuron: nir.IF) -> None:
     else:
         layer.weight = layer.weight * gain.reshape(-1, 1)
     layer.bias = layer.bias * gain
+    try:
+        layer.v_init = np.broadcast_to(np.asarray(meta.get(V_INIT_KEY, 0.0), np.float64), shape) / vth
+    except ValueError:
+        raise UnsupportedModelError(f"NIR neuron '{name}': metadata v_init does not match its shape {shape}") from None

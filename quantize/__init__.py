@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .discretize import IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, quantize_bias, quantize_input, quantize_weights
+from .discretize import (IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, quantize_bias, quantize_input,
+                         quantize_v_init, quantize_weights)
 from .qnet import QLayer, QuantizedNet, load_quantized, save_quantized
 
 __all__ = ["quantize", "QuantizedNet", "QLayer", "save_quantized", "load_quantized"]
@@ -41,12 +42,13 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
             bias_mant=bmant, bias_exp=bexp, du=IF_DU, dv=IF_DV, reset=layer.reset, stride=layer.stride,
             padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
             graded_input_bits=input_bits if graded else 0,
+            v_init=quantize_v_init(layer.v_init, sc.vth, lim, layer.out_shape),
         ))
         notes = []
         if layer.kind == "conv" and not lim.conv_applies_weight_exp:
             notes.append("conv weight_exp fixed at 0 (Lava's PyConvModelFixed ignores it)")
         if layer.reset == "subtract" and not profile.neuron.reset_by_subtraction:
-            notes.append("reset by subtraction: needs neurokit's SoftResetLIF; the stock Loihi LIF resets to 0")
+            notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         if bstats["clipped_fraction"] > 0:
             notes.append(f"{bstats['clipped_fraction']:.1%} of biases clipped to the {profile.neuron.bias_mant_bits}-bit mantissa")
         if wstats["clipped_fraction"] > 0:

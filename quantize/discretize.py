@@ -172,6 +172,14 @@ def quantize_input(x: np.ndarray, scale: float, bits: int, signed: bool) -> np.n
     return np.clip(np.round(np.asarray(x, np.float64) * scale), lo, hi).astype(np.int32)
 
 
+def quantize_v_init(v_init, vth: int, lim: Limits, shape) -> np.ndarray:
+    """Initial v in raw state units (threshold = vth << threshold_shift)."""
+    if v_init is None:
+        return np.zeros(shape, np.int32)
+    raw = np.round(np.asarray(v_init, np.float64) * vth * (1 << lim.threshold_shift))
+    return np.clip(raw, -lim.state_max, lim.state_max).astype(np.int32)
+
+
 # Integrate-and-fire on Loihi's CUBA neuron: u forgets each step (du + 1 = 4096), v does not decay (dv = 0).
 IF_DU = 4095
 IF_DV = 0

@@ -34,6 +34,11 @@ class QLayer:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     graded_input_bits: int = 0  # >0: this layer receives graded (multi-bit) messages
+    v_init: np.ndarray | None = None  # int32 initial v per neuron, raw state units (None: 0)
+
+    def __post_init__(self):
+        if self.v_init is None:
+            self.v_init = np.zeros(self.out_shape, np.int32)
 
     @property
     def n_neurons(self) -> int:
@@ -97,7 +102,9 @@ def to_nir(q: QuantizedNet) -> nir.NIRGraph:
         # float form in the neuron's metadata for readers that want it).
         nodes[layer.name] = nir.IF(r=np.ones(layer.out_shape), v_threshold=np.ones(layer.out_shape),
                                    v_reset=np.zeros(layer.out_shape),
-                                   metadata={"reset_mode": layer.reset, "bias": b})
+                                   metadata={"reset_mode": layer.reset, "bias": b,
+                                             "v_init": layer.v_init / (layer.vth * 64.0),
+                                             "v_init_int": layer.v_init.astype(np.int32)})
         order.append(layer.name)
         shape = layer.out_shape
     nodes["output"] = nir.Output(output_type=np.array(shape))
@@ -127,6 +134,7 @@ def from_nir(graph: nir.NIRGraph) -> QuantizedNet:
         layers.append(QLayer(
             name=name, kind=str(meta["kind"]), weight=np.asarray(meta["weight_int"], np.int32),
             bias_mant=np.asarray(meta["bias_mant"], np.int32), reset=str(node.metadata["reset_mode"]),
+            v_init=np.asarray(node.metadata["v_init_int"], np.int32),
             **{f: int(meta[f]) for f in _INT_FIELDS},
             **{f: tuple(int(v) for v in meta[f]) for f in _TUPLE_FIELDS},
         ))

@@ -18,6 +18,10 @@ def synapse_forward(layer, weight: torch.Tensor, s: torch.Tensor) -> torch.Tenso
     return s.flatten(1) @ weight.T
 
 
+def initial_v(layer) -> np.ndarray:
+    return np.zeros(layer.out_shape) if layer.v_init is None else np.asarray(layer.v_init, np.float64)
+
+
 class FloatReference:
     name = "float"
 
@@ -35,7 +39,7 @@ class FloatReference:
             for i in range(0, len(x), self.batch_size):
                 xb = torch.as_tensor(x[i:i + self.batch_size], dtype=torch.float64)
                 n = xb.shape[0]
-                v = [torch.zeros((n,) + l.out_shape, dtype=torch.float64) for l in net.layers]
+                v = [torch.from_numpy(initial_v(l)).expand((n,) + l.out_shape).clone() for l in net.layers]
                 pending = [torch.zeros_like(vi) for vi in v]  # one step of synaptic delay per layer
                 counts = [torch.zeros_like(vi) for vi in v]
                 for _ in range(steps):

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from ..errors import UnsupportedModelError
+from ..network import RESET_KEY, V_INIT_KEY
 from .chain import Op, forward_ops
 
-RESET_KEY = "reset_mode"  # NIR has no reset-by-subtraction field: we carry it in node metadata
 
 
 @dataclasses.dataclass
@@ -57,7 +57,7 @@ def group_ops(ops: list[Op]) -> list[SpikingGroup]:
 
 
 def build_graph(ops: list[Op], groups: list[SpikingGroup], scales: list[float], input_shape: tuple[int, ...],
-                info: dict) -> nir.NIRGraph:
+                info: dict, v_init: float = 0.0) -> nir.NIRGraph:
     """Normalized NIR graph: Input -> [SumPool2d|Flatten]* -> Conv2d|Affine -> IF (reset by subtraction) ... -> Output."""
     shapes = _op_output_shapes(ops, input_shape)
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(input_shape))}
@@ -93,7 +93,7 @@ def build_graph(ops: list[Op], groups: list[SpikingGroup], scales: list[float], 
         shape = shapes[ops.index(g.synapse)]
         neuron = f"if{li}"
         nodes[neuron] = nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
-                               metadata={RESET_KEY: "subtract"})
+                               metadata={RESET_KEY: "subtract", V_INIT_KEY: float(v_init)})
         order.append(neuron)
         lam_prev = lam
     nodes["output"] = nir.Output(output_type=np.array(shape))

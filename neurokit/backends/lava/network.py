@@ -96,10 +96,12 @@ def _synapse(layer, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
 def _neuron(layer, fixed: bool, steps: int, stock_lif: bool):
     shape = lava_shape(layer.out_shape)
     if fixed:
-        params = dict(shape=shape, du=layer.du, dv=layer.dv, vth=layer.vth,
+        params = dict(shape=shape, du=layer.du, dv=layer.dv, vth=layer.vth, v=to_lava(layer.v_init).astype(np.int32),
                       bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp)
     else:
-        params = dict(shape=shape, du=1.0, dv=0.0, vth=1.0, bias_mant=to_lava(layer.bias), bias_exp=0)
+        v0 = np.zeros(layer.out_shape) if layer.v_init is None else layer.v_init
+        params = dict(shape=shape, du=1.0, dv=0.0, vth=1.0, v=to_lava(np.asarray(v0, np.float64)),
+                      bias_mant=to_lava(layer.bias), bias_exp=0)
     if stock_lif:
         # netx's choice for hardware: periodic reset; in-flight input at window starts is not dropped.
         return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)

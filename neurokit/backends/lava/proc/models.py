@@ -30,7 +30,7 @@ class _ConversionMixin:
         a_in = self.a_in.recv()
         if self.interval and (self.time_step - 1) % self.interval == 0:
             self.u[:] = 0
-            self.v[:] = 0
+            self.v[:] = self.v_init
             a_in = np.zeros_like(a_in)  # caused by the previous sample: a fresh network has none in flight
         self.scale_bias()
         if not self.isthrscaled:
@@ -50,6 +50,7 @@ class _ConversionMixin:
 class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
+    v_init: np.ndarray = LavaPyType(np.ndarray, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -76,6 +77,7 @@ class PyConversionLIFModelBitAcc(_ConversionMixin, AbstractPyLifModelFixed):
     # Types and threshold handling as Lava's PyLifModelBitAcc (lava/proc/lif/models.py).
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
+    v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)

@@ -20,8 +20,8 @@ class ConversionLIF(LIF):
     reset_mode: "subtract" lowers v by the threshold (v -= vth << 6 in fixed point) when it spikes,
         as integrate-and-fire conversion requires; "zero" is Lava's own reset. Lava's LIF family only
         resets to zero (reference E).
-    reset_interval: if > 0, every `reset_interval` steps (at steps 1, 1 + interval, ...) u and v start
-        from 0 and the synaptic input arriving that step, which the previous sample caused, is dropped.
+    reset_interval: if > 0, every `reset_interval` steps (at steps 1, 1 + interval, ...) u restarts at 0,
+        v at its initial value v (kept in Var v_init), and the synaptic input arriving that step, which the previous sample caused, is dropped.
         Each window then runs exactly as a freshly started network would, so one compiled network
         evaluates many samples back to back.
     """
@@ -32,6 +32,7 @@ class ConversionLIF(LIF):
         if reset_interval < 0:
             raise ValueError(f"reset_interval must be >= 0, got {reset_interval}")
         super().__init__(reset_mode=reset_mode, reset_interval=reset_interval, **kwargs)
+        self.v_init = Var(shape=self.v.shape, init=self.v.init)  # v at each window start
 
 
 class InputSource(AbstractProcess):
