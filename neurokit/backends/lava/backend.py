@@ -38,12 +38,11 @@ class LavaBackend:
             raise TypeError("the fixed-point Lava backend runs a quantized network; quantize it first")
         inputs = net.encode_input(x) if fixed else x.astype(np.float64)
         t0 = time.perf_counter()
-        counts = run_batch(net, inputs, steps, fixed, self.run_config(), self.stock_lif, progress)
+        output, per_layer, per_neuron = run_batch(net, inputs, steps, fixed, self.run_config(), self.stock_lif, progress)
         n = len(inputs)
         return Trace(
-            backend=self.name, steps=steps, output_counts=counts[-1].reshape(n, -1).astype(np.int64),
-            layer_spikes=np.stack([c.reshape(n, -1).sum(1) for c in counts], axis=1).astype(np.int64),
-            neuron_spikes=[c.sum(0).astype(np.float64) for c in counts],
+            backend=self.name, steps=steps, output_counts=output.reshape(n, -1).astype(np.int64),
+            layer_spikes=per_layer.astype(np.int64), neuron_spikes=[c.astype(np.float64) for c in per_neuron],
             input_nonzero=(inputs != 0).sum(0).astype(np.float64), wall_s=time.perf_counter() - t0,
         )
 

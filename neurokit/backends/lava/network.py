@@ -71,7 +71,8 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         port.connect(syn.s_in)
         neuron = _neuron(layer, fixed, steps, stock_lif)
         syn.a_out.connect(neuron.a_in)
-        counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps)
+        last = i == len(net.layers) - 1
+        counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps, per_neuron_windows=last)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
         port = neuron.s_out
@@ -116,8 +117,12 @@ def input_frames(net, inputs: np.ndarray) -> np.ndarray:
 
 
 def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_lif: bool = False,
-              progress=None, chunk: int = 25) -> list[np.ndarray]:
-    """Spike counts per layer, each (N, *out_shape) in torch layout, for N samples of `steps` steps."""
+              progress=None, chunk: int = 25) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Simulate N samples of `steps` steps each in one compiled network.
+
+    Returns (output counts (N, *out_shape) of the last layer, spikes per layer per sample (N, L),
+    spikes per neuron summed over samples for each layer (out_shape, torch layout)).
+    """
     source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif)
     n = len(inputs)
     try:
@@ -128,7 +133,10 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
             done += k
             if progress:
                 progress(k)
-        counts = [c.count.get() for c in counters]
+        last = net.layers[-1]
+        output = np.stack([from_lava(c, last.out_shape) for c in counters[-1].count.get()])
+        per_layer = np.stack([c.per_window.get() for c in counters], axis=1)
+        per_neuron = [from_lava(c.per_neuron.get(), l.out_shape) for c, l in zip(counters, net.layers)]
     finally:
         source.stop()
-    return [np.stack([from_lava(c[i], l.out_shape) for i in range(n)]) for c, l in zip(counts, net.layers)]
+    return output, per_layer, per_neuron

@@ -123,11 +123,17 @@ class PyInputSourceModelFixed(_AbstractInputSourceModel):
 
 class _AbstractSpikeCounterModel(PyLoihiProcessModel):
     a_in = None
-    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    per_window: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    per_neuron: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
 
     def run_spk(self):
-        window = ((self.time_step - 1) // self.proc_params["interval"]) % self.count.shape[0]
-        self.count[window] += self.a_in.recv().astype(np.int32)
+        window = ((self.time_step - 1) // self.proc_params["interval"]) % self.per_window.shape[0]
+        spikes = self.a_in.recv().astype(np.int32)
+        self.per_window[window] += spikes.sum()
+        self.per_neuron += spikes
+        if self.count.shape[0] > 1:
+            self.count[window] += spikes
 
 
 @implements(proc=SpikeCounter, protocol=LoihiProtocol)

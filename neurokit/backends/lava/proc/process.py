@@ -46,9 +46,17 @@ class InputSource(AbstractProcess):
 
 
 class SpikeCounter(AbstractProcess):
-    """Counts the spikes arriving at each input during each window of `interval` steps (count[window, ...])."""
+    """Counts the spikes arriving during each window of `interval` steps.
 
-    def __init__(self, shape: tuple[int, ...], windows: int, interval: int):
+    per_window[w]: all spikes of the population in window w; per_neuron: each neuron's spikes over all
+    windows; count[w, ...] (only with per_neuron_windows=True): each neuron's spikes in window w.
+    Lava reads an array Var back one element per message, so only the output layer keeps the last one.
+    """
+
+    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, per_neuron_windows: bool = False):
         super().__init__(shape=shape, interval=interval)
         self.a_in = InPort(shape=shape)
-        self.count = Var(shape=(windows,) + tuple(shape), init=np.zeros((windows,) + tuple(shape), np.int32))
+        self.per_window = Var(shape=(windows,), init=np.zeros(windows, np.int32))
+        self.per_neuron = Var(shape=tuple(shape), init=np.zeros(shape, np.int32))
+        count_shape = ((windows,) if per_neuron_windows else (1,)) + tuple(shape)
+        self.count = Var(shape=count_shape, init=np.zeros(count_shape, np.int32))
