@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..energy import ann_macs
 from ..errors import InputShapeError
 from .chain import SUPPORTED, forward_ops, read_chain
 from .normalize import activation_scales
@@ -52,5 +53,6 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         "v_init": v_init,
         "input_encoding": "constant current",
         "bn_folded": sorted({n for op in ops for n in op.params.get("folded", [])}),
+        "ann_macs": dict(ann_macs(ops, tuple(calibration.shape[1:]))),  # per Linear/Conv2d, for energy reports
     }
     return build_graph(ops, groups, scales, tuple(calibration.shape[1:]), info, v_init)
