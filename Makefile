@@ -9,7 +9,7 @@ setup:
 	@scripts/setup-venv.sh
 
 demo: setup
-	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --data mnist --samples 500 --steps 32 --out $(DEMO_OUT)
+	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --data mnist --samples 500 --steps 48 --out $(DEMO_OUT)
 
 test: setup
 	$(PY) -m pytest -q

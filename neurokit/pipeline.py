@@ -1,0 +1,240 @@
+"""The stages end to end: convert -> NIRGraph -> quantize -> quantized net -> run -> trace -> report.
+
+Each CLI subcommand calls one function here; `deploy` calls them all. Inputs are checked before any
+work starts, and files are written only at the end (atomically), so a failure leaves no partial output.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import FileFormatError, NeurokitError
+
+DEFAULT_PROFILE = "loihi2"
+
+
+class StageClock:
+    """Wall time of each named stage, in the order they ran."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, enabled: bool = True):
+    """A tqdm bar on stderr; yields the callback backends call with the number of samples just done."""
+    if not enabled:
+        yield None
+        return
+    import threading
+
+    from tqdm import tqdm
+
+    # tqdm's default lock is a multiprocessing one, which fixes the start method; Lava later insists on 'fork'.
+    tqdm.set_lock(threading.RLock())
+    with tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, mininterval=0.5, leave=False) as bar:
+        yield bar.update
+
+
+# ---- inputs ------------------------------------------------------------------------------------------
+
+def load_data(name_or_path: str):
+    from .data import load_dataset
+
+    return load_dataset(name_or_path)
+
+
+def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test"):
+    """The first n samples (all when n is None), with a clear error when there are fewer."""
+    if n is None:
+        return x, y
+    if n < 1:
+        raise NeurokitError(f"--samples must be at least 1, got {n}")
+    if n > len(x):
+        raise NeurokitError(f"asked for {n} {what} samples but the dataset has {len(x)}; pass --samples {len(x)} or less")
+    return x[:n], (None if y is None else y[:n])
+
+
+def check_steps(steps: int) -> int:
+    if steps < 1:
+        raise NeurokitError(f"--steps must be at least 1, got {steps}")
+    return steps
+
+
+def load_network(path: str | Path):
+    """A neurokit quantized network (QuantizedNet) or any supported NIR graph (SpikingNet)."""
+    from quantize.qnet import from_nir as quantized_from_nir
+
+    from .io import read_nir
+    from .network import from_nir
+
+    graph = read_nir(path)
+    if isinstance(graph.metadata, dict) and "neurokit_quantized" in graph.metadata:
+        return quantized_from_nir(graph)
+    return from_nir(graph)
+
+
+def is_quantized(net) -> bool:
+    return hasattr(net, "input_scale")
+
+
+# ---- stages ------------------------------------------------------------------------------------------
+
+def ann_accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out = model(torch.as_tensor(x[i:i + batch], dtype=torch.float32))
+            correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
+    return correct / len(x)
+
+
+def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5):
+    from .convert import check_input_shape, convert
+
+    check_input_shape(model, calibration)
+    return convert(model, calibration, percentile=percentile, v_init=v_init)
+
+
+def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
+    from quantize import quantize
+
+    if is_quantized(net):
+        raise NeurokitError("this network is already quantized; quantize the float NIR graph that 'neurokit convert' wrote")
+    return quantize(net, profile, calibration, weight_bits=weight_bits, input_bits=input_bits)
+
+
+def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: bool = True):
+    """Simulate and return the Trace. Fixed-point backends need a quantized net, float ones a float graph."""
+    from .backends import get_backend
+
+    fixed = backend in ("lava-fixed", "loihi")
+    if fixed and not is_quantized(net):
+        raise NeurokitError(f"backend '{backend}' runs a quantized network; run 'neurokit quantize' first and pass its output")
+    if not fixed and is_quantized(net):
+        raise NeurokitError(f"backend '{backend}' runs the float NIR graph from 'neurokit convert'; "
+                            "for the quantized network use --backend lava-fixed")
+    runner = get_backend(backend)
+    with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
+        return runner.run(net, x, steps, progress=update)
+
+
+def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
+    """Accuracy and per-layer spikes / synaptic operations per inference of one run."""
+    from .trace import synops_per_layer
+
+    synops = synops_per_layer(net.layers, trace)
+    spikes = trace.layer_spikes.mean(0)
+    layers = [{
+        "name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": float(spikes[i]),
+        "synops": float(synops[i]), "spikes_per_neuron_step": float(spikes[i] / (l.n_neurons * trace.steps)),
+    } for i, l in enumerate(net.layers)]
+    return {
+        "backend": trace.backend, "samples": trace.samples, "steps": trace.steps,
+        "accuracy": None if labels is None else trace.accuracy(labels),
+        "layers": layers, "wall_s": trace.wall_s,
+        "ann_macs_per_layer": net.metadata.get("ann_macs", {}),
+        "profile": getattr(net, "profile", None),
+    }
+
+
+@dataclasses.dataclass
+class DeployOptions:
+    model: str
+    data: str = "mnist"
+    profile: str = DEFAULT_PROFILE
+    samples: int = 500
+    steps: int = 64
+    out: str | None = None
+    backend: str = "lava-fixed"
+    calibration: int = 500
+    percentile: float = 99.9
+    v_init: float = 0.5
+    weight_bits: int | None = None
+    input_bits: int = 8
+    progress: bool = True
+
+
+def deploy(opt: DeployOptions) -> dict:
+    """Every stage on one model; returns the report (see neurokit.report.build_report)."""
+    from hw_profiles import load_profile
+
+    from .backends import get_backend
+    from .io import load_torch_model
+    from .network import from_nir
+    from .report import build_report
+
+    clock = StageClock()
+    # Everything a user can get wrong is checked before the long stages start.
+    with clock("load"):
+        profile = load_profile(opt.profile)
+        check_steps(opt.steps)
+        if opt.out and Path(opt.out).exists() and not Path(opt.out).is_dir():
+            raise FileFormatError(f"--out {opt.out} is a file; pass a folder")
+        if opt.backend not in ("lava-fixed", "loihi"):
+            raise NeurokitError(f"deploy runs the quantized network on lava-fixed or loihi, not '{opt.backend}'")
+        get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
+        model = load_torch_model(opt.model)
+        data = load_data(opt.data)
+        calib, _ = take(opt.calibration, data.x_train, what="calibration (training)")
+        x, y = take(opt.samples, data.x_test, data.y_test)
+    with clock("ann accuracy"):
+        from .convert import check_input_shape
+
+        check_input_shape(model, x)
+        ann_full = ann_accuracy(model, data.x_test, data.y_test)
+        ann_n = ann_accuracy(model, x, y)
+    with clock("convert"):
+        graph = convert_model(model, calib, opt.percentile, opt.v_init)
+    with clock("lower"):
+        net = from_nir(graph)
+    with clock("quantize"):
+        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits)
+    with clock("float SNN (whole test split)"):
+        float_trace = run_network(net, "float", data.x_test, opt.steps, opt.progress)
+    with clock(f"{opt.backend} SNN"):
+        fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
+    report = build_report(
+        model=opt.model, dataset=data.name, profile=profile, steps=opt.steps,
+        ann={"accuracy": ann_n, "accuracy_test_split": ann_full, "test_split_samples": len(data.x_test)},
+        float_run=summarize_run(net, float_trace, data.y_test),
+        float_accuracy_n=float(np.mean(float_trace.predictions()[: len(y)] == y)),
+        fixed_run=summarize_run(qnet, fixed_trace, y), quantization=qreport,
+        conversion=net.metadata, stage_seconds=clock.seconds,
+    )
+    if opt.out:
+        with clock("write"):
+            write_outputs(Path(opt.out), graph, qnet, report)
+    report["stage_seconds"] = dict(clock.seconds)
+    return report
+
+
+def write_outputs(out: Path, graph, qnet, report: dict) -> dict:
+    """model.nir (float graph), model.q.nir (quantized), report.json, report.txt; each written atomically."""
+    from quantize import save_quantized
+
+    from .io import atomic_write, write_nir
+    from .report import render_text, to_json
+
+    files = {"nir": str(out / "model.nir"), "quantized": str(out / "model.q.nir"),
+             "report_json": str(out / "report.json"), "report_text": str(out / "report.txt")}
+    report["files"] = files
+    write_nir(graph, files["nir"])
+    save_quantized(qnet, files["quantized"])
+    atomic_write(files["report_json"], lambda p: Path(p).write_text(to_json(report) + "\n"))
+    atomic_write(files["report_text"], lambda p: Path(p).write_text(render_text(report) + "\n"))
+    return files

@@ -1,0 +1,150 @@
+"""Stage 5: the report. Accuracy of ANN, float SNN and fixed-point SNN; spikes and synaptic operations per
+layer; ANN MACs; energy per inference with every constant named and cited from the hardware profile.
+
+build_report() returns a JSON-ready dict (the `--json` output); render_text() prints it as tables.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from . import energy
+
+
+def to_json(obj, indent: int | None = 2) -> str:
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+
+    return json.dumps(obj, indent=indent, default=default)
+
+
+def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
+                 float_run: dict | None = None, float_accuracy_n: float | None = None,
+                 quantization: dict | None = None, conversion: dict | None = None,
+                 stage_seconds: dict | None = None, files: dict | None = None) -> dict:
+    """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs.
+    Energy and per-layer figures come from fixed_run, the network as it runs on the chip."""
+    layers = fixed_run["layers"]
+    snn_terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
+                                  [l["synops"] for l in layers], steps)
+    macs_per_layer = (conversion or {}).get("ann_macs") or {}
+    macs = int(sum(macs_per_layer.values()))
+    ann_terms = energy.ann_energy(profile, macs)
+    used = {t.constant for t in snn_terms} | {t.constant for t in ann_terms.values()}
+    synops = sum(l["synops"] for l in layers)
+    report = {
+        "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
+        "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
+        "ann_accuracy": None if ann is None else ann["accuracy"],
+        "snn_float_accuracy": float_accuracy_n,
+        "lava_fixed_accuracy": fixed_run["accuracy"],
+        "test_split": None if ann is None or float_run is None else {
+            "samples": ann["test_split_samples"], "ann_accuracy": ann["accuracy_test_split"],
+            "snn_float_accuracy": float_run["accuracy"]},
+        "ann_macs": macs, "ann_macs_per_layer": macs_per_layer,
+        "synops": synops, "synops_per_ann_mac": synops / macs if macs else None,
+        "spikes": sum(l["spikes"] for l in layers),
+        "energy_snn_j": energy.total(snn_terms), "energy_ann_j": ann_terms["fp32"].joules,
+        "energy_ann_int8_j": ann_terms["int8"].joules,
+        "energy_terms": [dict(name=t.name, count=t.count, constant=t.constant, pj_each=t.pj_each,
+                              joules=t.joules, source=t.source) for t in snn_terms + list(ann_terms.values())],
+        "energy_not_counted": energy.NOT_COUNTED,
+        "layers": layers,
+        "quantization": quantization,
+        "conversion": conversion,
+        "constants": [dict(key=k, value=c.value, source=c.source, verified=c.verified)
+                      for k, c in profile.constants() if k in used],
+        "stage_seconds": stage_seconds or {},
+        "files": files or {},
+    }
+    return report
+
+
+def _pct(x) -> str:
+    return "   -  " if x is None else f"{100 * x:5.1f} %"
+
+
+def _table(headers: list[str], rows: list[list], indent: str = "  ") -> list[str]:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    fmt = lambda r: indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return [fmt(cells[0]), indent + "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
+
+
+def _si(x: float, unit: str) -> str:
+    for scale, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1, "")):
+        if abs(x) < scale * 1000:
+            return f"{x / scale:.3g} {prefix}{unit}"
+    return f"{x:.3g} {unit}"
+
+
+def render_text(r: dict) -> str:
+    n, T = r["samples"], r["steps"]
+    out = [f"neurokit report: {r['model']} on {r['dataset']}, profile {r['profile']}, T = {T} steps", ""]
+    out.append("Accuracy")
+    rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])],
+            ["SNN float reference", n, _pct(r["snn_float_accuracy"])],
+            [f"SNN {r['backend']} (bit-accurate)", n, _pct(r["lava_fixed_accuracy"])]]
+    if r.get("test_split"):
+        ts = r["test_split"]
+        rows += [["ANN, whole test split", ts["samples"], _pct(ts["ann_accuracy"])],
+                 ["SNN float, whole test split", ts["samples"], _pct(ts["snn_float_accuracy"])]]
+    out += _table(["model", "samples", "accuracy"], rows)
+    out += ["", f"Per layer, per inference ({r['backend']}, mean over {n} samples)"]
+    macs = r.get("ann_macs_per_layer") or {}
+    mac_list = list(macs.values()) if len(macs) == len(r["layers"]) else []
+    rows = []
+    for i, l in enumerate(r["layers"]):
+        rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes_per_neuron_step']:.4f}",
+                     f"{l['synops']:.4g}", f"{mac_list[i]:,}" if i < len(mac_list) else "-"])
+    rows.append(["total", "", sum(l["neurons"] for l in r["layers"]), f"{r['spikes']:.0f}", "",
+                 f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
+    out += _table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
+    out.append("  synops in: messages into the layer's synapses x structural fan-out (layer 0: graded input, every step)")
+    out += ["", "Energy per inference (event model; constants below)"]
+    rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", _si(t["joules"], "J")]
+            for t in r["energy_terms"]]
+    out += _table(["term", "count", "constant", "pJ each", "energy"], rows)
+    ratio = r["energy_snn_j"] / r["energy_ann_j"] if r["energy_ann_j"] else float("nan")
+    out += [f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
+            f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}",
+            f"  not counted: {r['energy_not_counted']}"]
+    if r.get("quantization"):
+        out += ["", _quant_title(r["quantization"])]
+        out += _quant_rows(r["quantization"])
+    out += ["", f"Constants used ({r['profile_path']})"]
+    for c in r["constants"]:
+        flag = "" if c["verified"] else "  [UNVERIFIED]"
+        out.append(f"  {c['key']} = {c['value']}{flag}\n      source: {c['source']}")
+    if r.get("stage_seconds"):
+        out += ["", "Stage wall times"]
+        out += _table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in r["stage_seconds"].items()])
+    if r.get("files"):
+        out += ["", "Files"] + [f"  {k}: {v}" for k, v in r["files"].items()]
+    return "\n".join(out)
+
+
+def _quant_title(q: dict) -> str:
+    i = q["input"]
+    return (f"Quantization onto {q['profile']} (input: {i['bits']}-bit graded, {i['scale']:.4g} levels per unit, "
+            f"{i['clipped_fraction']:.2%} of calibration values clipped; v headroom {q['headroom_thresholds']:g} thresholds)")
+
+
+def _quant_rows(q: dict) -> list[str]:
+    rows = []
+    for l in q["layers"]:
+        w, b = l["weights"], l["bias"]
+        rows.append([l["name"], l["weight_bits"], l["weight_exp"], l["sign_mode"], l["vth"], l["scale_limited_by"],
+                     f"{w['zeroed_fraction']:.1%}", f"{w['clipped_fraction']:.1%}",
+                     f"{w['rel_error_mean']:.2%}/{w['rel_error_max']:.2%}",
+                     f"{b['bias_exp']}", f"{b['clipped_fraction']:.1%}", f"{b['rel_error_max']:.2%}", l["reset"]])
+    lines = _table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
+                    "w err mean/max", "b exp", "b clipped", "b err max", "reset"], rows)
+    for l in q["layers"]:
+        lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
+    return lines
