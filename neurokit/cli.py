@@ -37,6 +37,9 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
                    help="activation percentile that sets each layer's scale; 100 = max-norm (default: 99.9)")
     p.add_argument("--v-init", type=float, default=0.5,
                    help="initial membrane potential in thresholds, in [0, 1) (default: 0.5)")
+    p.add_argument("--input-coding", choices=("current", "rate"), default="current",
+                   help="input as a constant current every step, or as Bernoulli spikes with P = value in [0, 1] "
+                        "(default: current)")
 
 
 def _add_quantization(p: argparse.ArgumentParser) -> None:
@@ -112,14 +115,14 @@ def cmd_convert(a) -> dict:
     model = load_torch_model(a.model)
     data = load_data(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
-    graph = convert_model(model, calib, a.percentile, a.v_init)
+    graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding)
     net = from_nir(graph)  # proves the graph lowers before it is written
     write_nir(graph, a.out)
     meta = net.metadata
     return {"out": a.out, "nodes": list(graph.nodes), "layers": [
         {"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "lambda": lam}
         for l, lam in zip(net.layers, meta["lambdas"])],
-        "normalization": meta["normalization"], "bn_folded": meta["bn_folded"],
+        "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
         "ann_macs": int(sum(meta["ann_macs"].values()))}
 
 
@@ -183,6 +186,7 @@ def cmd_deploy(a) -> dict:
     return deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, calibration=a.calibration, percentile=a.percentile, v_init=a.v_init,
+        input_coding=a.input_coding,
         weight_bits=a.weight_bits, input_bits=a.input_bits, progress=not a.quiet))
 
 

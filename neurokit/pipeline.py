@@ -103,11 +103,12 @@ def ann_accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: in
     return correct / len(x)
 
 
-def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5):
+def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
+                  input_coding: str = "current"):
     from .convert import check_input_shape, convert
 
     check_input_shape(model, calibration)
-    return convert(model, calibration, percentile=percentile, v_init=v_init)
+    return convert(model, calibration, percentile=percentile, v_init=v_init, input_encoding=input_coding)
 
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
@@ -164,6 +165,7 @@ class DeployOptions:
     calibration: int = 500
     percentile: float = 99.9
     v_init: float = 0.5
+    input_coding: str = "current"
     weight_bits: int | None = None
     input_bits: int = 8
     progress: bool = True
@@ -194,12 +196,14 @@ def deploy(opt: DeployOptions) -> dict:
         x, y = take(opt.samples, data.x_test, data.y_test)
     with clock("ann accuracy"):
         from .convert import check_input_shape
+        from .encoding import check_encoding
 
         check_input_shape(model, x)
+        check_encoding(opt.input_coding, data.x_test)
         ann_full = ann_accuracy(model, data.x_test, data.y_test)
         ann_n = ann_accuracy(model, x, y)
     with clock("convert"):
-        graph = convert_model(model, calib, opt.percentile, opt.v_init)
+        graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding)
     with clock("lower"):
         net = from_nir(graph)
     with clock("quantize"):

@@ -105,7 +105,7 @@ def render_text(r: dict) -> str:
     rows.append(["total", "", sum(l["neurons"] for l in r["layers"]), f"{r['spikes']:.0f}", "",
                  f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
     out += _table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
-    out.append("  synops in: messages into the layer's synapses x structural fan-out (layer 0: graded input, every step)")
+    out.append("  synops in: messages into the layer's synapses x structural fan-out (layer 0: the input's messages)")
     out += ["", "Energy per inference (event model; constants below)"]
     rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", _si(t["joules"], "J")]
             for t in r["energy_terms"]]
@@ -131,8 +131,10 @@ def render_text(r: dict) -> str:
 
 def _quant_title(q: dict) -> str:
     i = q["input"]
-    return (f"Quantization onto {q['profile']} (input: {i['bits']}-bit graded, {i['scale']:.4g} levels per unit, "
-            f"{i['clipped_fraction']:.2%} of calibration values clipped; v headroom {q['headroom_thresholds']:g} thresholds)")
+    coding = ("rate-coded binary spikes" if i.get("encoding") == "rate" else
+              f"{i['bits']}-bit graded current, {i['scale']:.4g} levels per unit, "
+              f"{i['clipped_fraction']:.2%} of calibration values clipped")
+    return f"Quantization onto {q['profile']} (input: {coding}; v headroom {q['headroom_thresholds']:g} thresholds)"
 
 
 def _quant_rows(q: dict) -> list[str]:
@@ -145,6 +147,8 @@ def _quant_rows(q: dict) -> list[str]:
                      f"{b['bias_exp']}", f"{b['clipped_fraction']:.1%}", f"{b['rel_error_max']:.2%}", l["reset"]])
     lines = _table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
                     "w err mean/max", "b exp", "b clipped", "b err max", "reset"], rows)
+    lines.append("  w→0: nonzero weights rounded to 0; w err: mean |error| / mean |w|, max |error| / max |w|; "
+                 "b err max: max |error| / max |bias|")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
     return lines

@@ -2,8 +2,9 @@
 
 A synaptic operation (synop) is one message delivered to one synapse: a spike of neuron j costs
 fanout(j) synops, fanout being the structural connections of j in the next synapse layer (what the
-chip's synaptic memory walks, zero weights included). The first layer's input is graded and sent
-every step; each nonzero input value costs fanout(j) graded synops per step.
+chip's synaptic memory walks, zero weights included). Under current coding the first layer's input is
+graded and sent every step, each nonzero value costing fanout(j) graded synops per step; under rate coding
+each input spike costs fanout(j).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Trace:
     output_counts: np.ndarray  # (N, n_out) spike counts of the last layer
     layer_spikes: np.ndarray  # (N, L) total spikes per layer per sample
     neuron_spikes: list[np.ndarray]  # per layer: spike count per neuron summed over samples (out_shape)
-    input_nonzero: np.ndarray  # per input element: number of samples in which it is nonzero
+    input_events: np.ndarray  # per input element: messages it sent into layer 0, summed over samples and steps
     wall_s: float = 0.0
 
     @property
@@ -47,12 +48,12 @@ def fanout(layer) -> np.ndarray:
 
 
 def synops_per_layer(layers, trace: Trace) -> np.ndarray:
-    """Mean synaptic operations per inference into each layer (index 0: graded input messages)."""
+    """Mean synaptic operations per inference into each layer (index 0: input messages)."""
     out = []
     for i, layer in enumerate(layers):
         f = fanout(layer)
         if i == 0:
-            events = trace.input_nonzero.reshape(f.shape) * trace.steps
+            events = trace.input_events.reshape(f.shape)
         else:
             events = trace.neuron_spikes[i - 1].reshape(f.shape)
         out.append(float(np.sum(events * f)) / max(trace.samples, 1))

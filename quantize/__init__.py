@@ -26,12 +26,18 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         raise ValueError(f"input bits must be in 1..{profile.synapse.graded_message_bits_max}, got {input_bits}")
     if headroom < 1:
         raise ValueError(f"headroom must be at least 1 threshold, got {headroom}")
-    q_in, signed = input_scale(np.asarray(calibration), input_bits)
+    from neurokit.encoding import encoding_of
+
+    rate = encoding_of(net) == "rate"
+    if rate:  # binary spikes: unit messages, no graded input
+        q_in, signed, input_bits = 1.0, False, 1
+    else:
+        q_in, signed = input_scale(np.asarray(calibration), input_bits)
     layers, report_layers = [], []
     for i, layer in enumerate(net.layers):
         nwb = weight_bits.get(layer.name) if isinstance(weight_bits, dict) else weight_bits
         lim = Limits.from_profile(profile, nwb)
-        graded = i == 0
+        graded = i == 0 and not rate
         w_eff = layer.weight / q_in if graded else layer.weight
         sc = choose_scale(w_eff, layer.bias, layer.kind == "conv", lim, headroom)
         w8, wstats = quantize_weights(w_eff, sc, lim)
@@ -59,14 +65,14 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
             "vth": sc.vth, "scale_limited_by": sc.limited_by, "weights": wstats, "bias": bstats,
             "reset": layer.reset, "notes": notes,
         })
-    x_int = quantize_input(calibration, q_in, input_bits, signed)
     ideal = np.asarray(calibration, np.float64) * q_in
+    x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
     qnet = QuantizedNet(input_shape=tuple(net.input_shape), input_scale=q_in, input_bits=input_bits,
                         input_signed=signed, layers=layers, profile=profile.name,
                         metadata={"headroom": headroom, **net.metadata})
     report = {
         "profile": profile.name,
-        "input": {"bits": input_bits, "signed": signed, "scale": q_in,
+        "input": {"encoding": "rate" if rate else "current", "bits": input_bits, "signed": signed, "scale": q_in,
                   "clipped_fraction": float(np.mean(np.abs(ideal - x_int) > 0.5))},
         "headroom_thresholds": headroom,
         "layers": report_layers,

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 
+from ..encoding import check_encoding, encoding_of, rate_spikes
 from ..network import SpikingNet
 from ..trace import Trace
 from .base import Progress, check_inputs
@@ -30,6 +31,10 @@ class FloatReference:
 
     def run(self, net: SpikingNet, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
         x = check_inputs(net, x)
+        rate = encoding_of(net) == "rate"
+        if rate:
+            check_encoding("rate", x)
+        input_events = np.zeros(x.shape[1:])
         t0 = time.perf_counter()
         weights = [torch.from_numpy(l.weight) for l in net.layers]
         biases = [torch.from_numpy(l.bias).unsqueeze(0) for l in net.layers]
@@ -42,8 +47,11 @@ class FloatReference:
                 v = [torch.from_numpy(initial_v(l)).expand((n,) + l.out_shape).clone() for l in net.layers]
                 pending = [torch.zeros_like(vi) for vi in v]  # one step of synaptic delay per layer
                 counts = [torch.zeros_like(vi) for vi in v]
-                for _ in range(steps):
-                    s = xb
+                spikes_in = torch.from_numpy(rate_spikes(x[i:i + n], steps, first_index=i)).double() if rate else None
+                if rate:
+                    input_events += spikes_in.sum((0, 1)).numpy()
+                for t in range(steps):
+                    s = spikes_in[:, t] if rate else xb
                     for li, layer in enumerate(net.layers):
                         arriving = pending[li]
                         pending[li] = synapse_forward(layer, weights[li], s).reshape(v[li].shape)
@@ -64,5 +72,5 @@ class FloatReference:
         return Trace(
             backend=self.name, steps=steps, output_counts=np.concatenate(outs).astype(np.int64),
             layer_spikes=np.concatenate(per_layer).astype(np.int64), neuron_spikes=neuron_spikes,
-            input_nonzero=(x != 0).sum(0).astype(np.float64), wall_s=time.perf_counter() - t0,
+            input_events=input_events if rate else (x != 0).sum(0) * float(steps), wall_s=time.perf_counter() - t0,
         )

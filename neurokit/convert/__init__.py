@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..encoding import check_encoding
 from ..energy import ann_macs
 from ..errors import InputShapeError
 from .chain import SUPPORTED, forward_ops, read_chain
@@ -29,17 +30,20 @@ def check_input_shape(model: nn.Module, x: np.ndarray) -> None:
         ) from None
 
 
-def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5):
+def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
+            input_encoding: str = "current"):
     """Convert `model` (eval mode) using `calibration` inputs (N, *input_shape) for normalization.
 
     v_init: initial membrane potential in thresholds. 0.5 turns the rate code's truncation error into a
     rounding error (half the mean error), which shortens the time steps needed for a given accuracy.
+    input_encoding: "current" (analog input every step) or "rate" (Bernoulli spikes); see neurokit.encoding.
     """
     if not 0.0 <= v_init < 1.0:
         raise ValueError(f"v_init must be in [0, 1) thresholds, got {v_init}")
     model = model.eval()
     calibration = np.asarray(calibration)
     check_input_shape(model, calibration)
+    check_encoding(input_encoding, calibration)
     ops = read_chain(model)
     groups = group_ops(ops)
     scales = activation_scales(ops, groups, calibration, percentile)
@@ -51,7 +55,7 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         "calibration_samples": int(len(calibration)),
         "reset": "subtract",
         "v_init": v_init,
-        "input_encoding": "constant current",
+        "input_encoding": input_encoding,
         "bn_folded": sorted({n for op in ops for n in op.params.get("folded", [])}),
         "ann_macs": dict(ann_macs(ops, tuple(calibration.shape[1:]))),  # per Linear/Conv2d, for energy reports
     }

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError
 from ...trace import Trace
 from ..base import Progress, check_inputs
@@ -36,14 +37,23 @@ class LavaBackend:
         fixed = self.mode == "fixed"
         if fixed and not hasattr(net, "input_scale"):
             raise TypeError("the fixed-point Lava backend runs a quantized network; quantize it first")
-        inputs = net.encode_input(x) if fixed else x.astype(np.float64)
+        n = len(x)
+        if encoding_of(net) == "rate":
+            check_encoding("rate", x)
+            spikes = rate_spikes(x, steps)  # (N, T, *shape): one frame per step
+            frames, hold = spikes.reshape((n * steps,) + x.shape[1:]), 1
+            events = spikes.sum((0, 1)).astype(np.float64)
+        else:
+            frames, hold = net.encode_input(x) if fixed else x, steps
+            events = (frames != 0).sum(0) * float(steps)
+        frames = frames.astype(np.int32 if fixed else np.float64)
         t0 = time.perf_counter()
-        output, per_layer, per_neuron = run_batch(net, inputs, steps, fixed, self.run_config(), self.stock_lif, progress)
-        n = len(inputs)
+        output, per_layer, per_neuron = run_batch(net, frames, steps, fixed, self.run_config(), self.stock_lif,
+                                                  progress, hold=hold)
         return Trace(
             backend=self.name, steps=steps, output_counts=output.reshape(n, -1).astype(np.int64),
             layer_spikes=per_layer.astype(np.int64), neuron_spikes=[c.astype(np.float64) for c in per_neuron],
-            input_nonzero=(inputs != 0).sum(0).astype(np.float64), wall_s=time.perf_counter() - t0,
+            input_events=events, wall_s=time.perf_counter() - t0,
         )
 
 

@@ -19,6 +19,7 @@ from lava.proc.dense.process import Dense
 from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
+from ...encoding import encoding_of
 from .proc.process import ConversionLIF, InputSource, SpikeCounter
 
 
@@ -51,20 +52,27 @@ def _xy(pair) -> tuple[int, int]:
     return (int(pair[1]), int(pair[0]))  # torch (H, W) -> Lava (X, Y)
 
 
-def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False):
-    """Processes for `net`; frames is the source data (input shape in Lava layout + (samples,)).
+def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False, hold: int | None = None):
+    """Processes for `net`; frames is the source data (input shape in Lava layout + (frames,)), each frame
+    sent for `hold` steps (default `steps`: one frame per sample, as current coding needs).
 
     fixed=True: `net` is a quantize.QuantizedNet with integer parameters (fixed_pt).
     fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
     stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
     Returns (source, counters).
     """
-    windows = frames.shape[-1]
-    source = InputSource(frames, hold=steps)
+    hold = steps if hold is None else hold
+    windows = frames.shape[-1] * hold // steps
+    source = InputSource(frames, hold=hold)
     counters = []
     port = source.s_out
     for i, layer in enumerate(net.layers):
-        graded = (net.input_bits if fixed else 24) if i == 0 else 0
+        if i > 0:
+            graded = 0
+        elif fixed:
+            graded = layer.graded_input_bits
+        else:
+            graded = 24 if encoding_of(net) == "current" else 0
         syn = _synapse(layer, fixed, graded, input_is_lava_3d=i > 0)
         if layer.kind == "dense" and i > 0 and len(layer.in_shape) == 3:
             port = port.flatten()
@@ -117,14 +125,15 @@ def input_frames(net, inputs: np.ndarray) -> np.ndarray:
 
 
 def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_lif: bool = False,
-              progress=None, chunk: int = 25) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Simulate N samples of `steps` steps each in one compiled network.
+              progress=None, chunk: int = 25, hold: int | None = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Simulate N samples of `steps` steps each in one compiled network. inputs: (frames, *input_shape),
+    each frame held for `hold` steps (default: one frame of `steps` steps per sample).
 
     Returns (output counts (N, *out_shape) of the last layer, spikes per layer per sample (N, L),
     spikes per neuron summed over samples for each layer (out_shape, torch layout)).
     """
-    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif)
-    n = len(inputs)
+    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold)
+    n = len(inputs) * (steps if hold is None else hold) // steps
     try:
         done = 0
         while done < n:
