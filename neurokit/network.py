@@ -157,9 +157,10 @@ def _conv_layer(name, syn_name, syn: nir.Conv2d, pending, in_shape) -> Layer:
     w = np.asarray(syn.weight, np.float64)
     if w.ndim != 4:
         raise UnsupportedModelError(f"NIR node '{syn_name}' (Conv2d): weight must be 4-D (C_out, C_in, kH, kW)")
-    stride, padding, dilation = _pair(syn.stride), _pair(syn.padding), _pair(syn.dilation)
     if isinstance(syn.padding, str):
-        raise UnsupportedModelError(f"NIR node '{syn_name}': string padding '{syn.padding}' is not supported")
+        raise UnsupportedModelError(f"NIR node '{syn_name}': string padding '{syn.padding}' is not supported; "
+                                    "use integer padding")
+    stride, padding, dilation = _pair(syn.stride), _pair(syn.padding), _pair(syn.dilation)
     groups = int(syn.groups)
     shape = tuple(in_shape)
     # Pool shapes first (forward), then fold them into the kernel (backward, last pool first).
