@@ -1,0 +1,175 @@
+"""The neurokit command end to end (real Lava), and every bad-input path: one line, exit 2, no output left."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neurokit.cli import main
+
+DEPLOY_KEYS = {"ann_accuracy", "snn_float_accuracy", "lava_fixed_accuracy", "samples", "steps", "ann_macs",
+               "energy_snn_j", "energy_ann_j", "layers"}
+
+
+def _digits_mlp() -> nn.Module:
+    """A 64-32-10 MLP trained briefly on sklearn's digits (the dataset's fixed training split)."""
+    from neurokit.data import load_dataset
+
+    d = load_dataset("digits")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "digits_mlp.pt"
+    torch.save(_digits_mlp(), path)
+    return path
+
+
+def _run(argv, capsys):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc, stdout, _ = _run(["deploy", digits_model, "--data", "digits", "--samples", 20, "--steps", 24,
+                          "--out", out, "--json", "--quiet"], capsys)
+    assert rc == 0
+    r = json.loads(stdout)
+    assert DEPLOY_KEYS <= set(r)
+    assert r["samples"] == 20 and r["steps"] == 24
+    for key in ("ann_accuracy", "snn_float_accuracy", "lava_fixed_accuracy"):
+        assert 0.0 <= r[key] <= 1.0
+    assert r["ann_accuracy"] > 0.8  # the MLP learned something, and the SNN follows it
+    assert r["lava_fixed_accuracy"] >= r["ann_accuracy"] - 0.15
+    assert r["ann_macs"] == 64 * 32 + 32 * 10
+    assert [l["name"] for l in r["layers"]] == ["if0", "if1"]
+    assert all(l["synops"] > 0 and l["spikes"] >= 0 for l in r["layers"])
+    # layer 0's synops are graded input messages: nonzero pixels x fan-out 32, every one of the T steps
+    from neurokit.data import load_dataset
+
+    nonzero = np.count_nonzero(load_dataset("digits").x_test[:20]) / 20
+    assert r["layers"][0]["synops"] == pytest.approx(nonzero * 32 * 24)
+    assert r["layers"][1]["synops"] == pytest.approx(r["layers"][0]["spikes"] * 10)
+    assert r["energy_snn_j"] > 0 and r["energy_ann_j"] == pytest.approx(r["ann_macs"] * 4.6e-12)
+    assert {c["key"] for c in r["constants"]} >= {"energy.synop_pj", "energy.ann_mac_fp32_pj"}
+    assert sorted(p.name for p in out.iterdir()) == ["model.nir", "model.q.nir", "report.json", "report.txt"]
+    assert json.loads((out / "report.json").read_text())["lava_fixed_accuracy"] == r["lava_fixed_accuracy"]
+
+
+def test_stages_one_by_one(digits_model, tmp_path, capsys):
+    g, q, rec = tmp_path / "m.nir", tmp_path / "m.q.nir", tmp_path / "run.json"
+    assert _run(["convert", digits_model, "--data", "digits", "--out", g, "--json"], capsys)[0] == 0
+    rc, out, _ = _run(["quantize", g, "--data", "digits", "--out", q, "--json"], capsys)
+    assert rc == 0 and [l["name"] for l in json.loads(out)["layers"]] == ["if0", "if1"]
+    rc, out, _ = _run(["run", q, "--data", "digits", "--backend", "lava-fixed", "--samples", 5, "--steps", 16,
+                       "--out", rec, "--quiet"], capsys)
+    assert rc == 0 and "lava-fixed: accuracy" in out
+    rc, out, _ = _run(["report", rec], capsys)
+    assert rc == 0 and "energy.synop_pj" in out and "[UNVERIFIED]" in out
+    rc, out, _ = _run(["run", g, "--data", "digits", "--backend", "float", "--steps", 16, "--json", "--quiet"], capsys)
+    assert rc == 0 and json.loads(out)["samples"] == 500
+
+
+def test_help_for_every_subcommand(capsys):
+    for cmd in ("convert", "quantize", "run", "report", "deploy"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+        assert "usage: neurokit " + cmd in capsys.readouterr().out
+
+
+def _state_dict_file(tmp_path: Path) -> Path:
+    p = tmp_path / "sd.pt"
+    torch.save(_digits_mlp().state_dict(), p)
+    return p
+
+
+def _unsupported_file(tmp_path: Path) -> Path:
+    p = tmp_path / "maxpool.pt"
+    torch.save(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10)), p)
+    return p
+
+
+def _corrupt_file(tmp_path: Path) -> Path:
+    p = tmp_path / "corrupt.pt"
+    p.write_bytes(b"\x80\x02not a checkpoint")
+    return p
+
+
+BAD_DEPLOYS = {
+    "missing file": (lambda t: t / "nope.pt", [], "file not found"),
+    "corrupt checkpoint": (_corrupt_file, [], "not a readable torch checkpoint"),
+    "state_dict": (_state_dict_file, [], "state_dict"),
+    "unsupported layer": (_unsupported_file, [], "MaxPool2d"),
+    "wrong input shape": (None, ["--data", "mnist"], "does not fit the model"),
+    "unknown profile": (None, ["--profile", "loihi9"], "unknown hardware profile 'loihi9'"),
+    "too many samples": (None, ["--samples", "100000"], "--samples 500 or less"),
+    "bad percentile": (None, ["--percentile", "0"], "percentile"),
+    "loihi without lava-loihi": (None, ["--backend", "loihi"], "lava-loihi"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DEPLOYS))
+def test_deploy_bad_input_one_line_exit_2_no_output(case, digits_model, tmp_path, capsys):
+    make, extra, expected = BAD_DEPLOYS[case]
+    model = digits_model if make is None else make(tmp_path)
+    out = tmp_path / "out"
+    argv = ["deploy", model, "--data", "digits", "--samples", 5, "--steps", 4, "--out", out, "--quiet"] + extra
+    rc, stdout, stderr = _run(argv, capsys)
+    assert rc == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurokit: error: ")
+    assert expected in lines[0]
+    assert stdout == ""
+    assert not out.exists()
+
+
+def test_bad_nir_and_profile_files(tmp_path, capsys):
+    junk = tmp_path / "junk.nir"
+    junk.write_text("not hdf5")
+    rc, _, err = _run(["quantize", junk, "--data", "digits", "--out", tmp_path / "q.nir"], capsys)
+    assert rc == 2 and "not a NIR file" in err and not (tmp_path / "q.nir").exists()
+    bad_profile = tmp_path / "mine.toml"
+    bad_profile.write_text('name = "mine"\ndescription = "x"\n[synapse]\nweight_bits = { value = 99, source = "me", verified = true }\n')
+    rc, _, err = _run(["report", junk, "--profile", bad_profile], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_exit_code(tmp_path):
+    """The installed entry point maps errors to exit status 2 as well."""
+    proc = subprocess.run([sys.executable, "-m", "neurokit.cli", "run", str(tmp_path / "none.nir"), "--data", "digits"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("none.nir: file not found")
+
+
+def test_run_record_feeds_report_energy(tmp_path, capsys):
+    """report recomputes energy from a run record: synops x 23.6 pJ plus neuron and routing terms."""
+    record = {"network": "n.nir", "dataset": "d", "backend": "lava-fixed", "samples": 2, "steps": 10,
+              "accuracy": 0.5, "wall_s": 1.0, "ann_macs_per_layer": {"fc1": 1000},
+              "layers": [{"name": "if0", "kind": "dense", "neurons": 10, "spikes": 20.0, "synops": 100.0,
+                          "spikes_per_neuron_step": 0.2}]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record))
+    rc, out, _ = _run(["report", path, "--json"], capsys)
+    r = json.loads(out)
+    expected = (100 * 23.6 + 20 * 81.0 + (10 * 10 - 20) * 52.0 + 20 * 1.7) * 1e-12
+    assert rc == 0 and r["energy_snn_j"] == pytest.approx(expected)
+    assert r["energy_ann_j"] == pytest.approx(1000 * 4.6e-12)
