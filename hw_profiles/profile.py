@@ -95,6 +95,9 @@ def _parse(raw: dict, path: Path) -> HardwareProfile:
     for key in ("name", "description"):
         if not isinstance(raw.get(key), str):
             raise ProfileError(f"{path}: top-level field '{key}' must be a string")
+    stray = sorted(set(raw) - {"name", "description"} - set(SCHEMA))
+    if stray:
+        raise ProfileError(f"{path}: unknown section or key '{stray[0]}'; allowed sections: {', '.join(SCHEMA)}")
     sections = {}
     for sec_name, spec in SCHEMA.items():
         sec_raw = raw.get(sec_name)

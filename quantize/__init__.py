@@ -28,6 +28,12 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         raise ValueError(f"headroom must be at least 1 threshold, got {headroom}")
     from neurokit.encoding import encoding_of
 
+    if isinstance(weight_bits, dict):
+        unknown = sorted(set(weight_bits) - {l.name for l in net.layers})
+        if unknown:
+            raise ValueError(f"weight_bits names layer '{unknown[0]}', which the network does not have; "
+                             f"its layers: {', '.join(l.name for l in net.layers)}")
+
     rate = encoding_of(net) == "rate"
     if rate:  # binary spikes: unit messages, no graded input
         q_in, signed, input_bits = 1.0, False, 1

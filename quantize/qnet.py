@@ -122,10 +122,18 @@ def from_nir(graph: nir.NIRGraph) -> QuantizedNet:
     if raw is None:
         raise FileFormatError("this NIR graph is not a neurokit quantized network (no 'neurokit_quantized' "
                               "metadata); run 'neurokit quantize' on it first")
-    header = json.loads(raw)
-    if header.get("format") != FORMAT:
-        raise FileFormatError(f"quantized network format {header.get('format')!r} is not {FORMAT!r}; re-run "
-                              "'neurokit quantize'")
+    try:
+        header = json.loads(raw)
+        if header.get("format") != FORMAT:
+            raise FileFormatError(f"quantized network format {header.get('format')!r} is not {FORMAT!r}; re-run "
+                                  "'neurokit quantize'")
+        return _read_quantized(graph, header)
+    except (KeyError, StopIteration, ValueError, TypeError, AttributeError) as e:
+        what = f"missing {e}" if isinstance(e, KeyError) else (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise FileFormatError(f"damaged quantized network ({what}); re-run 'neurokit quantize'") from None
+
+
+def _read_quantized(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
     layers = []
     for name, node in graph.nodes.items():
         if not isinstance(node, nir.IF):

@@ -8,7 +8,7 @@ Lava is imported only when a Lava backend is asked for.
 """
 from __future__ import annotations
 
-from .base import Backend, check_inputs
+from .base import Backend, check_inputs, check_network
 
 BACKENDS = ("float", "lava-float", "lava-fixed", "loihi")
 
@@ -29,4 +29,4 @@ def get_backend(name: str, **options) -> Backend:
     raise ValueError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "check_inputs"]
+__all__ = ["Backend", "BACKENDS", "get_backend", "check_inputs", "check_network"]

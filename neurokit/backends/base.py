@@ -18,6 +18,18 @@ class Backend(Protocol):
         ...
 
 
+def check_network(net, backend: str, quantized: bool) -> None:
+    """Fixed-point backends run a quantize.QuantizedNet, float ones a neurokit.network.SpikingNet."""
+    from ..errors import UnsupportedModelError
+
+    if quantized and not hasattr(net, "input_scale"):
+        raise UnsupportedModelError(f"backend '{backend}' runs a quantized network; quantize it first "
+                                    "(quantize.quantize or 'neurokit quantize')")
+    if not quantized and hasattr(net, "input_scale"):
+        raise UnsupportedModelError(f"backend '{backend}' runs the float spiking network; this one is quantized: "
+                                    "use a fixed-point backend (lava-fixed) or the float NIR graph")
+
+
 def check_inputs(net, x: np.ndarray) -> np.ndarray:
     from ..errors import InputShapeError
 

@@ -10,7 +10,7 @@ import torch
 from ..encoding import check_encoding, encoding_of, rate_spikes
 from ..network import SpikingNet
 from ..trace import Trace
-from .base import Progress, check_inputs
+from .base import Progress, check_inputs, check_network
 
 
 def synapse_forward(layer, weight: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -30,6 +30,7 @@ class FloatReference:
         self.batch_size = batch_size
 
     def run(self, net: SpikingNet, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
+        check_network(net, self.name, quantized=False)
         x = check_inputs(net, x)
         rate = encoding_of(net) == "rate"
         if rate:

@@ -8,7 +8,7 @@ import numpy as np
 from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError
 from ...trace import Trace
-from ..base import Progress, check_inputs
+from ..base import Progress, check_inputs, check_network
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -33,10 +33,9 @@ class LavaBackend:
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
         from .network import run_batch
 
-        x = check_inputs(net, x)
         fixed = self.mode == "fixed"
-        if fixed and not hasattr(net, "input_scale"):
-            raise TypeError("the fixed-point Lava backend runs a quantized network; quantize it first")
+        check_network(net, self.name, quantized=fixed)
+        x = check_inputs(net, x)
         n = len(x)
         if encoding_of(net) == "rate":
             check_encoding("rate", x)

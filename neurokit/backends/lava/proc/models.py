@@ -132,7 +132,7 @@ class _AbstractSpikeCounterModel(PyLoihiProcessModel):
         spikes = self.a_in.recv().astype(np.int32)
         self.per_window[window] += spikes.sum()
         self.per_neuron += spikes
-        if self.count.shape[0] > 1:
+        if self.proc_params["per_neuron_windows"]:
             self.count[window] += spikes
 
 

@@ -54,7 +54,7 @@ class SpikeCounter(AbstractProcess):
     """
 
     def __init__(self, shape: tuple[int, ...], windows: int, interval: int, per_neuron_windows: bool = False):
-        super().__init__(shape=shape, interval=interval)
+        super().__init__(shape=shape, interval=interval, per_neuron_windows=per_neuron_windows)
         self.a_in = InPort(shape=shape)
         self.per_window = Var(shape=(windows,), init=np.zeros(windows, np.int32))
         self.per_neuron = Var(shape=tuple(shape), init=np.zeros(shape, np.int32))
