@@ -1,0 +1,78 @@
+"""Shared fixtures for the stage tests: small models built in code with fixed seeds, the offline datasets,
+the bundled Loihi 2 profile. Everything expensive is session-scoped so every test file reuses it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+# Two cores shared with Lava's runtime processes: torch's second intra-op thread only spins against them
+# (small training runs measured 3-30x slower with 2 threads than with 1 on a loaded machine).
+torch.set_num_threads(1)
+
+
+def _train(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int, lr: float = 1e-2, batch: int = 512) -> nn.Module:
+    """A few large-batch Adam steps: enough for a model that clearly learned digits, in about a second."""
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(xt), (batch,), generator=g)
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def profile():
+    from hw_profiles import load_profile
+
+    return load_profile("loihi2")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from neurokit.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_mlp(digits) -> nn.Module:
+    """Flatten -> Linear(64, 32) -> BN -> ReLU -> Linear(32, 10), trained briefly on digits (96% on its test split)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+    return _train(model, digits.x_train, digits.y_train, steps=80)
+
+
+@pytest.fixture(scope="session")
+def digits_cnn(digits) -> nn.Module:
+    """conv-BN-ReLU-avgpool, conv-ReLU-avgpool, dense on 8x8 digits, trained briefly (90% on its test split)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 12, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(48, 10),
+    )
+    return _train(model, digits.x_train, digits.y_train, steps=60, batch=256)
+
+
+@pytest.fixture(scope="session")
+def digits_mlp_net(digits_mlp, digits):
+    """The MLP converted (percentile 99.9, v_init 0.5) and lowered to a SpikingNet."""
+    from neurokit.convert import convert
+    from neurokit.network import from_nir
+
+    return from_nir(convert(digits_mlp, digits.x_train[:300]))
+
+
+@pytest.fixture(scope="session")
+def digits_cnn_net(digits_cnn, digits):
+    from neurokit.convert import convert
+    from neurokit.network import from_nir
+
+    return from_nir(convert(digits_cnn, digits.x_train[:300]))
