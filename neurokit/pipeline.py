@@ -123,12 +123,6 @@ def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: boo
     """Simulate and return the Trace. Fixed-point backends need a quantized net, float ones a float graph."""
     from .backends import get_backend
 
-    fixed = backend in ("lava-fixed", "loihi")
-    if fixed and not is_quantized(net):
-        raise NeurokitError(f"backend '{backend}' runs a quantized network; run 'neurokit quantize' first and pass its output")
-    if not fixed and is_quantized(net):
-        raise NeurokitError(f"backend '{backend}' runs the float NIR graph from 'neurokit convert'; "
-                            "for the quantized network use --backend lava-fixed")
     runner = get_backend(backend)
     with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
         return runner.run(net, x, steps, progress=update)

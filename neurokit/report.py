@@ -147,7 +147,7 @@ def _quant_rows(q: dict) -> list[str]:
                      f"{b['bias_exp']}", f"{b['clipped_fraction']:.1%}", f"{b['rel_error_max']:.2%}", l["reset"]])
     lines = _table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
                     "w err mean/max", "b exp", "b clipped", "b err max", "reset"], rows)
-    lines.append("  w→0: nonzero weights rounded to 0; w err: mean |error| / mean |w|, max |error| / max |w|; "
+    lines.append("  w→0: nonzero weights rounded to 0; w err: mean and max |error| / max |w|; "
                  "b err max: max |error| / max |bias|")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]

@@ -31,11 +31,11 @@ class LavaBackend:
         return Loihi2SimCfg(select_tag="fixed_pt" if self.mode == "fixed" else "floating_pt")
 
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
-        from .network import run_batch
-
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
         x = check_inputs(net, x)
+        from .network import run_batch  # imports Lava (seconds): only once the inputs are known to be right
+
         n = len(x)
         if encoding_of(net) == "rate":
             check_encoding("rate", x)
