@@ -108,12 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- subcommands --------------------------------------------------------------------------------------
 
 def cmd_convert(a) -> dict:
+    from .data import load_dataset
     from .io import load_torch_model, write_nir
     from .network import from_nir
-    from .pipeline import convert_model, load_data, take
+    from .pipeline import convert_model, take
 
     model = load_torch_model(a.model)
-    data = load_data(a.data)
+    data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding)
     net = from_nir(graph)  # proves the graph lowers before it is written
@@ -130,14 +131,14 @@ def cmd_quantize(a) -> dict:
     from hw_profiles import load_profile
     from quantize import save_quantized
 
-    from .pipeline import load_data, load_network, quantize_network, take
+    from .backends import check_inputs
+    from .data import load_dataset
+    from .pipeline import load_network, quantize_network, take
 
     profile = load_profile(a.profile)
     net = load_network(a.graph)
-    data = load_data(a.data)
+    data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
-    from .backends import check_inputs
-
     check_inputs(net, calib)
     qnet, report = quantize_network(net, profile, calib, a.weight_bits, a.input_bits)
     save_quantized(qnet, a.out)
@@ -146,12 +147,13 @@ def cmd_quantize(a) -> dict:
 
 def cmd_run(a) -> dict:
     from .backends import check_inputs
+    from .data import load_dataset
     from .io import atomic_write
-    from .pipeline import check_steps, load_data, load_network, run_network, summarize_run, take
+    from .pipeline import check_steps, load_network, run_network, summarize_run, take
 
     check_steps(a.steps)
     net = load_network(a.network)
-    data = load_data(a.data)
+    data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
     check_inputs(net, x)
     trace = run_network(net, a.backend, x, a.steps, not a.quiet)

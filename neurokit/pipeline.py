@@ -52,12 +52,6 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
 
 # ---- inputs ------------------------------------------------------------------------------------------
 
-def load_data(name_or_path: str):
-    from .data import load_dataset
-
-    return load_dataset(name_or_path)
-
-
 def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test"):
     """The first n samples (all when n is None), with a clear error when there are fewer."""
     if n is None:
@@ -88,19 +82,12 @@ def load_network(path: str | Path):
     return from_nir(graph)
 
 
-def is_quantized(net) -> bool:
-    return hasattr(net, "input_scale")
-
-
 # ---- stages ------------------------------------------------------------------------------------------
 
-def ann_accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
-    correct = 0
+def ann_predictions(model: torch.nn.Module, x: np.ndarray, batch: int = 500) -> np.ndarray:
     with torch.no_grad():
-        for i in range(0, len(x), batch):
-            out = model(torch.as_tensor(x[i:i + batch], dtype=torch.float32))
-            correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
-    return correct / len(x)
+        return np.concatenate([model(torch.as_tensor(x[i:i + batch], dtype=torch.float32)).argmax(1).numpy()
+                               for i in range(0, len(x), batch)])
 
 
 def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
@@ -113,6 +100,8 @@ def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_in
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
     from quantize import quantize
+
+    from .backends.base import is_quantized
 
     if is_quantized(net):
         raise NeurokitError("this network is already quantized; quantize the float NIR graph that 'neurokit convert' wrote")
@@ -170,6 +159,7 @@ def deploy(opt: DeployOptions) -> dict:
     from hw_profiles import load_profile
 
     from .backends import get_backend
+    from .data import load_dataset
     from .io import load_torch_model
     from .network import from_nir
     from .report import build_report
@@ -185,7 +175,7 @@ def deploy(opt: DeployOptions) -> dict:
             raise NeurokitError(f"deploy runs the quantized network on lava-fixed or loihi, not '{opt.backend}'")
         get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
         model = load_torch_model(opt.model)
-        data = load_data(opt.data)
+        data = load_dataset(opt.data)
         calib, _ = take(opt.calibration, data.x_train, what="calibration (training)")
         x, y = take(opt.samples, data.x_test, data.y_test)
     with clock("ann accuracy"):
@@ -194,8 +184,7 @@ def deploy(opt: DeployOptions) -> dict:
 
         check_input_shape(model, x)
         check_encoding(opt.input_coding, data.x_test)
-        ann_full = ann_accuracy(model, data.x_test, data.y_test)
-        ann_n = ann_accuracy(model, x, y)
+        ann_correct = ann_predictions(model, data.x_test) == data.y_test  # x, y are its first samples
     with clock("convert"):
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding)
     with clock("lower"):
@@ -208,7 +197,8 @@ def deploy(opt: DeployOptions) -> dict:
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
     report = build_report(
         model=opt.model, dataset=data.name, profile=profile, steps=opt.steps,
-        ann={"accuracy": ann_n, "accuracy_test_split": ann_full, "test_split_samples": len(data.x_test)},
+        ann={"accuracy": float(ann_correct[: len(y)].mean()), "accuracy_test_split": float(ann_correct.mean()),
+             "test_split_samples": len(data.x_test)},
         float_run=summarize_run(net, float_trace, data.y_test),
         float_accuracy_n=float(np.mean(float_trace.predictions()[: len(y)] == y)),
         fixed_run=summarize_run(qnet, fixed_trace, y), quantization=qreport,

@@ -18,14 +18,19 @@ class Backend(Protocol):
         ...
 
 
+def is_quantized(net) -> bool:
+    """A quantize.QuantizedNet (integer parameters), as opposed to a float neurokit.network.SpikingNet."""
+    return hasattr(net, "input_scale")
+
+
 def check_network(net, backend: str, quantized: bool) -> None:
     """Fixed-point backends run a quantize.QuantizedNet, float ones a neurokit.network.SpikingNet."""
     from ..errors import UnsupportedModelError
 
-    if quantized and not hasattr(net, "input_scale"):
+    if quantized and not is_quantized(net):
         raise UnsupportedModelError(f"backend '{backend}' runs a quantized network; quantize it first "
                                     "(quantize.quantize or 'neurokit quantize')")
-    if not quantized and hasattr(net, "input_scale"):
+    if not quantized and is_quantized(net):
         raise UnsupportedModelError(f"backend '{backend}' runs the float spiking network; this one is quantized: "
                                     "use a fixed-point backend (lava-fixed) or the float NIR graph")
 
