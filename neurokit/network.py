@@ -26,22 +26,17 @@ SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, 
 
 
 @dataclasses.dataclass
-class Layer:
-    """One synapse + neuron population. Weights in torch layout; bias per neuron; threshold 1."""
+class LayerGeometry:
+    """What a synapse + neuron population connects, float or quantized: shapes and convolution geometry."""
 
     name: str
     kind: str  # "dense" | "conv"
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    weight: np.ndarray
-    bias: np.ndarray
-    reset: str = "subtract"
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    folded: tuple[str, ...] = ()  # NIR nodes folded into this synapse
-    v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
+    stride: tuple[int, int] = dataclasses.field(default=(1, 1), kw_only=True)
+    padding: tuple[int, int] = dataclasses.field(default=(0, 0), kw_only=True)
+    dilation: tuple[int, int] = dataclasses.field(default=(1, 1), kw_only=True)
+    groups: int = dataclasses.field(default=1, kw_only=True)
 
     @property
     def n_neurons(self) -> int:
@@ -50,6 +45,17 @@ class Layer:
     @property
     def n_inputs(self) -> int:
         return int(np.prod(self.in_shape))
+
+
+@dataclasses.dataclass
+class Layer(LayerGeometry):
+    """One synapse + neuron population. Weights in torch layout; bias per neuron; threshold 1."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    reset: str = "subtract"
+    folded: tuple[str, ...] = ()  # NIR nodes folded into this synapse
+    v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
 
 
 @dataclasses.dataclass

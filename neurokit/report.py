@@ -26,7 +26,7 @@ def to_json(obj, indent: int | None = 2) -> str:
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
                  float_run: dict | None = None, float_accuracy_n: float | None = None,
                  quantization: dict | None = None, conversion: dict | None = None,
-                 stage_seconds: dict | None = None, files: dict | None = None) -> dict:
+                 stage_seconds: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs.
     Energy and per-layer figures come from fixed_run, the network as it runs on the chip."""
     layers = fixed_run["layers"]
@@ -60,7 +60,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "constants": [dict(key=k, value=c.value, source=c.source, verified=c.verified)
                       for k, c in profile.constants() if k in used],
         "stage_seconds": stage_seconds or {},
-        "files": files or {},
+        "files": {},  # filled by neurokit.pipeline.write_outputs
     }
     return report
 

@@ -10,15 +10,13 @@ from pathlib import Path
 import nir
 import numpy as np
 
+from neurokit.network import LayerGeometry
+
 FORMAT = "neurokit-quantized/1"
 
 
 @dataclasses.dataclass
-class QLayer:
-    name: str
-    kind: str  # "dense" | "conv"
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
+class QLayer(LayerGeometry):
     weight: np.ndarray  # int32, Lava's 8-bit scale (mantissa << (8 - nwb + is_mixed)), torch layout
     weight_exp: int
     weight_bits: int
@@ -29,24 +27,12 @@ class QLayer:
     du: int
     dv: int
     reset: str
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
     graded_input_bits: int = 0  # >0: this layer receives graded (multi-bit) messages
     v_init: np.ndarray | None = None  # int32 initial v per neuron, raw state units (None: 0)
 
     def __post_init__(self):
         if self.v_init is None:
             self.v_init = np.zeros(self.out_shape, np.int32)
-
-    @property
-    def n_neurons(self) -> int:
-        return int(np.prod(self.out_shape))
-
-    @property
-    def n_inputs(self) -> int:
-        return int(np.prod(self.in_shape))
 
     def dequantized(self, input_scale: float) -> tuple[np.ndarray, np.ndarray]:
         """Normalized float weight and bias this layer computes (threshold 1)."""
