@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from neurokit.backends import get_backend
-from neurokit.backends.float_ref import FloatReference
 from neurokit.backends.lava.backend import LAVA_LOIHI_MISSING, LavaBackend, lava_loihi_installed
 from neurokit.errors import BackendUnavailableError, InputShapeError, UnsupportedModelError
 from quantize import quantize
@@ -98,7 +97,7 @@ def fixed_alone(nets, x):
 def test_lava_float_equals_float_reference(nets, x, kind):
     net = nets[kind][0]
     lava = get_backend("lava-float").run(net, x, STEPS)
-    ref = FloatReference().run(net, x, STEPS)
+    ref = get_backend("float").run(net, x, STEPS)
     assert lava.backend == "lava-float" and lava.steps == STEPS
     np.testing.assert_array_equal(lava.output_counts, ref.output_counts)
     np.testing.assert_array_equal(lava.layer_spikes, ref.layer_spikes)
@@ -123,10 +122,23 @@ def test_lava_fixed_equals_integer_simulation(nets, fixed_traces, x, kind):
     assert len({tuple(r) for r in counts}) > 1  # samples differ: the windows are not all alike
 
 
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_engine_equals_lava_fixed(nets, fixed_traces, x, kind, batch_size):
+    trace = get_backend("engine", batch_size=batch_size).run(nets[kind][1], x, STEPS)
+    lava = fixed_traces[kind]
+    assert trace.backend == "engine"
+    np.testing.assert_array_equal(trace.output_counts, lava.output_counts)
+    np.testing.assert_array_equal(trace.layer_spikes, lava.layer_spikes)
+    for a, b in zip(trace.neuron_spikes, lava.neuron_spikes):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(trace.input_events, lava.input_events)
+
+
 def test_fixed_point_follows_the_float_network(nets, fixed_traces, x):
     """Quantization keeps the spiking behaviour close: same predictions as the float network on these samples."""
     for kind, (net, _) in nets.items():
-        ref = FloatReference().run(net, x, STEPS)
+        ref = get_backend("float").run(net, x, STEPS)
         assert np.mean(fixed_traces[kind].predictions() == ref.predictions()) >= 0.75
         np.testing.assert_allclose(fixed_traces[kind].layer_spikes, ref.layer_spikes, rtol=0.25, atol=8)
 

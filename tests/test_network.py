@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from neurokit.backends import get_backend
-from neurokit.backends.float_ref import FloatReference
 from neurokit.convert import convert
 from neurokit.errors import InputShapeError, UnsupportedModelError
 from neurokit.io import load_torch_model
@@ -275,12 +274,12 @@ X_HAND = np.array([[1.0, 0.5]])  # per step (from step 2 on): drives 0.75, 0.25 
 ])
 def test_float_reference_hand_computed_one_layer(reset, v_init, expect):
     net = _one_layer(reset, v_init)
-    trace = FloatReference().run(net, X_HAND, steps=8)
+    trace = get_backend("float").run(net, X_HAND, steps=8)
     assert trace.output_counts.tolist() == [expect]
     assert trace.layer_spikes.tolist() == [[sum(expect)]]
     np.testing.assert_array_equal(trace.neuron_spikes[0], expect)
     # the same network written with threshold 4 (weights, bias, v_init scaled alike) is the same network
-    trace4 = FloatReference().run(_one_layer(reset, v_init, vth=4.0), X_HAND, steps=8)
+    trace4 = get_backend("float").run(_one_layer(reset, v_init, vth=4.0), X_HAND, steps=8)
     assert trace4.output_counts.tolist() == [expect]
 
 
@@ -291,7 +290,7 @@ def test_float_reference_two_layers_one_step_delay_each():
     nodes = {"a1": nir.Affine(weight=np.array([[0.75]]), bias=np.zeros(1)), "n1": _if((1,)),
              "a2": nir.Affine(weight=np.array([[1.5]]), bias=np.array([-0.25])), "n2": _if((1,))}
     net = from_nir(_chain_graph((1,), nodes))
-    ref = FloatReference()
+    ref = get_backend("float")
     got = {steps: ref.run(net, np.ones((1, 1)), steps).layer_spikes[0].tolist() for steps in (4, 5, 8)}
     assert got == {4: [2, 0], 5: [2, 1], 8: [5, 3]}
     trace = ref.run(net, np.ones((1, 1)), 8)
@@ -301,8 +300,8 @@ def test_float_reference_two_layers_one_step_delay_each():
 def test_float_reference_batches_are_independent_samples():
     net = _one_layer()
     x = np.array([[1.0, 0.5], [0.0, 0.0], [1.0, 0.5], [2.0, 0.0]])
-    together = FloatReference(batch_size=3).run(net, x, 8)
-    alone = np.concatenate([FloatReference().run(net, x[i:i + 1], 8).output_counts for i in range(len(x))])
+    together = get_backend("float", batch_size=3).run(net, x, 8)
+    alone = np.concatenate([get_backend("float").run(net, x[i:i + 1], 8).output_counts for i in range(len(x))])
     np.testing.assert_array_equal(together.output_counts, alone)
     assert together.output_counts[0].tolist() == [5, 2, 6] == together.output_counts[2].tolist()
     assert together.input_events.tolist() == [24.0, 16.0]  # nonzero values x steps

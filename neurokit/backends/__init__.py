@@ -1,23 +1,25 @@
 """Stage 4: run a network. Every backend has run(net, x, steps, progress) -> Trace.
 
-- "float": float64 reference of the spiking network (no Lava needed).
-- "lava-float": Lava's floating_pt simulation of the same network.
-- "lava-fixed": Lava's bit-accurate fixed_pt simulation of the quantized network.
+- "engine": neurokit's engine on the quantized network: Lava's fixed_pt arithmetic, bit for bit, fast
+  (numpy on CPU, torch on a GPU). The default for accuracy evaluation.
+- "float": the engine's float mode on the float spiking network, as Lava's floating_pt computes it.
+- "lava-float": Lava's floating_pt simulation of the float network.
+- "lava-fixed": Lava's bit-accurate fixed_pt simulation of the quantized network (the reference).
 - "loihi": the quantized network on Loihi 2 through Lava's Loihi2HwCfg (needs lava-loihi and hardware).
-Lava is imported only when a Lava backend is asked for.
+Lava is imported only when a Lava backend is asked for; the engine needs numpy and torch only.
 """
 from __future__ import annotations
 
 from .base import Backend, check_inputs, check_network
 
-BACKENDS = ("float", "lava-float", "lava-fixed", "loihi")
+BACKENDS = ("engine", "float", "lava-fixed", "lava-float", "loihi")
 
 
 def get_backend(name: str, **options) -> Backend:
-    if name == "float":
-        from .float_ref import FloatReference
+    if name in ("engine", "float"):
+        from .engine import Engine
 
-        return FloatReference(**options)
+        return Engine(mode="fixed" if name == "engine" else "float", **options)
     if name in ("lava-float", "lava-fixed"):
         from .lava.backend import LavaBackend
 

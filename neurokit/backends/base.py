@@ -1,6 +1,7 @@
 """The interface every backend shares: run(network, inputs, steps) -> Trace."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Protocol
 
 import numpy as np
@@ -8,6 +9,16 @@ import numpy as np
 from ..trace import Trace
 
 Progress = Callable[[int], None]  # called with the number of samples just finished
+
+
+@dataclasses.dataclass
+class LayerRecord:
+    """One layer's state after every step, as Lava's Monitors see it (u, v after reset): (N, T, *out_shape)."""
+
+    name: str
+    u: np.ndarray
+    v: np.ndarray
+    spikes: np.ndarray
 
 
 class Backend(Protocol):

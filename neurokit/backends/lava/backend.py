@@ -8,7 +8,7 @@ import numpy as np
 from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError
 from ...trace import Trace
-from ..base import Progress, check_inputs, check_network
+from ..base import LayerRecord, Progress, check_inputs, check_network
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -31,29 +31,42 @@ class LavaBackend:
         return Loihi2SimCfg(select_tag="fixed_pt" if self.mode == "fixed" else "floating_pt")
 
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
-        fixed = self.mode == "fixed"
-        check_network(net, self.name, quantized=fixed)
-        x = check_inputs(net, x)
+        frames, hold, events = self._frames(net, x, steps)
         from .network import run_batch  # imports Lava (seconds): only once the inputs are known to be right
 
         n = len(x)
-        if encoding_of(net) == "rate":
-            check_encoding("rate", x)
-            spikes = rate_spikes(x, steps)  # (N, T, *shape): one frame per step
-            frames, hold = spikes.reshape((n * steps,) + x.shape[1:]), 1
-            events = spikes.sum((0, 1)).astype(np.float64)
-        else:
-            frames, hold = net.encode_input(x) if fixed else x, steps
-            events = (frames != 0).sum(0) * float(steps)
-        frames = frames.astype(np.int32 if fixed else np.float64)
         t0 = time.perf_counter()
-        output, per_layer, per_neuron = run_batch(net, frames, steps, fixed, self.run_config(), self.stock_lif,
-                                                  progress, hold=hold)
+        output, per_layer, per_neuron = run_batch(net, frames, steps, self.mode == "fixed", self.run_config(),
+                                                  self.stock_lif, progress, hold=hold)
         return Trace(
             backend=self.name, steps=steps, output_counts=output.reshape(n, -1).astype(np.int64),
             layer_spikes=per_layer.astype(np.int64), neuron_spikes=[c.astype(np.float64) for c in per_neuron],
             input_events=events, wall_s=time.perf_counter() - t0,
         )
+
+    def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
+        """Every layer's u, v (after reset) and spikes at every step, (N, steps, *out_shape) each."""
+        frames, hold, _ = self._frames(net, x, steps)
+        from .network import record_states
+
+        states = record_states(net, frames, steps, self.mode == "fixed", self.run_config(), hold=hold)
+        return [LayerRecord(l.name, r["u"], r["v"], r["s"] != 0) for l, r in zip(net.layers, states)]
+
+    def _frames(self, net, x, steps):
+        """Source frames (one per sample held `steps` steps, or one per step under rate coding), hold,
+        and the input events per input element."""
+        fixed = self.mode == "fixed"
+        check_network(net, self.name, quantized=fixed)
+        x = check_inputs(net, x)
+        if encoding_of(net) == "rate":
+            check_encoding("rate", x)
+            spikes = rate_spikes(x, steps)  # (N, T, *shape): one frame per step
+            frames, hold = spikes.reshape((len(x) * steps,) + x.shape[1:]), 1
+            events = spikes.sum((0, 1)).astype(np.float64)
+        else:
+            frames, hold = net.encode_input(x) if fixed else x, steps
+            events = (frames != 0).sum(0) * float(steps)
+        return frames.astype(np.int32 if fixed else np.float64), hold, events
 
 
 def lava_loihi_installed() -> bool:

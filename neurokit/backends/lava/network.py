@@ -20,7 +20,7 @@ from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
-from .proc.process import ConversionLIF, InputSource, SpikeCounter
+from .proc.process import ConversionLIF, InputSource, SpikeCounter, StateRecorder
 
 
 def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -52,13 +52,15 @@ def _xy(pair) -> tuple[int, int]:
     return (int(pair[1]), int(pair[0]))  # torch (H, W) -> Lava (X, Y)
 
 
-def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False, hold: int | None = None):
+def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False, hold: int | None = None,
+          record_dir: str | None = None):
     """Processes for `net`; frames is the source data (input shape in Lava layout + (frames,)), each frame
     sent for `hold` steps (default `steps`: one frame per sample, as current coding needs).
 
     fixed=True: `net` is a quantize.QuantizedNet with integer parameters (fixed_pt).
     fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
     stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
+    record_dir: also record every layer's spikes, u and v at every step into record_dir/layer{i}.npz.
     Returns (source, counters).
     """
     hold = steps if hold is None else hold
@@ -83,6 +85,11 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps, per_neuron_windows=last)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
+        if record_dir is not None:
+            recorder = StateRecorder(lava_shape(layer.out_shape), windows * steps, f"{record_dir}/layer{i}.npz")
+            neuron.s_out.connect(recorder.s_in)
+            recorder.u_ref.connect_var(neuron.u)
+            recorder.v_ref.connect_var(neuron.v)
         port = neuron.s_out
     return source, counters
 
@@ -149,3 +156,29 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     finally:
         source.stop()
     return output, per_layer, per_neuron
+
+
+def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hold: int | None = None):
+    """Every layer's spikes, u and v after every step: per layer a dict of arrays (N, steps, *out_shape)
+    in torch layout. inputs and hold as in run_batch."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="neurokit-record-") as tmp:
+        source, _ = build(net, fixed, input_frames(net, inputs), steps, hold=hold, record_dir=tmp)
+        n = len(inputs) * (steps if hold is None else hold) // steps
+        try:
+            source.run(condition=RunSteps(num_steps=n * steps), run_cfg=run_cfg)
+        finally:
+            source.stop()
+        out = []
+        for i, layer in enumerate(net.layers):
+            with np.load(f"{tmp}/layer{i}.npz") as f:
+                out.append({k: _to_torch_layout(f[k], layer.out_shape, n, steps) for k in ("s", "u", "v")})
+    return out
+
+
+def _to_torch_layout(a: np.ndarray, shape: tuple[int, ...], n: int, steps: int) -> np.ndarray:
+    """(n * steps, *lava shape) -> (n, steps, *torch shape)."""
+    if len(shape) == 3:
+        a = a.transpose(0, 3, 2, 1)
+    return np.ascontiguousarray(a.reshape((n, steps) + tuple(shape)))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort, PyRefPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from neurokit.backends.lava.proc.process import ConversionLIF, InputSource, SpikeCounter
+from neurokit.backends.lava.proc.process import ConversionLIF, InputSource, SpikeCounter, StateRecorder
 
 
 class _ConversionMixin:
@@ -148,3 +148,48 @@ class PySpikeCounterModelFloat(_AbstractSpikeCounterModel):
 @tag("fixed_pt")
 class PySpikeCounterModelFixed(_AbstractSpikeCounterModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+
+
+class _AbstractStateRecorderModel(PyLoihiProcessModel):
+    s_in = None
+    u_ref = None
+    v_ref = None
+    dtype = None
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        shape = (proc_params["steps"],) + tuple(proc_params["shape"])
+        self.history = {k: np.zeros(shape, self.dtype) for k in ("s", "u", "v")}
+
+    def run_spk(self):
+        self.history["s"][self.time_step - 1] = self.s_in.recv()
+
+    def post_guard(self):
+        return True
+
+    def run_post_mgmt(self):
+        # after the neuron's spiking phase of this step: u and v after reset
+        self.history["u"][self.time_step - 1] = self.u_ref.read()
+        self.history["v"][self.time_step - 1] = self.v_ref.read()
+        if self.time_step == self.proc_params["steps"]:
+            np.savez(self.proc_params["path"], **self.history)
+
+
+@implements(proc=StateRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyStateRecorderModelFloat(_AbstractStateRecorderModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    u_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, float)
+    v_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, float)
+    dtype = np.float64
+
+
+@implements(proc=StateRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStateRecorderModelFixed(_AbstractStateRecorderModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    u_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32, precision=24)
+    v_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32, precision=24)
+    dtype = np.int64

@@ -1,12 +1,12 @@
 """Lava processes neurokit adds: a LIF with reset by subtraction and per-sample windows, an input
-source holding a whole batch of samples, and a per-sample spike counter.
+source holding a whole batch of samples, a per-sample spike counter, and a recorder of neuron state.
 
 Lava's compiler finds their models in models.py beside this file.
 """
 from __future__ import annotations
 
 import numpy as np
-from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.ports.ports import InPort, OutPort, RefPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.proc.lif.process import LIF
@@ -60,3 +60,17 @@ class SpikeCounter(AbstractProcess):
         self.per_neuron = Var(shape=tuple(shape), init=np.zeros(shape, np.int32))
         count_shape = ((windows,) if per_neuron_windows else (1,)) + tuple(shape)
         self.count = Var(shape=count_shape, init=np.zeros(count_shape, np.int32))
+
+
+class StateRecorder(AbstractProcess):
+    """Records a neuron population's spikes and its u and v after every step (what Lava's Monitor sees)
+    for `steps` steps, then writes them to `path` (.npz with arrays s, u, v of shape (steps, *shape)).
+
+    A file, because Lava reads an array Var back one element per message: a Monitor's history of a
+    conv layer takes minutes to get; the file takes milliseconds."""
+
+    def __init__(self, shape: tuple[int, ...], steps: int, path: str):
+        super().__init__(shape=tuple(shape), steps=steps, path=str(path))
+        self.s_in = InPort(shape=shape)
+        self.u_ref = RefPort(shape=shape)
+        self.v_ref = RefPort(shape=shape)

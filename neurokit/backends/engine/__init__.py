@@ -1,0 +1,175 @@
+"""neurokit's own simulator: Lava's arithmetic, fast.
+
+mode "fixed" (backend "engine") runs a quantize.QuantizedNet with the integer arithmetic of Lava's fixed_pt
+models (see fixed.py): spikes, u and v equal Lava's at every step. mode "float" (backend "float") runs the
+float neurokit.network.SpikingNet as Lava's floating_pt models do (see floating.py).
+
+Why it is fast: the nets are feed-forward, so instead of stepping every layer once per time step (Lava
+passes messages between processes at every step) the engine runs one layer over all T steps of a batch
+of samples, then the next. The synaptic input of all steps is one matrix product (or convolution) on
+float BLAS, exact for integer sums (fixed.py), and only the neuron update loops over time. A held
+(current-coded) input gives the first layer the same synaptic input every step: it is computed once.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from ...encoding import check_encoding, encoding_of, rate_spikes
+from ...trace import Trace
+from ..base import LayerRecord, Progress, check_inputs, check_network
+from .arrays import arrays_for
+from .fixed import FixedNeurons, FixedSynapse
+from .floating import FloatNeurons, FloatSynapse
+
+MODES = ("fixed", "float")
+
+
+@dataclasses.dataclass
+class Drive:
+    """Synaptic input reaching a layer at steps 0..T-1. Nothing arrives at step 0 (Lava's one-step
+    synaptic delay; a fresh window has nothing in flight); step t gets what the synapse computed at t - 1.
+    constant: the synapse computes the same output every step (held input)."""
+
+    first: object  # (B, n) at step 0
+    rest: object  # (B, n) if constant, else (T - 1, B, n) for steps 1..T-1
+    constant: bool
+    bound: int  # no |value| exceeds it
+
+    @property
+    def batch(self) -> int:
+        return self.first.shape[0]
+
+    def at(self, t: int):
+        if t == 0:
+            return self.first
+        return self.rest if self.constant else self.rest[t - 1]
+
+    def map(self, f) -> "Drive":
+        """f(values, bound) -> (new values, new bound), applied elementwise to every step."""
+        first, _ = f(self.first, self.bound)
+        rest, bound = f(self.rest, self.bound)
+        return Drive(first, rest, self.constant, bound)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def exact_float32():
+    """TF32 keeps 10 mantissa bits: exact for 0/1 and 8-bit mantissas, not for wider graded inputs. Off."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+class Engine:
+    """Backend "engine" (mode fixed) or "float" (mode float). device: "cpu" (numpy), "cuda", or None for
+    the GPU when there is one. memory_mb bounds the working set of one batch chunk."""
+
+    def __init__(self, mode: str = "fixed", device: str | None = None, memory_mb: int = 1024,
+                 batch_size: int | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode, self.memory_mb, self.batch_size = mode, memory_mb, batch_size
+        self.device = device or default_device()
+        self.name = "engine" if mode == "fixed" else "float"
+
+    # -----------------------------------------------------------------------------------------------------
+    def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
+        x, rate = self._check(net, x)
+        t0 = time.perf_counter()
+        outs, per_layer = [], []
+        per_neuron = [np.zeros(l.out_shape) for l in net.layers]
+        input_events = np.zeros(x.shape[1:])
+        for i, n, spikes_in, layers in self._chunks(net, x, steps, rate, record=False):
+            input_events += spikes_in.sum((0, 1)) if rate else (self._encode(net, x[i:i + n]) != 0).sum(0) * float(steps)
+            counts = [self.xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
+            outs.append(counts[-1])
+            per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
+            for li, c in enumerate(counts):
+                per_neuron[li] += c.sum(0).reshape(net.layers[li].out_shape)
+            if progress:
+                progress(n)
+        return Trace(backend=self.name, steps=steps, output_counts=np.concatenate(outs).astype(np.int64),
+                     layer_spikes=np.concatenate(per_layer).astype(np.int64), neuron_spikes=per_neuron,
+                     input_events=input_events, wall_s=time.perf_counter() - t0)
+
+    def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
+        """u, v (after reset) and spikes of every layer at every step, as Lava's Monitors see them."""
+        x, rate = self._check(net, x)
+        parts = [[] for _ in net.layers]
+        for _, n, _, layers in self._chunks(net, x, steps, rate, record=True):
+            for li, (s, u, v) in enumerate(layers):
+                parts[li].append([self.xp.host(a) for a in (u, v, s)])
+        records = []
+        for l, p in zip(net.layers, parts):
+            u, v, s = (np.concatenate([q[k] for q in p], axis=1) for k in range(3))
+            shape = (u.shape[1], steps) + tuple(l.out_shape)
+            records.append(LayerRecord(l.name, *(np.moveaxis(a, 0, 1).reshape(shape) for a in (u, v, s))))
+        return records
+
+    # -----------------------------------------------------------------------------------------------------
+    def _check(self, net, x):
+        check_network(net, self.name, quantized=self.mode == "fixed")
+        x = check_inputs(net, x)
+        rate = encoding_of(net) == "rate"
+        if rate:
+            check_encoding("rate", x)
+        return x, rate
+
+    def _encode(self, net, x):
+        return net.encode_input(x) if self.mode == "fixed" else np.asarray(x, np.float64)
+
+    def _chunk_size(self, net, steps: int) -> int:
+        if self.batch_size:
+            return self.batch_size
+        width = max(max(int(np.prod(l.in_shape)), l.n_neurons) for l in net.layers)
+        per_sample = steps * width * 40  # bytes: int64 drive and state, float input, spikes, headroom
+        return max(1, int(self.memory_mb * 2**20 // per_sample))
+
+    def _chunks(self, net, x, steps, rate: bool, record: bool):
+        """Yields (first index, n, input spikes (n, T, ...) or None, [(spikes, u, v) per layer, (T, n, neurons)])."""
+        self.xp = xp = arrays_for(self.device)
+        fixed = self.mode == "fixed"
+        max_input = 1
+        if fixed and not rate:
+            max_input = int(np.abs(net.encode_input(x)).max(initial=0))
+        synapses, neurons = [], []
+        for i, layer in enumerate(net.layers):
+            if fixed:
+                synapses.append(FixedSynapse.build(layer, xp, max_input if i == 0 else 1))
+                neurons.append(FixedNeurons.build(layer, xp))
+            else:
+                synapses.append(FloatSynapse.build(layer, xp, graded=i == 0 and not rate))
+                neurons.append(FloatNeurons.build(layer, xp))
+        chunk = self._chunk_size(net, steps)
+        with exact_float32(), torch.no_grad():
+            for i in range(0, len(x), chunk):
+                n = min(chunk, len(x) - i)
+                spikes_in = rate_spikes(x[i:i + n], steps, first_index=i) if rate else None
+                if rate:
+                    s, constant = xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False
+                else:
+                    s, constant = xp.asarray(self._encode(net, x[i:i + n])), True
+                layers = []
+                for layer, syn, neu in zip(net.layers, synapses, neurons):
+                    if constant:
+                        rest = syn(s)
+                    else:
+                        rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(layer.in_shape)))
+                        rest = rest.reshape((steps - 1, n, -1))
+                    first = xp.zeros((n, neu.n), rest.dtype)
+                    bound = syn.out_bound if fixed else 0
+                    spikes, u, v = neu.run(Drive(first, rest, constant, bound), steps, record)
+                    layers.append((spikes, u, v))
+                    s, constant = spikes.reshape((steps, n) + tuple(layer.out_shape)), False
+                yield i, n, spikes_in, layers

@@ -1,0 +1,124 @@
+"""The few array operations the engine needs, on numpy (CPU: lowest per-call overhead, which is what
+batch 1 is made of) or torch (GPU, or large batches on CPU). One engine code path calls these.
+
+Integer state is int64 holding the int32 values Lava's models keep; Lava's int32 overflow is applied
+explicitly with wrap32. Synaptic sums run on float BLAS (see engine-notes: exact while every partial sum
+stays below 2**24 in float32, 2**53 in float64) and are rounded back to integers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def wrap32(x):
+    """Two's-complement int32 overflow of int64 values, as Lava's numpy int32 arithmetic does."""
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+class NumpyArrays:
+    name = "numpy"
+    int32, int64, float32, float64, bool_ = np.int32, np.int64, np.float32, np.float64, np.bool_
+
+    def __init__(self):
+        self.device = "cpu"
+
+    def asarray(self, a, dtype=None):
+        return np.asarray(a, dtype)
+
+    def host(self, a) -> np.ndarray:
+        return np.asarray(a)
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype)
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def where(self, c, a, b):
+        return np.where(c, a, b)
+
+    def rint_int(self, x, dtype):
+        return np.rint(x, out=x).astype(dtype)
+
+    def astype(self, a, dtype):
+        return a.astype(dtype, copy=False)
+
+    def add_(self, v, x):
+        np.add(v, x, out=v)
+
+    def clip_(self, v, lo, hi):
+        np.clip(v, lo, hi, out=v)
+
+    def gt(self, v, thr, out):
+        np.greater(v, thr, out=out)
+
+    def sub_where_(self, v, x, mask):
+        np.subtract(v, x, out=v, where=mask)
+
+    def zero_where_(self, v, mask):
+        np.copyto(v, 0, where=mask)
+
+    def matmul(self, a, b):
+        return a @ b
+
+    def conv2d(self, x, w, layer):
+        out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, layer.stride,
+                                         layer.padding, layer.dilation, layer.groups)
+        return out.numpy()
+
+
+class TorchArrays:
+    name = "torch"
+    int32, int64, float32, float64, bool_ = torch.int32, torch.int64, torch.float32, torch.float64, torch.bool
+
+    def __init__(self, device: str):
+        self.device = torch.device(device)
+
+    def asarray(self, a, dtype=None):
+        if isinstance(a, np.ndarray) and a.dtype == np.uint8 and dtype is None:
+            dtype = torch.uint8
+        return torch.as_tensor(a, dtype=dtype, device=self.device)
+
+    def host(self, a) -> np.ndarray:
+        return a.cpu().numpy()
+
+    def zeros(self, shape, dtype):
+        return torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def empty(self, shape, dtype):
+        return torch.empty(shape, dtype=dtype, device=self.device)
+
+    def where(self, c, a, b):
+        return torch.where(c, a, b)
+
+    def rint_int(self, x, dtype):
+        return torch.round(x).to(dtype)
+
+    def astype(self, a, dtype):
+        return a.to(dtype)
+
+    def add_(self, v, x):
+        v.add_(x)
+
+    def clip_(self, v, lo, hi):
+        v.clamp_(lo, hi)
+
+    def gt(self, v, thr, out):
+        torch.gt(v, thr, out=out)
+
+    def sub_where_(self, v, x, mask):
+        v.sub_(mask.to(v.dtype) * x)
+
+    def zero_where_(self, v, mask):
+        v.masked_fill_(mask, 0)
+
+    def matmul(self, a, b):
+        return a @ b
+
+    def conv2d(self, x, w, layer):
+        return torch.nn.functional.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def arrays_for(device: str):
+    return NumpyArrays() if device == "cpu" else TorchArrays(device)

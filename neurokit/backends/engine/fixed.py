@@ -1,0 +1,195 @@
+"""Lava 0.10 fixed_pt arithmetic, layer by layer, vectorized over time steps, samples and neurons.
+
+Each rule below is what a Lava model computes, with the line that computes it:
+- Dense (lava/proc/dense/models.py, AbstractPyDenseModelBitAcc): weights clipped to the 8-bit scale and
+  their low 8 - nwb (+1 if mixed) bits truncated (lava/utils/weightutils.py clip_weights, truncate_weights);
+  binary input: int64 sum of the active columns; graded input: int32 dot product; then << weight_exp
+  (or arithmetic >> -weight_exp); sent as int32 one step later (a_buff).
+- Conv (lava/proc/conv/models.py, PyConvModelFixed): float32 torch conv of the raw int32 weights (no
+  clipping, no truncation, weight_exp ignored), cast to int32, wrapped to signed 24 bits; one step later.
+- LIF (lava/proc/lif/models.py, AbstractPyLifModelFixed.subthr_dynamics):
+      u <- int32(trunc(u * (4096 - du - 1) / 4096)) + int32(a_in << 6), wrapped once into (-2**23, 2**23]
+      v <- clip(int32(trunc(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)), -(2**23 - 1), 2**23 - 1)
+      spike if v > vth << 6; then v -= vth << 6 (neurokit's ConversionLIF, "subtract") or v = 0 ("zero").
+  Each sample starts from u = 0, v = v_init with nothing in flight, as ConversionLIF's windows do.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from .arrays import wrap32
+
+M = 1 << 23  # 24-bit state
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+
+
+def lava_dense_weights(w: np.ndarray, sign_mode: int, weight_bits: int) -> np.ndarray:
+    """Dense weights as Lava's PyDenseModelBitAcc holds them after its first step."""
+    w = w.astype(np.int64)
+    mixed, inhibitory = sign_mode == 1, sign_mode == 3  # lava.utils.weightutils.SignMode
+    if inhibitory:
+        w = -w
+    w = np.clip(w, -256 * mixed, 255)
+    drop = 8 - weight_bits + int(mixed)
+    w = (w >> drop) << drop
+    return -w if inhibitory else w
+
+
+def truncate_div_4096(x, xp):
+    """sign(x) * (|x| >> 12): Lava's decay rounding, toward zero."""
+    return xp.where(x < 0, -((-x) >> 12), x >> 12)
+
+
+def wrap_u(x, xp):
+    """Lava's single wrap of u: values > 2**23 lose 2**24, then values <= -2**23 gain 2**24."""
+    u = xp.where(x > M, x - 2 * M, x)
+    return xp.where(u <= -M, x + 2 * M, u)
+
+
+@dataclasses.dataclass
+class FixedSynapse:
+    """One layer's synapse: spikes or graded values in (R, *in_shape), out (R, n_out) int64 as sent."""
+
+    layer: object
+    weight: object  # float array on the engine's device, torch layout (dense: (n_in, n_out) transposed)
+    graded: bool
+    float_dtype: object
+    bound: int  # largest |synaptic sum| the inputs allow
+    xp: object
+
+    @classmethod
+    def build(cls, layer, xp, max_input: int):
+        graded = layer.graded_input_bits > 0
+        if layer.kind == "dense":
+            w = lava_dense_weights(layer.weight, layer.sign_mode, layer.weight_bits)
+        else:
+            w = layer.weight.astype(np.int64)
+        bound = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0)) * (max_input if graded else 1)
+        if layer.kind == "conv" and bound >= F32_EXACT:
+            warnings.warn(f"layer {layer.name}: conv sums can reach {bound} >= 2**24, where Lava's float32 Conv "
+                          "rounds; the engine sums exactly and may differ from Lava there", stacklevel=2)
+        if bound >= F64_EXACT:
+            raise ValueError(f"layer {layer.name}: synaptic sums up to {bound} exceed exact float64 range")
+        ft = xp.float32 if bound < F32_EXACT else xp.float64
+        w = w.T if layer.kind == "dense" else w
+        return cls(layer, xp.asarray(np.ascontiguousarray(w), ft), graded, ft, bound, xp)
+
+    @property
+    def out_bound(self) -> int:
+        """Largest |value| sent, or 2**31 when Lava's int32 arithmetic can overflow."""
+        e = 0 if self.layer.kind == "conv" else self.layer.weight_exp
+        out = self.bound << e if e > 0 else self.bound >> -e
+        if self.layer.kind == "conv":
+            return out if self.bound < M else M
+        return out if (self.bound << max(e, 0)) < (1 << 31) else 1 << 31
+
+    def __call__(self, s):
+        """(R, n_out): int32 when no overflow is possible (the common case), else int64 holding int32 values."""
+        xp, layer = self.xp, self.layer
+        rows = s.shape[0]
+        x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
+        if layer.kind == "conv":
+            out = xp.conv2d(x, self.weight, layer).reshape(rows, -1)
+            if self.bound < M:
+                return xp.rint_int(out, xp.int32)
+            acc = xp.rint_int(out, xp.int64)
+            return ((acc + M) & (2 * M - 1)) - M  # lava conv utils.signed_clamp(bits=24)
+        out = xp.matmul(x.reshape(rows, -1), self.weight)
+        e = layer.weight_exp
+        if self.out_bound < (1 << 31):  # no int32 overflow anywhere below
+            acc = xp.rint_int(out, xp.int32)
+            return acc << e if e > 0 else acc >> -e
+        acc = xp.rint_int(out, xp.int64)
+        if self.graded:  # int32 dot product, then the shift in int32
+            acc = wrap32(acc)
+            return wrap32(acc << e) if e > 0 else acc >> -e
+        return wrap32(acc << e if e > 0 else acc >> -e)  # int64 sum and shift, sent as int32
+
+
+@dataclasses.dataclass
+class FixedNeurons:
+    """ConversionLIF (Lava's LIF arithmetic) for one layer; state (B, n) int64."""
+
+    n: int
+    u_factor: int  # 4096 - (du + 1): 0 means u holds only this step's input
+    v_factor: int  # 4096 - dv: 4096 means v does not decay
+    bias: object  # (n,) effective bias, int64
+    threshold: int  # vth << 6
+    v_init: object  # (n,) int64
+    subtract: bool
+    bias_bound: int
+    xp: object
+
+    @classmethod
+    def build(cls, layer, xp):
+        # Lava's Var types: du, dv uint16; bias_mant int16; bias_exp int16; vth, v int32.
+        bias_mant = layer.bias_mant.reshape(-1).astype(np.int16).astype(np.int64)
+        e = int(layer.bias_exp)
+        bias = wrap32(bias_mant << e) if e >= 0 else bias_mant >> -e
+        return cls(
+            n=int(np.prod(layer.out_shape)), u_factor=4096 - (int(np.uint16(layer.du)) + 1),
+            v_factor=4096 - int(np.uint16(layer.dv)), bias=xp.asarray(bias, xp.int64),
+            threshold=int(np.int32(layer.vth)) << 6, subtract=layer.reset == "subtract",
+            v_init=xp.asarray(layer.v_init.reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
+            bias_bound=int(np.abs(bias).max(initial=0)), xp=xp,
+        )
+
+    def current(self, a, bound: int):
+        """u from this step's input alone (u_factor == 0), and its bound; a holds int32 values."""
+        if bound <= (M >> 6):
+            return a << 6, bound << 6  # within 24 bits: the wraps change nothing
+        a = self.xp.astype(a, self.xp.int64)
+        u = wrap_u(wrap32(a << 6), self.xp)
+        return u, M if (bound << 6) < 3 * M else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
+
+    def run(self, drive, steps: int, record: bool = False):
+        """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n)."""
+        xp = self.xp
+        b = drive.batch
+        spikes = xp.empty((steps, b, self.n), xp.bool_)
+        rec_u = xp.empty((steps, b, self.n), xp.int64) if record else None
+        rec_v = xp.empty((steps, b, self.n), xp.int64) if record else None
+        memoryless = self.u_factor == 0
+        if memoryless:
+            # u_t depends on a_t only: compute it for all steps at once
+            drive = drive.map(self.current)
+            if self.v_factor == 4096 and drive.bound + self.bias_bound + M < (1 << 31):
+                # no decay, no int32 overflow: v += (u + bias), saturate, fire, in int32
+                bias = xp.astype(self.bias, xp.int32)
+                with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))
+                v = xp.zeros((b, self.n), xp.int32) + xp.astype(self.v_init, xp.int32)
+                for t in range(steps):
+                    xp.add_(v, with_bias.at(t))
+                    xp.clip_(v, -(M - 1), M - 1)
+                    self._fire(v, spikes[t])
+                    if record:
+                        rec_u[t] = drive.at(t)
+                        rec_v[t] = v
+                return spikes, rec_u, rec_v
+        v = xp.zeros((b, self.n), xp.int64) + self.v_init
+        u = xp.zeros((b, self.n), xp.int64)
+        for t in range(steps):
+            if memoryless:
+                u = xp.astype(drive.at(t), xp.int64)
+            else:
+                d = truncate_div_4096(u * self.u_factor, xp)
+                u = wrap_u(wrap32(d + wrap32(xp.astype(drive.at(t), xp.int64) << 6)), xp)
+            d = v if self.v_factor == 4096 else truncate_div_4096(v * self.v_factor, xp)
+            v = wrap32(d + u + self.bias)
+            xp.clip_(v, -(M - 1), M - 1)
+            self._fire(v, spikes[t])
+            if record:
+                rec_u[t] = u
+                rec_v[t] = v
+        return spikes, rec_u, rec_v
+
+    def _fire(self, v, out):
+        self.xp.gt(v, self.threshold, out)
+        if self.subtract:
+            self.xp.sub_where_(v, self.threshold, out)
+        else:
+            self.xp.zero_where_(v, out)
