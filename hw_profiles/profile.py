@@ -56,8 +56,11 @@ class HardwareProfile:
     path: Path
     synapse: Section
     neuron: Section
+    core: Section
     chip: Section
+    board: Section
     energy: Section
+    extends: str | None = None  # the profile this one was derived from (its `extends` key)
 
     def constants(self) -> list[tuple[str, Cited]]:
         """All constants as ('section.field', Cited), for reports."""
@@ -72,9 +75,11 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
-def load_profile(name_or_path: str | Path) -> HardwareProfile:
-    """Load a bundled profile by name (e.g. 'loihi2') or any profile file by path."""
+def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """A bundled profile name, or a path (relative paths in `extends` are taken from the extending file)."""
     path = Path(name_or_path)
+    if relative_to is not None and not path.is_absolute() and (relative_to.parent / path).exists():
+        return relative_to.parent / path
     if path.suffix != ".toml" and not path.exists():
         path = PROFILE_DIR / f"{name_or_path}.toml"
         if not path.exists():
@@ -84,18 +89,47 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             )
     if not path.exists():
         raise ProfileError(f"profile file {path} does not exist")
+    return path
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """The TOML table of `path`, with the profile it `extends` merged underneath (field by field)."""
+    if path.resolve() in chain:
+        raise ProfileError(f"{path}: 'extends' loops back to itself ({' -> '.join(str(p) for p in chain + (path,))})")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ProfileError(f"{path}: not valid TOML ({e}); fix the syntax") from None
-    return _parse(raw, path)
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ProfileError(f"{path}: 'extends' must be a profile name or path (a string)")
+    base = _read_raw(_resolve(parent, relative_to=path), chain + (path.resolve(),))
+    merged = {k: v for k, v in base.items() if k not in ("name", "description")}
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}  # a field given here replaces the inherited one whole
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_profile(name_or_path: str | Path) -> HardwareProfile:
+    """Load a bundled profile by name (e.g. 'loihi2') or any profile file by path.
+
+    A file may start from another profile with `extends = "NAME or PATH"` and override only some fields;
+    each overriding field needs its own value, source and verified flag.
+    """
+    path = _resolve(name_or_path)
+    return _parse(_read_raw(path), path)
 
 
 def _parse(raw: dict, path: Path) -> HardwareProfile:
     for key in ("name", "description"):
         if not isinstance(raw.get(key), str):
             raise ProfileError(f"{path}: top-level field '{key}' must be a string")
-    stray = sorted(set(raw) - {"name", "description"} - set(SCHEMA))
+    stray = sorted(set(raw) - {"name", "description", "extends"} - set(SCHEMA))
     if stray:
         raise ProfileError(f"{path}: unknown section or key '{stray[0]}'; allowed sections: {', '.join(SCHEMA)}")
     sections = {}
@@ -114,7 +148,8 @@ def _parse(raw: dict, path: Path) -> HardwareProfile:
             fields[field] = _parse_field(path, f"{sec_name}.{field}", sec_raw.get(field), typ, lo, hi)
         sections[sec_name] = Section(sec_name, fields)
     _check_consistency(path, sections)
-    return HardwareProfile(name=raw["name"], description=raw["description"], path=path, **sections)
+    return HardwareProfile(name=raw["name"], description=raw["description"], path=path,
+                           extends=raw.get("extends"), **sections)
 
 
 def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: float) -> Cited:
@@ -149,3 +184,6 @@ def _check_consistency(path: Path, s: dict[str, Section]) -> None:
             f"{path}: threshold_bits + threshold_shift ({neu.threshold_bits}+{neu.threshold_shift}) "
             f"exceeds neuron.state_bits ({neu.state_bits}); the threshold could never be reached"
         )
+    if neu.refractory_delay_min > neu.refractory_delay_max:
+        raise ProfileError(f"{path}: neuron.refractory_delay_min ({neu.refractory_delay_min}) exceeds "
+                           f"refractory_delay_max ({neu.refractory_delay_max})")

@@ -23,10 +23,30 @@ SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
         "bias_exp_min": (int, -16, 16, "smallest bias exponent"),
         "bias_exp_max": (int, -16, 16, "largest bias exponent"),
         "reset_by_subtraction": (bool, 0, 1, "whether the chip's stock neuron resets by subtraction"),
+        "max_spikes_per_step": (int, 1, 1 << 16, "spikes a neuron can emit in one time step"),
+        "refractory_delay_min": (int, 1, 1 << 16, "shortest refractory delay in steps, the spike step "
+                                                  "included (1: a neuron may spike in consecutive steps)"),
+        "refractory_delay_max": (int, 1, 1 << 16, "longest refractory delay in steps"),
+    },
+    "core": {
+        "neurons_per_core": (int, 1, 1 << 20, "neurons (compartments) per core"),
+        "synaptic_memory_bits": (int, 1, 1 << 30, "synaptic memory per core"),
+        "neuron_memory_bits": (int, 0, 1 << 15, "per-neuron state charged to the same memory (0: separate memory)"),
+        "axons_in": (int, 1, 1 << 24, "input axons per core (fan-in: distinct sources a core listens to)"),
+        "axons_out": (int, 1, 1 << 24, "output axon entries per core (fan-out: one per source and destination core)"),
+        "memory_word_bits": (int, 1, 1024, "synaptic memory word; each synapse list is rounded up to whole words"),
+        "synapse_list_max": (int, 1, 1 << 16, "synapses one list entry can hold; longer lists are split"),
+        "synapse_list_header_bits": (int, 0, 1024, "header bits of each synapse list entry (format, count)"),
+        "dense_synapse_overhead_bits": (int, 0, 64, "bits beyond the weight per synapse, dense encoding"),
+        "sparse_synapse_overhead_bits": (int, 0, 64, "bits beyond the weight per synapse, sparse encoding (target index)"),
+        "conv_synapse_overhead_bits": (int, 0, 64, "bits beyond the weight per synapse, shared-convolution encoding"),
+        "population_axons": (bool, 0, 1, "whether one axon can carry a whole pixel's channels (population axons)"),
+        "population_axon_slots": (int, 1, 16, "output axon entries one population axon occupies"),
     },
     "chip": {
         "cores_per_chip": (int, 1, 4096, "neurocores per chip"),
-        "neurons_per_core": (int, 1, 1 << 20, "neurons (compartments) per core"),
+    },
+    "board": {
         "chips_per_board": (int, 1, 1 << 16, "chips on the board this profile describes"),
     },
     "energy": {
