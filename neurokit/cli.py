@@ -1,4 +1,4 @@
-"""The `neurokit` command: convert, quantize, run, report, and deploy (all stages in one).
+"""The `neurokit` command: convert, quantize, run, verify, report, and deploy (all stages in one).
 
 Every subcommand prints a human-readable summary, or one JSON object on stdout with --json; progress bars
 go to stderr. Errors a user can fix print one line 'neurokit: error: ...' and exit with status 2.
@@ -77,10 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("run", help="simulate a network on test data and count spikes",
-                       description="Run a float NIR graph (float, lava-float) or a quantized network (lava-fixed, loihi).")
-    p.add_argument("network", help="NIR file from 'neurokit convert' or quantized file from 'neurokit quantize'")
+                       description="Run a quantized network (engine, lava-fixed, loihi) or a float NIR graph "
+                                   "(float, lava-float). The engine computes what Lava's fixed_pt computes, bit for "
+                                   "bit, in a fraction of the time ('neurokit verify' checks it).")
+    p.add_argument("network", help="quantized file from 'neurokit quantize', or NIR file from 'neurokit convert'")
     p.add_argument("--out", help="write the run record (JSON) here, for 'neurokit report'")
-    _add_run(p, BACKENDS, "lava-fixed")
+    p.add_argument("--device", default=None,
+                   help="engine and float backends: 'cpu' or a torch device such as 'cuda' (default: a GPU if present)")
+    _add_run(p, BACKENDS, "engine")
+    _add_common(p)
+
+    p = sub.add_parser("verify", help="run Lava fixed_pt and the engine on the same inputs; report any difference",
+                       description="Compare every layer's spikes, u and v at every step between Lava's fixed_pt "
+                                   "simulation and neurokit's engine; print agreement or the first mismatch.")
+    p.add_argument("network", help="quantized file from 'neurokit quantize' (or model.q.nir from 'neurokit deploy')")
+    p.add_argument("--samples", type=int, default=4, help="first N test samples (default: 4)")
+    p.add_argument("--steps", type=int, default=32, help="time steps per sample, T (default: 32)")
     _add_common(p)
 
     p = sub.add_parser("report", help="energy and activity report of a run record",
@@ -156,11 +168,26 @@ def cmd_run(a) -> dict:
     data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
     check_inputs(net, x)
-    trace = run_network(net, a.backend, x, a.steps, not a.quiet)
+    trace = run_network(net, a.backend, x, a.steps, not a.quiet, device=a.device)
     record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y)}
     if a.out:
         atomic_write(a.out, lambda p: Path(p).write_text(to_json(record) + "\n"))
     return record
+
+
+def cmd_verify(a) -> dict:
+    from .backends import check_inputs, check_network
+    from .data import load_dataset
+    from .pipeline import check_steps, load_network, take
+    from .verify import verify
+
+    check_steps(a.steps)
+    net = load_network(a.network)
+    check_network(net, "verify", quantized=True)
+    data = load_dataset(a.data)
+    x, _ = take(a.samples, data.x_test)
+    check_inputs(net, x)
+    return {"network": a.network, **verify(net, x, a.steps)}
 
 
 def cmd_report(a) -> dict:
@@ -192,7 +219,8 @@ def cmd_deploy(a) -> dict:
         weight_bits=a.weight_bits, input_bits=a.input_bits, progress=not a.quiet))
 
 
-COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "run": cmd_run, "report": cmd_report, "deploy": cmd_deploy}
+COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "run": cmd_run, "verify": cmd_verify,
+            "report": cmd_report, "deploy": cmd_deploy}
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -216,7 +244,24 @@ def render(command: str, result: dict) -> str:
         rows = [[l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['synops']:.4g}"] for l in result["layers"]]
         return "\n".join([f"{result['backend']}: accuracy {acc} on {result['samples']} samples, T = {result['steps']} "
                           f"({result['wall_s']:.1f} s)"] + _table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
+    if command == "verify":
+        return render_verify(result)
     return json.dumps(result, indent=2)
+
+
+def render_verify(result: dict) -> str:
+    from .report import _table
+
+    head = (f"Lava fixed_pt vs engine, {result['samples']} samples x {result['steps']} steps: "
+            + ("bit-exact (spikes, u and v of every neuron at every step)" if result["match"] else "MISMATCH"))
+    rows = [[l["name"], l["neurons"], l["spikes"], "equal" if l["equal"] else "differs"] for l in result["layers"]]
+    lines = [head] + _table(["layer", "neurons", "spikes", "spikes, u, v"], rows)
+    m = result["first_mismatch"]
+    if m:
+        lines.append(f"first mismatch: layer {m['layer']}, neuron {tuple(m['neuron'])}, sample {m['sample']}, "
+                     f"step {m['step']}, {m['variable']}: Lava {m['lava']}, engine {m['engine']}")
+    lines.append(f"Lava {result['lava_s']:.1f} s, engine {result['engine_s']:.2f} s")
+    return "\n".join(lines)
 
 
 def _one_line(e: BaseException) -> str:

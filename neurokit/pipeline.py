@@ -108,11 +108,13 @@ def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, in
     return quantize(net, profile, calibration, weight_bits=weight_bits, input_bits=input_bits)
 
 
-def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: bool = True):
+def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: bool = True, device: str | None = None):
     """Simulate and return the Trace. Fixed-point backends need a quantized net, float ones a float graph."""
     from .backends import get_backend
 
-    runner = get_backend(backend)
+    if device is not None and backend not in ("engine", "float"):
+        raise NeurokitError(f"--device applies to the engine and float backends, not '{backend}'")
+    runner = get_backend(backend, **({"device": device} if device is not None else {}))
     with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
         return runner.run(net, x, steps, progress=update)
 

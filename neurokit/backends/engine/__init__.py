@@ -166,7 +166,7 @@ class Engine:
                         rest = syn(s)
                     else:
                         rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(layer.in_shape)))
-                        rest = rest.reshape((steps - 1, n, -1))
+                        rest = rest.reshape((steps - 1, n, neu.n))
                     first = xp.zeros((n, neu.n), rest.dtype)
                     bound = syn.out_bound if fixed else 0
                     spikes, u, v = neu.run(Drive(first, rest, constant, bound), steps, record)

@@ -121,4 +121,7 @@ class TorchArrays:
 
 
 def arrays_for(device: str):
-    return NumpyArrays() if device == "cpu" else TorchArrays(device)
+    """'cpu': numpy; 'cpu-torch': torch on the CPU (multi-threaded, for large batches); else a torch device."""
+    if device == "cpu":
+        return NumpyArrays()
+    return TorchArrays("cpu" if device == "cpu-torch" else device)

@@ -93,12 +93,12 @@ class FixedSynapse:
         rows = s.shape[0]
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
         if layer.kind == "conv":
-            out = xp.conv2d(x, self.weight, layer).reshape(rows, -1)
+            out = xp.conv2d(x, self.weight, layer).reshape(rows, layer.n_neurons)
             if self.bound < M:
                 return xp.rint_int(out, xp.int32)
             acc = xp.rint_int(out, xp.int64)
             return ((acc + M) & (2 * M - 1)) - M  # lava conv utils.signed_clamp(bits=24)
-        out = xp.matmul(x.reshape(rows, -1), self.weight)
+        out = xp.matmul(x.reshape(rows, layer.n_inputs), self.weight)
         e = layer.weight_exp
         if self.out_bound < (1 << 31):  # no int32 overflow anywhere below
             acc = xp.rint_int(out, xp.int32)

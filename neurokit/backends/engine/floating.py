@@ -32,8 +32,8 @@ class FloatSynapse:
         x = s if self.graded else (s != 0)
         if self.layer.kind == "conv":
             out = xp.conv2d(xp.astype(x, xp.float32), self.weight, self.layer)
-            return xp.astype(out, xp.float64).reshape(rows, -1)
-        return xp.matmul(xp.astype(x, xp.float64).reshape(rows, -1), self.weight)
+            return xp.astype(out, xp.float64).reshape(rows, self.layer.n_neurons)
+        return xp.matmul(xp.astype(x, xp.float64).reshape(rows, self.layer.n_inputs), self.weight)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,85 @@
+"""Random quantized networks for the engine's differential tests against Lava (hypothesis strategies).
+
+Every parameter is drawn over its whole format, so the edges come up: weights beyond the 8-bit scale
+(Lava clips them), every sign mode, 1 to 8 weight bits, weight exponents that overflow int32, thresholds
+up to 17 bits, decays over all 12 bits, biases over the 13-bit mantissa and 3-bit exponent, initial v over
+24 bits, graded inputs up to 2**20 (u wraps, v saturates). Conv layers with graded input keep their sums
+below 2**24, where Lava's float32 Conv is exact (beyond it Lava itself rounds).
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from quantize.qnet import QLayer, QuantizedNet
+
+M = 1 << 23
+
+
+def ints(shape, lo, hi):
+    return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi))
+
+
+def _conv_out(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+@st.composite
+def layer_params(draw, name, in_shape, graded_bits, max_input):
+    kind = "conv" if len(in_shape) == 3 and draw(st.booleans()) else "dense"
+    geometry = {}
+    if kind == "conv":
+        c_in, h, w = in_shape
+        k, s, p, d = (draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1)), draw(st.integers(1, 2)))
+        if _conv_out(h, k, s, p, d) < 1 or _conv_out(w, k, s, p, d) < 1:
+            k, s, p, d = 1, 1, 0, 1
+        c_out = draw(st.integers(1, 4))
+        out_shape = (c_out, _conv_out(h, k, s, p, d), _conv_out(w, k, s, p, d))
+        weight = draw(ints((c_out, c_in, k, k), -256, 255))
+        if graded_bits:  # keep Lava's float32 sums exact
+            limit = max(1, (1 << 24) // max(1, int(np.abs(weight).reshape(c_out, -1).sum(1).max()) * max_input))
+            weight = np.clip(weight, -limit, limit)
+        geometry = dict(stride=(s, s), padding=(p, p), dilation=(d, d))
+    else:
+        out_shape = (draw(st.integers(1, 12)),)
+        weight = draw(ints((out_shape[0], int(np.prod(in_shape))), -400, 400))
+    n = int(np.prod(out_shape))
+    layer = QLayer(
+        name, kind, tuple(in_shape), out_shape, **geometry,
+        weight=weight.astype(np.int32), weight_exp=draw(st.integers(-8, 8)), weight_bits=draw(st.integers(1, 8)),
+        sign_mode=draw(st.sampled_from([1, 2, 3])),
+        vth=draw(st.one_of(st.integers(0, 1023), st.integers(0, (1 << 17) - 1))),  # small ones keep layers spiking
+        bias_mant=draw(ints(out_shape, -4096, 4095)).astype(np.int32), bias_exp=draw(st.integers(0, 7)),
+        du=draw(st.integers(0, 4095)), dv=draw(st.integers(0, 4095)), reset=draw(st.sampled_from(["subtract", "zero"])),
+        graded_input_bits=graded_bits,
+        v_init=draw(st.one_of(ints(out_shape, 0, 0), ints(out_shape, -(M - 1), M - 1))).astype(np.int32),
+    )
+    if draw(st.booleans()):  # conversion's integrate-and-fire setting, the path the engine optimizes
+        layer.du, layer.dv = 4095, 0
+    return layer, n
+
+
+@st.composite
+def networks(draw):
+    """(QuantizedNet, inputs (N, *input_shape), steps)."""
+    rate = draw(st.booleans())
+    if draw(st.booleans()):
+        input_shape = (draw(st.integers(1, 3)), draw(st.integers(2, 6)), draw(st.integers(2, 6)))
+    else:
+        input_shape = (draw(st.integers(1, 16)),)
+    samples = draw(st.integers(1, 3))
+    max_input = 1 if rate else draw(st.sampled_from([1, 255, 4095, 1 << 20]))
+    if rate:
+        x = draw(hnp.arrays(np.float64, (samples,) + input_shape, elements=st.floats(0, 1)))
+    else:
+        x = draw(ints((samples,) + input_shape, -max_input, max_input)).astype(np.float64)
+    layers, shape = [], input_shape
+    for i in range(draw(st.integers(1, 3))):
+        layer, _ = draw(layer_params(f"l{i}", shape, graded_bits=0 if (rate or i) else 24, max_input=max_input))
+        layers.append(layer)
+        shape = layer.out_shape
+    # input_scale 1 and 25 signed bits: the integer inputs reach the network unchanged
+    net = QuantizedNet(input_shape, input_scale=1.0, input_bits=25, input_signed=True, layers=layers, profile="random",
+                       metadata={"input_encoding": "rate" if rate else "current"})
+    return net, x, draw(st.integers(1, 12))

@@ -1,0 +1,35 @@
+"""The engine against Lava's fixed_pt simulation, on networks drawn at random (tests/netgen.py): every
+layer's spikes, u and v must agree at every step, and the engine's fast counting path must give Lava's
+spike counts.
+
+The default run draws NEUROKIT_DIFF_EXAMPLES networks (12) from a fixed seed; the long run is
+    NEUROKIT_DIFF_EXAMPLES=1000 NEUROKIT_DIFF_RANDOM=1 .venv/bin/python -m pytest tests/test_engine_differential.py
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurokit.backends import get_backend
+from neurokit.verify import first_mismatch
+from netgen import networks
+
+EXAMPLES = int(os.environ.get("NEUROKIT_DIFF_EXAMPLES", "12"))
+RANDOM = bool(os.environ.get("NEUROKIT_DIFF_RANDOM"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=networks(), device=st.sampled_from(["cpu", "cpu-torch"]))
+def test_engine_equals_lava_every_step(case, device):
+    net, x, steps = case
+    lava = get_backend("lava-fixed").record(net, x, steps)
+    engine = get_backend("engine", device=device)
+    assert first_mismatch(lava, engine.record(net, x, steps)) is None
+    trace = engine.run(net, x, steps)
+    per_sample = np.stack([r.spikes.reshape(len(x), -1).sum(1) for r in lava], axis=1)
+    np.testing.assert_array_equal(trace.layer_spikes, per_sample)
+    np.testing.assert_array_equal(trace.output_counts, lava[-1].spikes.sum(1).reshape(len(x), -1))
