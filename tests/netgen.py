@@ -37,9 +37,9 @@ def layer_params(draw, name, in_shape, graded_bits, max_input):
         c_out = draw(st.integers(1, 4))
         out_shape = (c_out, _conv_out(h, k, s, p, d), _conv_out(w, k, s, p, d))
         weight = draw(ints((c_out, c_in, k, k), -256, 255))
-        if graded_bits:  # keep Lava's float32 sums exact
-            limit = max(1, (1 << 24) // max(1, int(np.abs(weight).reshape(c_out, -1).sum(1).max()) * max_input))
-            weight = np.clip(weight, -limit, limit)
+        if graded_bits:  # keep Lava's float32 sums exact: sum |w| * (largest input the format allows) < 2**24
+            per_weight = ((1 << 24) - 1) // (2 * max_input * c_in * k * k)
+            weight = np.clip(weight, -per_weight, per_weight)
         geometry = dict(stride=(s, s), padding=(p, p), dilation=(d, d))
     else:
         out_shape = (draw(st.integers(1, 12)),)
@@ -79,7 +79,8 @@ def networks(draw):
         layer, _ = draw(layer_params(f"l{i}", shape, graded_bits=0 if (rate or i) else 24, max_input=max_input))
         layers.append(layer)
         shape = layer.out_shape
-    # input_scale 1 and 25 signed bits: the integer inputs reach the network unchanged
-    net = QuantizedNet(input_shape, input_scale=1.0, input_bits=25, input_signed=True, layers=layers, profile="random",
+    # input_scale 1 and enough signed bits: the integer inputs reach the network unchanged
+    net = QuantizedNet(input_shape, input_scale=1.0, input_bits=max_input.bit_length() + 1, input_signed=True,
+                       layers=layers, profile="random",
                        metadata={"input_encoding": "rate" if rate else "current"})
     return net, x, draw(st.integers(1, 12))

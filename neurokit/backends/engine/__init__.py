@@ -71,9 +71,26 @@ def exact_float32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+@dataclasses.dataclass
+class PreparedNet:
+    """A network laid out for the engine (weights as Lava holds them, on the device): Engine.prepare's
+    result. Reuse it across runs to skip that work, as Lava reuses a compiled network."""
+
+    net: object
+    synapses: list
+    neurons: list
+    rate: bool
+    xp: object
+
+
+def max_graded_input(net) -> int:
+    """Largest |value| the quantized input format can send (bounds the synaptic sums of layer 0)."""
+    return (1 << (net.input_bits - 1)) if net.input_signed else (1 << net.input_bits) - 1
+
+
 class Engine:
-    """Backend "engine" (mode fixed) or "float" (mode float). device: "cpu" (numpy), "cuda", or None for
-    the GPU when there is one. memory_mb bounds the working set of one batch chunk."""
+    """Backend "engine" (mode fixed) or "float" (mode float). device: "cpu" (numpy), "cpu-torch", "cuda",
+    or None for the GPU when there is one. memory_mb bounds the working set of one batch chunk."""
 
     def __init__(self, mode: str = "fixed", device: str | None = None, memory_mb: int = 1024,
                  batch_size: int | None = None):
@@ -83,16 +100,34 @@ class Engine:
         self.device = device or default_device()
         self.name = "engine" if mode == "fixed" else "float"
 
+    def prepare(self, net) -> PreparedNet:
+        fixed = self.mode == "fixed"
+        check_network(net, self.name, quantized=fixed)
+        rate = encoding_of(net) == "rate"
+        xp = arrays_for(self.device)
+        synapses, neurons = [], []
+        for i, layer in enumerate(net.layers):
+            if fixed:
+                synapses.append(FixedSynapse.build(layer, xp, max_graded_input(net) if i == 0 and not rate else 1))
+                neurons.append(FixedNeurons.build(layer, xp))
+            else:
+                synapses.append(FloatSynapse.build(layer, xp, graded=i == 0 and not rate))
+                neurons.append(FloatNeurons.build(layer, xp))
+        return PreparedNet(net, synapses, neurons, rate, xp)
+
     # -----------------------------------------------------------------------------------------------------
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
-        x, rate = self._check(net, x)
+        """net: the network, or Engine.prepare(network)."""
+        prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
+        net, xp = prepared.net, prepared.xp
+        x = self._check_inputs(prepared, x)
         t0 = time.perf_counter()
         outs, per_layer = [], []
         per_neuron = [np.zeros(l.out_shape) for l in net.layers]
         input_events = np.zeros(x.shape[1:])
-        for i, n, spikes_in, layers in self._chunks(net, x, steps, rate, record=False):
-            input_events += spikes_in.sum((0, 1)) if rate else (self._encode(net, x[i:i + n]) != 0).sum(0) * float(steps)
-            counts = [self.xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
+        for i, n, spikes_in, layers in self._chunks(prepared, x, steps, record=False):
+            input_events += spikes_in.sum((0, 1)) if prepared.rate else (self._encode(net, x[i:i + n]) != 0).sum(0) * float(steps)
+            counts = [xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
             outs.append(counts[-1])
             per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
             for li, c in enumerate(counts):
@@ -105,26 +140,25 @@ class Engine:
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
         """u, v (after reset) and spikes of every layer at every step, as Lava's Monitors see them."""
-        x, rate = self._check(net, x)
-        parts = [[] for _ in net.layers]
-        for _, n, _, layers in self._chunks(net, x, steps, rate, record=True):
+        prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
+        x = self._check_inputs(prepared, x)
+        parts = [[] for _ in prepared.net.layers]
+        for _, n, _, layers in self._chunks(prepared, x, steps, record=True):
             for li, (s, u, v) in enumerate(layers):
-                parts[li].append([self.xp.host(a) for a in (u, v, s)])
+                parts[li].append([prepared.xp.host(a) for a in (u, v, s)])
         records = []
-        for l, p in zip(net.layers, parts):
+        for l, p in zip(prepared.net.layers, parts):
             u, v, s = (np.concatenate([q[k] for q in p], axis=1) for k in range(3))
             shape = (u.shape[1], steps) + tuple(l.out_shape)
             records.append(LayerRecord(l.name, *(np.moveaxis(a, 0, 1).reshape(shape) for a in (u, v, s))))
         return records
 
     # -----------------------------------------------------------------------------------------------------
-    def _check(self, net, x):
-        check_network(net, self.name, quantized=self.mode == "fixed")
-        x = check_inputs(net, x)
-        rate = encoding_of(net) == "rate"
-        if rate:
+    def _check_inputs(self, prepared: PreparedNet, x):
+        x = check_inputs(prepared.net, x)
+        if prepared.rate:
             check_encoding("rate", x)
-        return x, rate
+        return x
 
     def _encode(self, net, x):
         return net.encode_input(x) if self.mode == "fixed" else np.asarray(x, np.float64)
@@ -136,21 +170,9 @@ class Engine:
         per_sample = steps * width * 40  # bytes: int64 drive and state, float input, spikes, headroom
         return max(1, int(self.memory_mb * 2**20 // per_sample))
 
-    def _chunks(self, net, x, steps, rate: bool, record: bool):
+    def _chunks(self, prepared: PreparedNet, x, steps, record: bool):
         """Yields (first index, n, input spikes (n, T, ...) or None, [(spikes, u, v) per layer, (T, n, neurons)])."""
-        self.xp = xp = arrays_for(self.device)
-        fixed = self.mode == "fixed"
-        max_input = 1
-        if fixed and not rate:
-            max_input = int(np.abs(net.encode_input(x)).max(initial=0))
-        synapses, neurons = [], []
-        for i, layer in enumerate(net.layers):
-            if fixed:
-                synapses.append(FixedSynapse.build(layer, xp, max_input if i == 0 else 1))
-                neurons.append(FixedNeurons.build(layer, xp))
-            else:
-                synapses.append(FloatSynapse.build(layer, xp, graded=i == 0 and not rate))
-                neurons.append(FloatNeurons.build(layer, xp))
+        net, xp, rate = prepared.net, prepared.xp, prepared.rate
         chunk = self._chunk_size(net, steps)
         with exact_float32(), torch.no_grad():
             for i in range(0, len(x), chunk):
@@ -161,15 +183,14 @@ class Engine:
                 else:
                     s, constant = xp.asarray(self._encode(net, x[i:i + n])), True
                 layers = []
-                for layer, syn, neu in zip(net.layers, synapses, neurons):
+                for layer, syn, neu in zip(net.layers, prepared.synapses, prepared.neurons):
                     if constant:
                         rest = syn(s)
                     else:
                         rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(layer.in_shape)))
                         rest = rest.reshape((steps - 1, n, neu.n))
                     first = xp.zeros((n, neu.n), rest.dtype)
-                    bound = syn.out_bound if fixed else 0
-                    spikes, u, v = neu.run(Drive(first, rest, constant, bound), steps, record)
+                    spikes, u, v = neu.run(Drive(first, rest, constant, getattr(syn, "out_bound", 0)), steps, record)
                     layers.append((spikes, u, v))
                     s, constant = spikes.reshape((steps, n) + tuple(layer.out_shape)), False
                 yield i, n, spikes_in, layers

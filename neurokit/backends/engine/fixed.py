@@ -140,6 +140,8 @@ class FixedNeurons:
 
     def current(self, a, bound: int):
         """u from this step's input alone (u_factor == 0), and its bound; a holds int32 values."""
+        if bound > (M >> 6):
+            bound = min(bound, self.xp.max_abs(a))  # the format allows more than the data holds
         if bound <= (M >> 6):
             return a << 6, bound << 6  # within 24 bits: the wraps change nothing
         a = self.xp.astype(a, self.xp.int64)
@@ -162,9 +164,11 @@ class FixedNeurons:
                 bias = xp.astype(self.bias, xp.int32)
                 with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))
                 v = xp.zeros((b, self.n), xp.int32) + xp.astype(self.v_init, xp.int32)
+                saturates = self._may_saturate(with_bias, steps)
                 for t in range(steps):
                     xp.add_(v, with_bias.at(t))
-                    xp.clip_(v, -(M - 1), M - 1)
+                    if saturates:
+                        xp.clip_(v, -(M - 1), M - 1)
                     self._fire(v, spikes[t])
                     if record:
                         rec_u[t] = drive.at(t)
@@ -186,6 +190,22 @@ class FixedNeurons:
                 rec_u[t] = u
                 rec_v[t] = v
         return spikes, rec_u, rec_v
+
+    def _may_saturate(self, with_bias, steps: int) -> bool:
+        """Whether v can reach the 24-bit limits within `steps` steps of input u + bias (no decay).
+        Below: v falls at most by the most negative input per step (a spike leaves v > 0). Above: v ends
+        a step at most at max(threshold, previous v + largest input - threshold), since a v above the
+        threshold fires and loses the threshold (or drops to 0)."""
+        xp = self.xp
+        if with_bias.constant:
+            lo, hi = xp.extremes(with_bias.rest)
+            lo, hi = min(lo, -self.bias_bound), max(hi, self.bias_bound)  # step 0: bias only
+        else:
+            lo, hi = -with_bias.bound, with_bias.bound
+        v_lo, v_hi = xp.extremes(self.v_init)
+        lowest = min(v_lo, 0) + steps * lo
+        highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + hi
+        return lowest <= -(M - 1) or highest >= M - 1
 
     def _fire(self, v, out):
         self.xp.gt(v, self.threshold, out)
