@@ -24,11 +24,11 @@ def to_json(obj, indent: int | None = 2) -> str:
 
 
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
-                 float_run: dict | None = None, float_accuracy_n: float | None = None,
-                 quantization: dict | None = None, conversion: dict | None = None,
-                 stage_seconds: dict | None = None) -> dict:
-    """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs.
-    Energy and per-layer figures come from fixed_run, the network as it runs on the chip."""
+                 float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
+                 lava_check: dict | None = None, stage_seconds: dict | None = None) -> dict:
+    """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
+    on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
+    come from fixed_run, the network as it runs on the chip."""
     layers = fixed_run["layers"]
     snn_terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
                                   [l["synops"] for l in layers], steps)
@@ -41,11 +41,9 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
         "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
         "ann_accuracy": None if ann is None else ann["accuracy"],
-        "snn_float_accuracy": float_accuracy_n,
-        "lava_fixed_accuracy": fixed_run["accuracy"],
-        "test_split": None if ann is None or float_run is None else {
-            "samples": ann["test_split_samples"], "ann_accuracy": ann["accuracy_test_split"],
-            "snn_float_accuracy": float_run["accuracy"]},
+        "snn_float_accuracy": None if float_run is None else float_run["accuracy"],
+        "fixed_accuracy": fixed_run["accuracy"],
+        "lava_check": lava_check,
         "ann_macs": macs, "ann_macs_per_layer": macs_per_layer,
         "synops": synops, "synops_per_ann_mac": synops / macs if macs else None,
         "spikes": sum(l["spikes"] for l in layers),
@@ -88,13 +86,17 @@ def render_text(r: dict) -> str:
     out = [f"neurokit report: {r['model']} on {r['dataset']}, profile {r['profile']}, T = {T} steps", ""]
     out.append("Accuracy")
     rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])],
-            ["SNN float reference", n, _pct(r["snn_float_accuracy"])],
-            [f"SNN {r['backend']} (bit-accurate)", n, _pct(r["lava_fixed_accuracy"])]]
-    if r.get("test_split"):
-        ts = r["test_split"]
-        rows += [["ANN, whole test split", ts["samples"], _pct(ts["ann_accuracy"])],
-                 ["SNN float, whole test split", ts["samples"], _pct(ts["snn_float_accuracy"])]]
+            ["SNN float (as Lava floating_pt)", n, _pct(r["snn_float_accuracy"])],
+            [f"SNN fixed point, {r['backend']} (as Lava fixed_pt)", n, _pct(r["fixed_accuracy"])]]
     out += _table(["model", "samples", "accuracy"], rows)
+    check = r.get("lava_check")
+    if check and check["checked"]:
+        verdict = ("bit-exact: every spike, u and v of every neuron at every step" if check["match"] else
+                   "MISMATCH, first at layer {layer} neuron {neuron} sample {sample} step {step} ({variable}: "
+                   "Lava {lava}, engine {engine})".format(**check["first_mismatch"]))
+        out.append(f"  Lava fixed_pt re-ran the first {check['samples']} samples: engine {verdict}")
+    elif check:
+        out.append(f"  engine not checked against Lava: {check['reason']}")
     out += ["", f"Per layer, per inference ({r['backend']}, mean over {n} samples)"]
     macs = r.get("ann_macs_per_layer") or {}
     mac_list = list(macs.values()) if len(macs) == len(r["layers"]) else []
@@ -151,4 +153,50 @@ def _quant_rows(q: dict) -> list[str]:
                  "b err max: max |error| / max |bias|")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
+    if all("headroom" in l for l in q["layers"]):
+        lines += _headroom_rows(q)
+    if q.get("accuracy"):
+        a = q["accuracy"]
+        lines.append(f"  accuracy float -> fixed point ({a['backend']}, {a['samples']} test samples, T = {a['steps']}): "
+                     f"{_pct(a['float'])} -> {_pct(a['fixed'])} ({100 * a['change']:+.1f} points)")
+    if q.get("bit_search"):
+        lines += _bit_search_rows(q["bit_search"])
+    lines += [f"  warning: {w}" for w in q.get("warnings", [])]
+    return lines
+
+
+def _bits_spare(b) -> str:
+    return "-" if b is None else f"{b:+.1f}"
+
+
+def _steps(x) -> str:
+    return "-" if x is None else (f"{x:.0f}" if x < 1e6 else ">1e6")
+
+
+def _headroom_rows(q: dict) -> list[str]:
+    """u and v headroom against the state width, and the rate each layer asks for (calibration data)."""
+    rows = []
+    for l in q["layers"]:
+        u, v, r = l["headroom"]["u"], l["headroom"]["v"], l["headroom"]["rate"]
+        rows.append([l["name"], f"{u['peak']:.3g}", _bits_spare(u["headroom_bits"]), f"{u['worst_case']:.3g}",
+                     _bits_spare(u["worst_case_headroom_bits"]), f"{v['climb_per_step']:.2f}",
+                     f"{v['fall_per_step']:.2f}", _steps(v["steps_to_saturate_up"]),
+                     _steps(v["steps_to_saturate_down"]), f"{r['demand_max']:.2f}", f"{r['saturated_fraction']:.2%}"])
+    limit = q["layers"][0]["headroom"]["u"]["limit"] if q["layers"] else 0
+    lines = ["", f"State headroom and rate (calibration data; u wraps and v saturates beyond {limit:,}; "
+                 f"max rate {q.get('max_rate', 1):g} spike per step)"]
+    lines += _table(["layer", "u peak", "bits spare", "u worst", "bits spare", "v up/step", "v down/step",
+                     "steps to v max", "steps to v min", "asks spikes/step", "> max rate"], rows)
+    lines.append("  u peak: exact on calibration inputs for the graded first layer, rate-model estimate after it; "
+                 "u worst: all excitatory inputs in one step; v up/down: thresholds per step v climbs (asking "
+                 "more than the max rate) or falls (net inhibition)")
+    return lines
+
+
+def _bit_search_rows(s: dict) -> list[str]:
+    lines = ["", f"Weight-bit search: accuracy budget {100 * s['max_drop']:.2f} points below {_pct(s['reference'])} "
+                 f"({s['reference_bits']}-bit weights); result {_pct(s['accuracy'])} after {len(s['trials'])} trials"]
+    lines += _table(["layer", "weight bits", "weights", "weight memory bits"],
+                    [[name, s["bits"][name], f"{s['weights'][name]:,}", f"{s['weights'][name] * s['bits'][name]:,}"]
+                     for name in s["bits"]])
     return lines

@@ -9,6 +9,7 @@ import numpy as np
 
 from .discretize import (IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, quantize_bias, quantize_input,
                          quantize_v_init, quantize_weights)
+from .headroom import layer_headroom, max_rate, rate_demand, refractory_warning, warnings_for
 from .qnet import QLayer, QuantizedNet, load_quantized, save_quantized
 
 __all__ = ["quantize", "QuantizedNet", "QLayer", "save_quantized", "load_quantized"]
@@ -39,6 +40,10 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         q_in, signed, input_bits = 1.0, False, 1
     else:
         q_in, signed = input_scale(np.asarray(calibration), input_bits)
+    ideal = np.asarray(calibration, np.float64) * q_in
+    x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
+    demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
+    warnings = [w for w in [refractory_warning(profile)] if w]
     layers, report_layers = [], []
     for i, layer in enumerate(net.layers):
         nwb = weight_bits.get(layer.name) if isinstance(weight_bits, dict) else weight_bits
@@ -65,14 +70,24 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
             notes.append(f"{bstats['clipped_fraction']:.1%} of biases clipped to the {profile.neuron.bias_mant_bits}-bit mantissa")
         if wstats["clipped_fraction"] > 0:
             notes.append(f"{wstats['clipped_fraction']:.1%} of weights clipped")
+        headroom_i = layer_headroom(layer, layers[-1], demands[i], profile, x_int if graded else None)
+        warnings += warnings_for(layer.name, headroom_i, profile)
+        if headroom_i["u"]["may_wrap"] and not headroom_i["u"]["wraps"]:
+            share = headroom_i["u"]["limit"] / headroom_i["u"]["worst_case"]
+            notes.append(f"u would wrap if a neuron's excitatory (or inhibitory) inputs spiked in one step with more "
+                         f"than {share:.0%} of their total weight (worst case {headroom_i['u']['worst_case']:.3g} > "
+                         f"{headroom_i['u']['limit']:,}); on calibration data u peaks at {headroom_i['u']['peak']:.3g}")
         report_layers.append({
             "name": layer.name, "kind": layer.kind, "neurons": layer.n_neurons,
             "weight_bits": lim.weight_bits, "weight_exp": sc.weight_exp, "sign_mode": SIGN_NAMES[sc.sign_mode],
             "vth": sc.vth, "scale_limited_by": sc.limited_by, "weights": wstats, "bias": bstats,
+            # the threshold is the integer vth by construction (weights and bias are scaled to it): no rounding;
+            # v moves in steps of 1 / (vth << threshold_shift) thresholds
+            "threshold": {"vth": sc.vth, "rounding_error": 0.0,
+                          "v_step_thresholds": 1.0 / (sc.vth * (1 << profile.neuron.threshold_shift))},
+            "headroom": headroom_i,
             "reset": layer.reset, "notes": notes,
         })
-    ideal = np.asarray(calibration, np.float64) * q_in
-    x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
     qnet = QuantizedNet(input_shape=tuple(net.input_shape), input_scale=q_in, input_bits=input_bits,
                         input_signed=signed, layers=layers, profile=profile.name,
                         metadata={"headroom": headroom, **net.metadata})
@@ -81,6 +96,8 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         "input": {"encoding": "rate" if rate else "current", "bits": input_bits, "signed": signed, "scale": q_in,
                   "clipped_fraction": float(np.mean(np.abs(ideal - x_int) > 0.5))},
         "headroom_thresholds": headroom,
+        "max_rate": max_rate(profile),
         "layers": report_layers,
+        "warnings": warnings,
     }
     return qnet, report

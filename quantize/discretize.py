@@ -155,6 +155,7 @@ def quantize_bias(bias: np.ndarray, vth: int, lim: Limits) -> tuple[np.ndarray, 
         "bias_exp": exp,
         "clipped_fraction": float(np.mean(np.abs(ideal) > lim.bias_mant_max + 0.5)) if raw.size else 0.0,
         "rel_error_max": float(err.max() / peak) if peak > 0 else 0.0,
+        "rel_error_mean": float(err.mean() / peak) if peak > 0 else 0.0,
         "zeroed_fraction": float(np.mean((mant == 0) & (bias != 0))) if raw.size else 0.0,
     }
     return mant, exp, stats
