@@ -42,8 +42,24 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
                         "(default: current)")
 
 
+def weight_bits_arg(text: str) -> int | dict[str, int]:
+    """'4' (every layer) or 'if0=6,if2=4' (those layers; the others keep the profile's width)."""
+    try:
+        if "=" not in text:
+            return int(text)
+        out = {}
+        for part in text.split(","):
+            name, bits = part.split("=")
+            out[name.strip()] = int(bits)
+        return out
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not N or LAYER=N[,LAYER=N...] (e.g. 4, or if0=6,if2=4)") from None
+
+
 def _add_quantization(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weight-bits", type=int, default=None, help="weight mantissa bits, 1..8 (default: the profile's)")
+    p.add_argument("--weight-bits", type=weight_bits_arg, default=None, metavar="N|LAYER=N,...",
+                   help="weight mantissa bits, 1..8, for every layer (4) or per layer (if0=6,if2=4) "
+                        "(default: the profile's)")
     p.add_argument("--input-bits", type=int, default=8, help="bits of the graded input (default: 8)")
 
 
@@ -73,6 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="quantized network file to write (NIR with integer metadata)")
     p.add_argument("--calibration", type=int, default=500, help="training samples that set the input scale (default: 500)")
     _add_quantization(p)
+    p.add_argument("--search-bits", action="store_true",
+                   help="find the fewest weight bits per layer within --budget of the accuracy at full width "
+                        "(runs the engine backend on --eval-samples test samples per trial)")
+    p.add_argument("--budget", type=float, default=0.5,
+                   help="accuracy the bit search may lose, in percentage points (default: 0.5)")
+    p.add_argument("--eval-samples", type=int, default=None,
+                   help="test samples to measure float and fixed-point accuracy on with the engine backend "
+                        "(default: 200 with --search-bits, else no measurement)")
+    p.add_argument("--steps", type=int, default=32, help="time steps per sample for those runs (default: 32)")
+    _add_profile(p)
+    _add_common(p)
+
+    p = sub.add_parser("fit", help="does the network fit the chip? cores, chips and memory per layer",
+                       description="Place a network on the profile's cores and chips: per layer the cores it "
+                                   "needs, neurons, synapses, synaptic memory and axons per core. Exits 0 if it "
+                                   "fits, 1 if it does not (with the layer, the limit, the excess and what "
+                                   "would help), 2 on bad input.")
+    p.add_argument("model", help="float NIR graph ('neurokit convert'), quantized network ('neurokit quantize') "
+                                 "or torch checkpoint (.pt, converted on the fly with --data)")
+    p.add_argument("--weight-bits", type=weight_bits_arg, default=None, metavar="N|LAYER=N,...",
+                   help="weight bits to cost a float model at (default: the profile's; a quantized model "
+                        "carries its own)")
+    p.add_argument("--calibration", type=int, default=100,
+                   help="training samples for converting a .pt model (default: 100)")
     _add_profile(p)
     _add_common(p)
 
@@ -106,10 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "operations and energy per inference.")
     p.add_argument("model", help="torch checkpoint holding the whole model")
     p.add_argument("--out", help="folder for model.nir, model.q.nir, report.json, report.txt")
-    p.add_argument("--samples", type=int, default=500, help="test samples for the fixed-point run (default: 500)")
+    p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
     p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
-    p.add_argument("--backend", choices=("lava-fixed", "loihi"), default="lava-fixed",
-                   help="where the quantized network runs (default: lava-fixed)")
+    p.add_argument("--backend", choices=("engine", "lava-fixed", "loihi"), default="engine",
+                   help="where the quantized network runs (default: engine, Lava's fixed_pt arithmetic, fast)")
+    p.add_argument("--verify-samples", type=int, default=8,
+                   help="with the engine: re-run the first N samples in Lava fixed_pt and check every spike, u "
+                        "and v against the engine (default: 8; 0 skips)")
     _add_conversion(p)
     _add_quantization(p)
     _add_profile(p)
@@ -145,16 +188,68 @@ def cmd_quantize(a) -> dict:
 
     from .backends import check_inputs
     from .data import load_dataset
-    from .pipeline import load_network, quantize_network, take
+    from .pipeline import check_steps, load_network, quantize_network, take
 
     profile = load_profile(a.profile)
     net = load_network(a.graph)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     check_inputs(net, calib)
+    n_eval = a.eval_samples if a.eval_samples is not None else (200 if a.search_bits else 0)
+    if a.search_bits and n_eval < 1:
+        raise ValueError("--search-bits needs test samples to measure accuracy on; pass --eval-samples N (N >= 1)")
+    if a.search_bits and not 0 <= a.budget <= 100:
+        raise ValueError(f"--budget is an accuracy drop in percentage points, 0..100; got {a.budget}")
     qnet, report = quantize_network(net, profile, calib, a.weight_bits, a.input_bits)
+    if n_eval:
+        check_steps(a.steps)
+        x, y = take(n_eval, data.x_test, data.y_test)
+        check_inputs(net, x)
+        fixed_accuracy = _accuracy_of("engine", x, y, a.steps)
+        if a.search_bits:
+            from quantize.search import search_weight_bits
+
+            found = search_weight_bits(net, profile, calib, fixed_accuracy, a.budget / 100, input_bits=a.input_bits)
+            qnet, report = found.qnet, found.report
+            report["bit_search"] = found.to_dict()
+            fixed = found.accuracy
+        else:
+            fixed = fixed_accuracy(qnet)
+        float_ = _accuracy_of("float", x, y, a.steps)(net)
+        report["accuracy"] = {"backend": "engine", "samples": len(x), "steps": a.steps, "float": float_,
+                              "fixed": fixed, "change": fixed - float_}
     save_quantized(qnet, a.out)
     return {"out": a.out, **report}
+
+
+def _accuracy_of(backend: str, x, y, steps: int):
+    """evaluate(network) -> accuracy on (x, y) with `backend` (the engine needs no Lava)."""
+    from .backends import get_backend
+
+    runner = get_backend(backend)
+    return lambda network: runner.run(network, x, steps).accuracy(y)
+
+
+def cmd_fit(a) -> dict:
+    from hw_profiles import load_profile
+
+    from .fit import fit_network
+
+    profile = load_profile(a.profile)
+    if Path(a.model).suffix in (".pt", ".pth"):
+        from .data import load_dataset
+        from .io import load_torch_model
+        from .network import from_nir
+        from .pipeline import convert_model, take
+
+        model = load_torch_model(a.model)
+        calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="calibration (training)")
+        net = from_nir(convert_model(model, calib))
+    else:
+        from .pipeline import load_network
+
+        net = load_network(a.model)
+    return {"model": a.model, **fit_network(net, profile, a.weight_bits).to_dict()}
 
 
 def cmd_run(a) -> dict:
@@ -214,13 +309,14 @@ def cmd_deploy(a) -> dict:
 
     return deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
-        backend=a.backend, calibration=a.calibration, percentile=a.percentile, v_init=a.v_init,
-        input_coding=a.input_coding,
-        weight_bits=a.weight_bits, input_bits=a.input_bits, progress=not a.quiet))
+        backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
+        v_init=a.v_init, input_coding=a.input_coding, weight_bits=a.weight_bits, input_bits=a.input_bits,
+        progress=not a.quiet))
 
 
-COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "run": cmd_run, "verify": cmd_verify,
+COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run, "verify": cmd_verify,
             "report": cmd_report, "deploy": cmd_deploy}
+EXIT_DOES_NOT_FIT = 1
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -235,6 +331,10 @@ def render(command: str, result: dict) -> str:
         return "\n".join([f"wrote {result['out']} ({result['normalization']} normalization; BatchNorm folded: "
                           f"{', '.join(result['bn_folded']) or 'none'}; ANN MACs {result['ann_macs']:,})"]
                          + _table(["layer", "kind", "neurons", "lambda"], rows))
+    if command == "fit":
+        from .fit.render import render_fit
+
+        return render_fit(result, result["model"])
     if command == "quantize":
         from .report import _quant_rows, _quant_title
 
@@ -286,6 +386,15 @@ def main(argv: list[str] | None = None) -> int:
         print("neurokit: interrupted", file=sys.stderr)
         return 130
     print(to_json(result, indent=None) if args.json else render(args.command, result))
+    if args.command == "fit" and not result["fits"]:
+        from .fit.placement import FitProblem
+
+        p = result["problems"][0]
+        text = FitProblem(p["layer"], p["limit"], p["needed"], p["allowed"], p["profile_key"], p["message"],
+                          p["suggestions"]).one_line()
+        more = len(result["problems"]) - 1
+        print(f"neurokit: error: {text}" + (f" (and {more} more, listed above)" if more else ""), file=sys.stderr)
+        return EXIT_DOES_NOT_FIT
     return 0
 
 
