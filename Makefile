@@ -3,16 +3,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test test-long clean
+.PHONY: setup demo test test-engine-long clean
 
 setup:
 	@scripts/setup-venv.sh
 
 demo: setup
-	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --data mnist --samples 500 --steps 48 --out $(DEMO_OUT)
+	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --data mnist --steps 48 --out $(DEMO_OUT)
 
 test: setup
 	$(PY) -m pytest -q
+
+# 1,000 random networks, Lava fixed_pt against the engine at every step (about 15 minutes)
+test-engine-long: setup
+	NEUROKIT_DIFF_EXAMPLES=1000 NEUROKIT_DIFF_RANDOM=1 $(PY) -m pytest -q tests/test_engine_differential.py
 
 clean:
 	rm -rf runs .pytest_cache

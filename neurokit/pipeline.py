@@ -143,10 +143,11 @@ class DeployOptions:
     model: str
     data: str = "mnist"
     profile: str = DEFAULT_PROFILE
-    samples: int = 500
+    samples: int | None = None  # None: the whole test split
     steps: int = 64
     out: str | None = None
-    backend: str = "lava-fixed"
+    backend: str = "engine"
+    verify_samples: int = 8
     calibration: int = 500
     percentile: float = 99.9
     v_init: float = 0.5
@@ -156,8 +157,15 @@ class DeployOptions:
     progress: bool = True
 
 
+DEPLOY_BACKENDS = ("engine", "lava-fixed", "loihi")
+
+
 def deploy(opt: DeployOptions) -> dict:
-    """Every stage on one model; returns the report (see neurokit.report.build_report)."""
+    """Every stage on one model; returns the report (see neurokit.report.build_report).
+
+    The float and fixed-point SNNs run on the same test samples. With the engine (the default), Lava's
+    fixed_pt simulation re-runs the first `verify_samples` of them and must agree with the engine on
+    every spike, u and v (neurokit.verify); the report says so, or says why it could not check."""
     from hw_profiles import load_profile
 
     from .backends import get_backend
@@ -173,8 +181,10 @@ def deploy(opt: DeployOptions) -> dict:
         check_steps(opt.steps)
         if opt.out and Path(opt.out).exists() and not Path(opt.out).is_dir():
             raise FileFormatError(f"--out {opt.out} is a file; pass a folder")
-        if opt.backend not in ("lava-fixed", "loihi"):
-            raise NeurokitError(f"deploy runs the quantized network on lava-fixed or loihi, not '{opt.backend}'")
+        if opt.backend not in DEPLOY_BACKENDS:
+            raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
+        if opt.verify_samples < 0:
+            raise NeurokitError(f"--verify-samples must be 0 or more, got {opt.verify_samples}")
         get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
         model = load_torch_model(opt.model)
         data = load_dataset(opt.data)
@@ -185,32 +195,45 @@ def deploy(opt: DeployOptions) -> dict:
         from .encoding import check_encoding
 
         check_input_shape(model, x)
-        check_encoding(opt.input_coding, data.x_test)
-        ann_correct = ann_predictions(model, data.x_test) == data.y_test  # x, y are its first samples
+        check_encoding(opt.input_coding, x)
+        ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
     with clock("convert"):
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding)
     with clock("lower"):
         net = from_nir(graph)
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits)
-    with clock("float SNN (whole test split)"):
-        float_trace = run_network(net, "float", data.x_test, opt.steps, opt.progress)
+    with clock("float SNN"):
+        float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
+    lava_check = None
+    if opt.backend == "engine":
+        with clock("Lava check"):
+            lava_check = check_against_lava(qnet, x[:opt.verify_samples], opt.steps)
     report = build_report(
-        model=opt.model, dataset=data.name, profile=profile, steps=opt.steps,
-        ann={"accuracy": float(ann_correct[: len(y)].mean()), "accuracy_test_split": float(ann_correct.mean()),
-             "test_split_samples": len(data.x_test)},
-        float_run=summarize_run(net, float_trace, data.y_test),
-        float_accuracy_n=float(np.mean(float_trace.predictions()[: len(y)] == y)),
-        fixed_run=summarize_run(qnet, fixed_trace, y), quantization=qreport,
-        conversion=net.metadata, stage_seconds=clock.seconds,
+        model=opt.model, dataset=data.name, profile=profile, steps=opt.steps, ann={"accuracy": ann_accuracy},
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
     )
     if opt.out:
         with clock("write"):
             write_outputs(Path(opt.out), graph, qnet, report)
     report["stage_seconds"] = dict(clock.seconds)
     return report
+
+
+def check_against_lava(qnet, x: np.ndarray, steps: int) -> dict:
+    """neurokit.verify on x, or why it did not run (no samples asked for, Lava not installed)."""
+    if len(x) == 0:
+        return {"checked": False, "reason": "--verify-samples 0"}
+    import importlib.util
+
+    if importlib.util.find_spec("lava") is None:  # the check needs Lava; the engine does not
+        return {"checked": False, "reason": "Lava is not installed here (pip install 'neurokit[lava]' on Python 3.10)"}
+    from .verify import verify
+
+    return {"checked": True, **verify(qnet, x, steps)}
 
 
 def write_outputs(out: Path, graph, qnet, report: dict) -> dict:

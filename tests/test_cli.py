@@ -13,7 +13,7 @@ from torch import nn
 
 from neurokit.cli import main
 
-DEPLOY_KEYS = {"ann_accuracy", "snn_float_accuracy", "lava_fixed_accuracy", "samples", "steps", "ann_macs",
+DEPLOY_KEYS = {"ann_accuracy", "snn_float_accuracy", "fixed_accuracy", "samples", "steps", "ann_macs",
                "energy_snn_j", "energy_ann_j", "layers"}
 
 
@@ -53,11 +53,13 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert rc == 0
     r = json.loads(stdout)
     assert DEPLOY_KEYS <= set(r)
-    assert r["samples"] == 20 and r["steps"] == 24
-    for key in ("ann_accuracy", "snn_float_accuracy", "lava_fixed_accuracy"):
+    assert r["samples"] == 20 and r["steps"] == 24 and r["backend"] == "engine"
+    check = r["lava_check"]  # Lava re-ran the first samples: the engine agreed on every value
+    assert check["checked"] and check["match"] and check["samples"] == 8 and check["first_mismatch"] is None
+    for key in ("ann_accuracy", "snn_float_accuracy", "fixed_accuracy"):
         assert 0.0 <= r[key] <= 1.0
     assert r["ann_accuracy"] > 0.8  # the MLP learned something, and the SNN follows it
-    assert r["lava_fixed_accuracy"] >= r["ann_accuracy"] - 0.15
+    assert r["fixed_accuracy"] >= r["ann_accuracy"] - 0.15
     assert r["ann_macs"] == 64 * 32 + 32 * 10
     assert [l["name"] for l in r["layers"]] == ["if0", "if1"]
     assert all(l["synops"] > 0 and l["spikes"] >= 0 for l in r["layers"])
@@ -70,7 +72,7 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert r["energy_snn_j"] > 0 and r["energy_ann_j"] == pytest.approx(r["ann_macs"] * 4.6e-12)
     assert {c["key"] for c in r["constants"]} >= {"energy.synop_pj", "energy.ann_mac_fp32_pj"}
     assert sorted(p.name for p in out.iterdir()) == ["model.nir", "model.q.nir", "report.json", "report.txt"]
-    assert json.loads((out / "report.json").read_text())["lava_fixed_accuracy"] == r["lava_fixed_accuracy"]
+    assert json.loads((out / "report.json").read_text())["fixed_accuracy"] == r["fixed_accuracy"]
 
 
 def test_stages_one_by_one(digits_model, tmp_path, capsys):
