@@ -163,7 +163,8 @@ def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: flo
     if typ is int and isinstance(value, bool) or not isinstance(value, typ):
         raise ProfileError(f"{path}: field '{key}' must be {typ.__name__}, got {type(value).__name__} {value!r}")
     if typ is not bool and not (lo <= value <= hi):
-        raise ProfileError(f"{path}: field '{key}' = {value} is out of range; allowed {lo:g}..{hi:g}")
+        span = f"{lo}..{hi}" if typ is int else f"{lo:g}..{hi:g}"
+        raise ProfileError(f"{path}: field '{key}' = {value} is out of range; allowed {span}")
     source = entry.get("source")
     if not isinstance(source, str) or not source.strip():
         raise ProfileError(f"{path}: field '{key}' needs a non-empty 'source' saying where the value comes from")

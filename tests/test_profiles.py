@@ -269,3 +269,98 @@ def test_missing_profile_file(tmp_path):
 def test_profile_error_is_a_value_error():
     assert issubclass(ProfileError, ValueError)
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the bundled chips and boards, per-core limits, and profiles that extend others
+
+
+def test_bundled_profiles_and_their_boards():
+    assert set(available_profiles()) >= {"loihi2", "oheo_gulch", "kapoho_point", "loihi1"}
+    l2, og, kp, l1 = (load_profile(n) for n in ("loihi2", "oheo_gulch", "kapoho_point", "loihi1"))
+    # loihi2 stays the single-chip default (Oheo Gulch); the boards change only the board
+    assert l2.board.chips_per_board == og.board.chips_per_board == 1 and kp.board.chips_per_board == 8
+    assert og.extends == kp.extends == "loihi2" and l2.extends is None
+    for p in (og, kp):
+        assert [(k, c) for k, c in p.constants() if not k.startswith("board.")] == \
+               [(k, c) for k, c in l2.constants() if not k.startswith("board.")]
+    # Kapoho Point's chip count is contested (4 in Lava's docstring, 8 elsewhere): flagged
+    assert kp.board.cited("chips_per_board").verified is False and "four" in kp.board.cited("chips_per_board").source
+    # Loihi 1's limits come from nengo-loihi's open compiler: verified
+    assert (l1.core.neurons_per_core, l1.core.axons_in, l1.core.axons_out) == (1024, 4096, 4096)
+    assert l1.core.synaptic_memory_bits == 16384 * 64 and l1.core.neuron_memory_bits == 0
+    assert l1.chip.cores_per_chip == 128 and (l1.neuron.refractory_delay_min, l1.neuron.refractory_delay_max) == (1, 63)
+    assert all(l1.core.cited(f).verified for f in l1.core.fields)
+    assert l1.synapse.graded_message_bits_max == 1  # Loihi 1 spikes are binary
+
+
+def test_loihi2_per_core_limits_are_flagged_where_unpublished():
+    p = load_profile("loihi2")
+    assert (p.core.neurons_per_core, p.core.axons_in, p.core.axons_out) == (8192, 4096, 4096)
+    assert p.core.synaptic_memory_bits == 128 * 1024 * 8 and p.chip.cores_per_chip == 120
+    for field in ("axons_in", "axons_out", "synaptic_memory_bits", "neuron_memory_bits", "sparse_synapse_overhead_bits"):
+        c = p.core.cited(field)
+        assert c.verified is False and c.cite().endswith("[UNVERIFIED]")
+    # the stand-ins say they are Loihi 1's, used as conservative bounds
+    assert "conservative" in p.core.cited("axons_in").source and "Loihi 1" in p.core.cited("axons_in").source
+    assert "128" in p.chip.cited("cores_per_chip").source  # the brief's count is named next to Lava's 120
+    assert p.neuron.max_spikes_per_step == 1 and p.neuron.refractory_delay_min == 1
+
+
+def test_a_profile_can_extend_a_bundled_one(tmp_path):
+    path = tmp_path / "tight.toml"
+    path.write_text('extends = "loihi2"\nname = "tight"\ndescription = "half the memory"\n\n[core]\n'
+                    'synaptic_memory_bits = { value = 524288, source = "my budget", verified = false }\n')
+    p = load_profile(path)
+    assert p.name == "tight" and p.extends == "loihi2" and p.path == path
+    assert p.core.synaptic_memory_bits == 524288 and p.core.cited("synaptic_memory_bits").source == "my budget"
+    assert p.core.neurons_per_core == 8192 and p.neuron.state_bits == 24  # the rest is inherited
+    # extending by path, relative to the extending file, and chains
+    (tmp_path / "tighter.toml").write_text('extends = "tight.toml"\nname = "tighter"\ndescription = "x"\n\n'
+                                           '[core]\naxons_in = { value = 1024, source = "mine", verified = true }\n')
+    q = load_profile(tmp_path / "tighter.toml")
+    assert (q.core.axons_in, q.core.synaptic_memory_bits, q.extends) == (1024, 524288, "tight.toml")
+
+
+def test_an_extending_profile_is_validated_whole(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('extends = "loihi2"\nname = "bad"\ndescription = "x"\n\n[core]\n'
+                    'axons_in = { value = 0, source = "typo", verified = true }\n')
+    msg = _error(path)
+    assert "field 'core.axons_in' = 0 is out of range; allowed 1..16777216" in msg
+    # an overriding field is replaced whole, so it needs its own source
+    path.write_text('extends = "loihi2"\nname = "bad"\ndescription = "x"\n\n[core]\naxons_in = { value = 10 }\n')
+    assert "'core.axons_in' needs a non-empty 'source'" in _error(path)
+    path.write_text('extends = "loihi9"\nname = "bad"\ndescription = "x"\n')
+    with pytest.raises(ProfileError, match="unknown hardware profile 'loihi9'"):
+        load_profile(path)
+    path.write_text('extends = 3\nname = "bad"\ndescription = "x"\n')
+    assert "'extends' must be a profile name or path" in _error(path)
+    path.write_text('extends = "bad.toml"\nname = "bad"\ndescription = "x"\n')
+    assert "'extends' loops back to itself" in _error(path)
+
+
+@pytest.mark.parametrize("section, field, value, allowed", [
+    ("core", "neurons_per_core", 0, "allowed 1..1048576"),
+    ("core", "population_axon_slots", 17, "allowed 1..16"),
+    ("core", "sparse_synapse_overhead_bits", -1, "allowed 0..64"),
+    ("neuron", "max_spikes_per_step", 0, "allowed 1..65536"),
+    ("chip", "cores_per_chip", 5000, "allowed 1..4096"),
+    ("board", "chips_per_board", 0, "allowed 1..65536"),
+])
+def test_per_core_and_board_limits_out_of_range(tmp_path, section, field, value, allowed):
+    raw = _bundled_raw()
+    raw[section][field]["value"] = value
+    msg = _error(write_profile(tmp_path, raw))
+    assert f"field '{section}.{field}' = {value} is out of range" in msg and allowed in msg
+
+
+def test_population_axons_must_be_a_bool_and_refractory_range_ordered(tmp_path):
+    raw = _bundled_raw()
+    raw["core"]["population_axons"]["value"] = 1
+    assert "field 'core.population_axons' must be bool, got int" in _error(write_profile(tmp_path, raw))
+    raw = _bundled_raw()
+    raw["neuron"]["refractory_delay_min"]["value"] = 10
+    raw["neuron"]["refractory_delay_max"]["value"] = 5
+    msg = _error(write_profile(tmp_path, raw, "refr.toml"))
+    assert "neuron.refractory_delay_min (10) exceeds refractory_delay_max (5)" in msg
