@@ -150,7 +150,8 @@ def test_bias_mantissa_and_exponent(lim):
     assert exp == 4 and mant.dtype == np.int32
     assert mant.tolist() == [0, 40, -1200, 2400]
     assert np.all(np.abs(mant * 2.0 ** exp - raw) <= 2 ** (exp - 1))
-    assert stats == {"bias_exp": 4, "clipped_fraction": 0.0, "rel_error_max": 0.0, "zeroed_fraction": 0.0}
+    assert stats == {"bias_exp": 4, "clipped_fraction": 0.0, "rel_error_max": 0.0, "rel_error_mean": 0.0,
+                     "zeroed_fraction": 0.0}
     # a bias beyond mantissa << 7 saturates the mantissa and is reported
     mant, exp, stats = quantize_bias(np.array([1.0, -100.0]), vth, lim)
     assert exp == lim.bias_exp_max == 7
@@ -404,3 +405,92 @@ def test_rate_coded_net_quantizes_for_binary_input(digits_mlp, digits, profile):
     q, rep = quantize(net, profile, digits.x_train[:50])
     assert (q.input_bits, q.input_scale, q.input_signed) == (1, 1.0, False)
     assert q.layers[0].graded_input_bits == 0 and rep["input"]["encoding"] == "rate"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the report's headroom, rate and rounding figures
+
+
+def _one_layer_net(weight: float, n_in: int = 1) -> SpikingNet:
+    layer = Layer("fc", "dense", (n_in,), (1,), weight=np.full((1, n_in), weight), bias=np.zeros(1),
+                  v_init=np.zeros(1))
+    return SpikingNet((n_in,), [layer])
+
+
+def test_graded_u_peak_is_exact_on_calibration_data(digits_mlp_net, digits, profile):
+    cal = digits.x_train[:200]
+    q, rep = quantize(digits_mlp_net, profile, cal)
+    l0, u0 = q.layers[0], rep["layers"][0]["headroom"]["u"]
+    # independent: the integer synaptic sum of the quantized first layer on the encoded inputs, << (exp + 6)
+    sums = q.encode_input(cal).reshape(len(cal), -1).astype(np.int64) @ l0.weight.astype(np.int64).T
+    assert u0["peak"] == np.abs(sums).max() * 2.0 ** (l0.weight_exp + 6)
+    assert u0["peak_from"] == "calibration (exact)" and u0["limit"] == 2 ** 23 - 1
+    assert u0["headroom_bits"] == pytest.approx(math.log2((2 ** 23 - 1) / u0["peak"]))
+    assert not u0["wraps"] and rep["warnings"] == []
+    # the spiking layer's worst case: every excitatory input at once
+    l1, u1 = q.layers[1], rep["layers"][1]["headroom"]["u"]
+    w = l1.weight.astype(np.int64)
+    worst = max(np.clip(w, 0, None).sum(1).max(), -np.clip(w, None, 0).sum(1).min()) * 2.0 ** (l1.weight_exp + 6)
+    assert u1["worst_case"] == worst and u1["peak_from"] == "calibration (rate model)"
+    assert u1["peak"] <= u1["worst_case"]
+
+
+def test_threshold_and_bias_rounding_are_reported(digits_mlp_net, digits, profile):
+    _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
+    for l in rep["layers"]:
+        t = l["threshold"]
+        assert t["vth"] == l["vth"] and t["rounding_error"] == 0.0 and t["v_step_thresholds"] == 1 / (l["vth"] * 64)
+        assert 0 <= l["bias"]["rel_error_mean"] <= l["bias"]["rel_error_max"]
+
+
+def test_rate_demand_above_one_spike_per_step_warns_and_names_the_layer(profile):
+    # input 1.0 through weight 2: the neuron asks for 2 spikes per step, gets 1, and v climbs 1 threshold a step
+    q, rep = quantize(_one_layer_net(2.0), profile, np.ones((4, 1)))
+    h = rep["layers"][0]["headroom"]
+    assert h["rate"] == {"max_rate": 1.0, "demand_max": pytest.approx(2.0), "saturated_fraction": 1.0}
+    assert h["v"]["climb_per_step"] == pytest.approx(1.0) and h["v"]["fall_per_step"] == 0.0
+    thr = q.layers[0].vth * 64
+    assert h["v"]["steps_to_saturate_up"] == pytest.approx((2 ** 23 - 1 - thr) / thr)
+    assert h["v"]["steps_to_saturate_down"] is None
+    [w] = rep["warnings"]
+    assert w.startswith("layer fc: 100.0% of calibration activations ask for more than 1 spike per step (up to 2.00")
+    assert "they saturate at 1, losing up to 50% of the largest activations" in w
+
+
+def test_small_rate_excess_within_tolerance_does_not_warn(profile):
+    # 1 sample in 200 asks for 1.5 spikes per step: 0.5 %, below the 1 % percentile normalization leaves
+    cal = np.full((200, 1), 0.5)
+    cal[0] = 1.5
+    _, rep = quantize(_one_layer_net(1.0), profile, cal)
+    assert rep["layers"][0]["headroom"]["rate"]["saturated_fraction"] == pytest.approx(0.005)
+    assert rep["warnings"] == []
+
+
+def test_u_wrap_on_calibration_data_warns(profile):
+    q, rep = quantize(_one_layer_net(100.0), profile, np.ones((2, 1)))
+    u = rep["layers"][0]["headroom"]["u"]
+    assert u["wraps"] and u["peak"] > 2 ** 23 and u["headroom_bits"] < 0
+    assert any(w.startswith("layer fc: synaptic input u reaches") and "u wraps and flips sign" in w
+               for w in rep["warnings"])
+
+
+def test_refractory_range_from_the_profile_caps_the_rate(tmp_path):
+    from hw_profiles import load_profile
+
+    path = tmp_path / "slow.toml"
+    path.write_text('extends = "loihi2"\nname = "slow"\ndescription = "refractory at least 2 steps"\n\n[neuron]\n'
+                    'refractory_delay_min = { value = 2, source = "test", verified = true }\n')
+    _, rep = quantize(_one_layer_net(0.8), load_profile(path), np.ones((4, 1)))
+    assert rep["max_rate"] == 0.5 and rep["layers"][0]["headroom"]["rate"]["saturated_fraction"] == 1.0
+    assert any(w.startswith("profile slow: refractory delays run 2..63 steps") and "capped at 0.5 spikes per step" in w
+               for w in rep["warnings"])
+    assert any(w.startswith("layer fc:") and "more than 0.5 spike per step" in w for w in rep["warnings"])
+
+
+def test_report_text_shows_headroom_and_warnings(profile):
+    from neurokit.report import _quant_rows
+
+    _, rep = quantize(_one_layer_net(2.0), profile, np.ones((4, 1)))
+    text = "\n".join(_quant_rows(rep))
+    assert "State headroom and rate" in text and "asks spikes/step" in text
+    assert "  warning: layer fc: 100.0% of calibration activations" in text
