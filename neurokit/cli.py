@@ -301,7 +301,8 @@ def cmd_report(a) -> dict:
         raise FileFormatError(f"{path}: not a run record; write one with 'neurokit run NETWORK --out run.json'") from None
     profile = load_profile(a.profile)
     return build_report(model=run.get("network", "?"), dataset=run.get("dataset", "?"), profile=profile,
-                        steps=run["steps"], fixed_run=run, conversion={"ann_macs": run.get("ann_macs_per_layer") or {}})
+                        steps=run["steps"], fixed_run=run, conversion={"ann_macs": run.get("ann_macs_per_layer") or {}},
+                        quantization=run.get("quantization"))  # a deploy report.json carries one
 
 
 def cmd_deploy(a) -> dict:

@@ -119,6 +119,10 @@ def render_text(r: dict) -> str:
     if r.get("quantization"):
         out += ["", _quant_title(r["quantization"])]
         out += _quant_rows(r["quantization"])
+        if r.get("snn_float_accuracy") is not None and r.get("fixed_accuracy") is not None:
+            change = r["fixed_accuracy"] - r["snn_float_accuracy"]
+            out.append(f"  accuracy float -> fixed point ({r['backend']}, {n} samples, T = {T}): "
+                       f"{_pct(r['snn_float_accuracy'])} -> {_pct(r['fixed_accuracy'])} ({100 * change:+.1f} points)")
     out += ["", f"Constants used ({r['profile_path']})"]
     for c in r["constants"]:
         flag = "" if c["verified"] else "  [UNVERIFIED]"

@@ -494,3 +494,31 @@ def test_report_text_shows_headroom_and_warnings(profile):
     text = "\n".join(_quant_rows(rep))
     assert "State headroom and rate" in text and "asks spikes/step" in text
     assert "  warning: layer fc: 100.0% of calibration activations" in text
+
+
+def test_neurokit_report_renders_a_records_quantization(digits_mlp_net, digits, profile, tmp_path, capsys):
+    from neurokit.cli import main
+    from neurokit.report import to_json
+
+    _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
+    layers = [{"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": 10.0, "synops": 100.0,
+               "spikes_per_neuron_step": 0.01} for l in digits_mlp_net.layers]
+    record = {"network": "m.q.nir", "dataset": "digits", "backend": "engine", "samples": 20, "steps": 16,
+              "accuracy": 0.85, "snn_float_accuracy": 0.9, "layers": layers, "quantization": rep}
+    path = tmp_path / "report.json"
+    path.write_text(to_json(record))
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Quantization onto loihi2" in out and "State headroom and rate" in out
+
+
+def test_report_text_gives_the_float_to_fixed_accuracy_change(digits_mlp_net, digits, profile):
+    from neurokit.report import build_report, render_text
+
+    _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
+    layers = [{"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": 10.0, "synops": 100.0,
+               "spikes_per_neuron_step": 0.01} for l in digits_mlp_net.layers]
+    r = build_report(model="m", dataset="digits", profile=profile, steps=16, quantization=rep,
+                     float_run={"backend": "float", "samples": 20, "accuracy": 0.9, "layers": layers},
+                     fixed_run={"backend": "engine", "samples": 20, "accuracy": 0.85, "layers": layers})
+    assert "accuracy float -> fixed point (engine, 20 samples, T = 16):  90.0 % ->  85.0 % (-5.0 points)" in render_text(r)
