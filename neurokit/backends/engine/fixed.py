@@ -164,11 +164,13 @@ class FixedNeurons:
                 bias = xp.astype(self.bias, xp.int32)
                 with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))
                 v = xp.zeros((b, self.n), xp.int32) + xp.astype(self.v_init, xp.int32)
-                saturates = self._may_saturate(with_bias, steps)
+                low, high = self._may_saturate(with_bias, steps)
                 for t in range(steps):
                     xp.add_(v, with_bias.at(t))
-                    if saturates:
-                        xp.clip_(v, -(M - 1), M - 1)
+                    if high:
+                        xp.minimum_(v, M - 1)
+                    if low:
+                        xp.maximum_(v, -(M - 1))
                     self._fire(v, spikes[t])
                     if record:
                         rec_u[t] = drive.at(t)
@@ -191,11 +193,11 @@ class FixedNeurons:
                 rec_v[t] = v
         return spikes, rec_u, rec_v
 
-    def _may_saturate(self, with_bias, steps: int) -> bool:
-        """Whether v can reach the 24-bit limits within `steps` steps of input u + bias (no decay).
-        Below: v falls at most by the most negative input per step (a spike leaves v > 0). Above: v ends
-        a step at most at max(threshold, previous v + largest input - threshold), since a v above the
-        threshold fires and loses the threshold (or drops to 0)."""
+    def _may_saturate(self, with_bias, steps: int) -> tuple[bool, bool]:
+        """Whether v can reach the lower and the upper 24-bit limit within `steps` steps of input u + bias
+        (no decay). Below: v falls at most by the most negative input per step (a spike leaves v > 0).
+        Above: v ends a step at most at max(threshold, previous v + largest input - threshold), since a
+        v above the threshold fires and loses the threshold (or drops to 0)."""
         xp = self.xp
         if with_bias.constant:
             lo, hi = xp.extremes(with_bias.rest)
@@ -203,9 +205,9 @@ class FixedNeurons:
         else:
             lo, hi = -with_bias.bound, with_bias.bound
         v_lo, v_hi = xp.extremes(self.v_init)
-        lowest = min(v_lo, 0) + steps * lo
-        highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + hi
-        return lowest <= -(M - 1) or highest >= M - 1
+        lowest = min(v_lo, 0) + steps * min(lo, 0)
+        highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + max(hi, 0)
+        return lowest <= -(M - 1), highest >= M - 1
 
     def _fire(self, v, out):
         self.xp.gt(v, self.threshold, out)
