@@ -10,15 +10,23 @@ def render_fit(r: dict, model: str = "") -> str:
     out = [f"neurokit fit: {model + ' ' if model else ''}{verdict} on {r['profile']} "
            f"({r['cores']:,} of {r['cores_available']:,} cores, {r['chips']} of {r['chips_available']} "
            f"chip{'s' if r['chips_available'] > 1 else ''})", ""]
+    lim = {c["key"]: c["value"] for c in r["constants"]}
+    per_core = {"neurons": ("neurons_per_core", "core.neurons_per_core"),
+                "memory": ("memory_bits_per_core", "core.synaptic_memory_bits"),
+                "axons_in": ("axons_in_per_core", "core.axons_in"), "axons_out": ("axons_out_per_core", "core.axons_out")}
+
+    def limited_by(l: dict) -> str:
+        used, key = per_core[l["limited_by"]]
+        return f"{l['limited_by']} {l[used] / lim[key]:.0%}"
+
     rows = []
     for l in r["layers"]:
         mem = f"{l['memory_bits_per_core']:,} / {l['memory_limit_bits']:,} ({l['memory_bits_per_core'] / l['memory_limit_bits']:.0%})"
         rows.append([l["name"] + ("" if l["fits"] else " !"), l["kind"], l["encoding"], l["weight_bits"], f"{l['cores']:,}",
                      f"{l['neurons_per_core']:,}", f"{l['synapses_per_core']:,}", mem, f"{l['axons_in_per_core']:,}",
-                     f"{l['axons_out_per_core']:,}", l["limited_by"]])
+                     f"{l['axons_out_per_core']:,}", limited_by(l)])
     out += _table(["layer", "kind", "encoding", "w bits", "cores", "neurons/core", "synapses/core",
-                   "memory bits/core (used / limit)", "axons in", "axons out", "limited by"], rows)
-    lim = {c["key"]: c["value"] for c in r["constants"]}
+                   "memory bits/core (used / limit)", "axons in", "axons out", "closest limit"], rows)
     out.append(f"  per core: the fullest core of the layer; limits {lim['core.neurons_per_core']:,} neurons, "
                f"{lim['core.axons_in']:,} axons in, {lim['core.axons_out']:,} axons out; memory counts synapse "
                f"lists plus {lim['core.neuron_memory_bits']} bits of state per neuron")
