@@ -8,12 +8,15 @@ a header plus (weight bits + per-synapse overhead) per synapse, rounded up to wh
 Encodings (per-synapse overhead from the profile):
 - dense:      one axon per presynaptic neuron; its list covers every neuron of the core, zeros included,
               so no target index is stored (overhead 0 on Loihi).
-- sparse:     one axon per presynaptic neuron; only nonzero synapses, each with its target index.
-- conv:       shared convolution weights behind population axons: one axon per input pixel carries all its
-              channels; the kernel is stored once per distinct set of valid taps (interior pixels share
-              one copy; image borders need their own), per input channel.
-- population: a dense layer reading a (C, H, W) map through population axons: one axon per pixel,
-              indexed lists of the nonzero synapses, nothing shared.
+- sparse:     one axon per presynaptic neuron; its list holds only its nonzero synapses, each with a
+              target index.
+- conv:       shared convolution weights behind population axons: one axon per input pixel carries all
+              its channels (atoms). Pixels with the same set of valid kernel taps share one weight set, a
+              list of channels x taps x the core's output channels (interior pixels share one; borders and
+              stride phases need their own), as nengo-loihi's conv2d_loihi_weights builds them. All kernel
+              taps are stored, zeros included.
+- population: a dense layer reading a (C, H, W) map through population axons: one axon per pixel and one
+              weight set per pixel of C x the core's neurons synapses, zeros included, nothing shared.
 """
 from __future__ import annotations
 

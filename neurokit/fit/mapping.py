@@ -118,7 +118,8 @@ class DenseMapping:
         return int(self.reach(split, encoding).max(initial=0))
 
     def sum_owned(self, split, values: np.ndarray, per_pixel: bool = False) -> np.ndarray:
-        """Per core: the sum of `values` (one per output neuron) over the neurons it holds."""
+        """Per core: the sum of `values` (one per output neuron) over the neurons it holds. (A dense layer's
+        outputs have no pixels, and only a (C, H, W) input can be read through population axons.)"""
         c = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
         b = np.array(self._blocks(split))
         return c[b[:, 1]] - c[b[:, 0]]
