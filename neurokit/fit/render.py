@@ -27,6 +27,9 @@ def render_fit(r: dict, model: str = "") -> str:
                      f"{l['axons_out_per_core']:,}", limited_by(l)])
     out += _table(["layer", "kind", "encoding", "w bits", "cores", "neurons/core", "synapses/core",
                    "memory bits/core (used / limit)", "axons in", "axons out", "closest limit"], rows)
+    if not all(l["fits"] for l in r["layers"]):
+        out.append("  ! does not fit (see Problems): shown on its finest cut, or, when only its output axons overflow, "
+                   "on the cut that meets its other limits")
     out.append(f"  per core: the fullest core of the layer; limits {lim['core.neurons_per_core']:,} neurons, "
                f"{lim['core.axons_in']:,} axons in, {lim['core.axons_out']:,} axons out; memory counts synapse "
                f"lists plus {lim['core.neuron_memory_bits']} bits of state per neuron")
