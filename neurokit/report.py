@@ -200,7 +200,7 @@ def _headroom_rows(q: dict) -> list[str]:
 def _bit_search_rows(s: dict) -> list[str]:
     lines = ["", f"Weight-bit search: accuracy budget {100 * s['max_drop']:.2f} points below {_pct(s['reference'])} "
                  f"({s['reference_bits']}-bit weights); result {_pct(s['accuracy'])} after {len(s['trials'])} trials"]
-    lines += _table(["layer", "weight bits", "weights", "weight memory bits"],
+    lines += _table(["layer", "weight bits", "weights", "weights x bits"],
                     [[name, s["bits"][name], f"{s['weights'][name]:,}", f"{s['weights'][name] * s['bits'][name]:,}"]
                      for name in s["bits"]])
     return lines
