@@ -83,6 +83,18 @@ def test_stages_one_by_one(digits_model, tmp_path, capsys):
     rc, out, _ = _run(["run", q, "--data", "digits", "--backend", "lava-fixed", "--samples", 5, "--steps", 16,
                        "--out", rec, "--quiet"], capsys)
     assert rc == 0 and "lava-fixed: accuracy" in out
+    lava = json.loads(rec.read_text())
+    rc, out, _ = _run(["run", q, "--data", "digits", "--samples", 5, "--steps", 16, "--json", "--quiet"], capsys)
+    engine = json.loads(out)  # the default backend is the engine, and it counts what Lava counted
+    assert rc == 0 and engine["backend"] == "engine" and engine["accuracy"] == lava["accuracy"]
+    assert [l["spikes"] for l in engine["layers"]] == [l["spikes"] for l in lava["layers"]]
+    rc, out, _ = _run(["verify", q, "--data", "digits", "--samples", 2, "--steps", 8, "--json"], capsys)
+    v = json.loads(out)
+    assert rc == 0 and v["match"] is True and v["first_mismatch"] is None and (v["samples"], v["steps"]) == (2, 8)
+    rc, out, _ = _run(["verify", q, "--data", "digits", "--samples", 1, "--steps", 4], capsys)
+    assert rc == 0 and "bit-exact" in out
+    rc, _, err = _run(["verify", g, "--data", "digits"], capsys)
+    assert rc == 2 and "quantize it first" in err
     rc, out, _ = _run(["report", rec], capsys)
     assert rc == 0 and "energy.synop_pj" in out and "[UNVERIFIED]" in out
     rc, out, _ = _run(["run", g, "--data", "digits", "--backend", "float", "--steps", 16, "--json", "--quiet"], capsys)
@@ -90,7 +102,7 @@ def test_stages_one_by_one(digits_model, tmp_path, capsys):
 
 
 def test_help_for_every_subcommand(capsys):
-    for cmd in ("convert", "quantize", "run", "report", "deploy"):
+    for cmd in ("convert", "quantize", "run", "verify", "report", "deploy"):
         with pytest.raises(SystemExit) as e:
             main([cmd, "--help"])
         assert e.value.code == 0
