@@ -82,6 +82,11 @@ class PreparedNet:
     rate: bool
     xp: object
 
+    @property
+    def width(self) -> int:
+        """The widest layer input or output: what one sample's working set scales with."""
+        return max(max(l.n_inputs, l.n_neurons) for l in self.net.layers)
+
 
 def max_graded_input(net) -> int:
     """Largest |value| the quantized input format can send (bounds the synaptic sums of layer 0)."""
@@ -125,8 +130,8 @@ class Engine:
         outs, per_layer = [], []
         per_neuron = [np.zeros(l.out_shape) for l in net.layers]
         input_events = np.zeros(x.shape[1:])
-        for i, n, spikes_in, layers in self._chunks(prepared, x, steps, record=False):
-            input_events += spikes_in.sum((0, 1)) if prepared.rate else (self._encode(net, x[i:i + n]) != 0).sum(0) * float(steps)
+        for n, events, layers in self._chunks(prepared, x, steps, record=False):
+            input_events += events
             counts = [xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
             outs.append(counts[-1])
             per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
@@ -143,7 +148,7 @@ class Engine:
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         x = self._check_inputs(prepared, x)
         parts = [[] for _ in prepared.net.layers]
-        for _, n, _, layers in self._chunks(prepared, x, steps, record=True):
+        for _, _, layers in self._chunks(prepared, x, steps, record=True):
             for li, (s, u, v) in enumerate(layers):
                 parts[li].append([prepared.xp.host(a) for a in (u, v, s)])
         records = []
@@ -163,25 +168,28 @@ class Engine:
     def _encode(self, net, x):
         return net.encode_input(x) if self.mode == "fixed" else np.asarray(x, np.float64)
 
-    def _chunk_size(self, net, steps: int) -> int:
+    def _chunk_size(self, prepared: PreparedNet, steps: int) -> int:
         if self.batch_size:
             return self.batch_size
-        width = max(max(int(np.prod(l.in_shape)), l.n_neurons) for l in net.layers)
-        per_sample = steps * width * 40  # bytes: int64 drive and state, float input, spikes, headroom
+        per_sample = steps * prepared.width * 40  # bytes: int64 drive and state, float input, spikes, headroom
         return max(1, int(self.memory_mb * 2**20 // per_sample))
 
     def _chunks(self, prepared: PreparedNet, x, steps, record: bool):
-        """Yields (first index, n, input spikes (n, T, ...) or None, [(spikes, u, v) per layer, (T, n, neurons)])."""
+        """Yields (n, input events per input element summed over the chunk's samples and steps,
+        [(spikes, u, v) per layer, each (T, n, neurons)])."""
         net, xp, rate = prepared.net, prepared.xp, prepared.rate
-        chunk = self._chunk_size(net, steps)
+        chunk = self._chunk_size(prepared, steps)
         with exact_float32(), torch.no_grad():
             for i in range(0, len(x), chunk):
                 n = min(chunk, len(x) - i)
-                spikes_in = rate_spikes(x[i:i + n], steps, first_index=i) if rate else None
                 if rate:
+                    spikes_in = rate_spikes(x[i:i + n], steps, first_index=i)
+                    events = spikes_in.sum((0, 1))
                     s, constant = xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False
                 else:
-                    s, constant = xp.asarray(self._encode(net, x[i:i + n])), True
+                    frames = self._encode(net, x[i:i + n])
+                    events = (frames != 0).sum(0) * float(steps)
+                    s, constant = xp.asarray(frames), True
                 layers = []
                 for layer, syn, neu in zip(net.layers, prepared.synapses, prepared.neurons):
                     if constant:
@@ -193,4 +201,4 @@ class Engine:
                     spikes, u, v = neu.run(Drive(first, rest, constant, getattr(syn, "out_bound", 0)), steps, record)
                     layers.append((spikes, u, v))
                     s, constant = spikes.reshape((steps, n) + tuple(layer.out_shape)), False
-                yield i, n, spikes_in, layers
+                yield n, events, layers

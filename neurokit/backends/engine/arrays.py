@@ -54,6 +54,9 @@ class NumpyArrays:
     def add_(self, v, x):
         np.add(v, x, out=v)
 
+    def scalar(self, value, like):
+        return like.dtype.type(value)
+
     def clip_(self, v, lo, hi):
         np.core.umath.clip(v, lo, hi, out=v)  # the ufunc itself: np.clip's wrappers cost more than the work at batch 1
 
@@ -66,8 +69,9 @@ class NumpyArrays:
     def gt(self, v, thr, out):
         np.greater(v, thr, out=out)
 
-    def sub_where_(self, v, x, mask):
-        np.subtract(v, np.multiply(mask, v.dtype.type(x)), out=v)  # 25x faster than np.subtract(..., where=mask)
+    def sub_where_(self, v, x, mask, scratch=None):
+        # multiply-and-subtract is 25x faster than np.subtract(..., where=mask) on large arrays
+        np.subtract(v, np.multiply(mask, v.dtype.type(x), out=scratch), out=v)
 
     def zero_where_(self, v, mask):
         np.multiply(v, ~mask, out=v)
@@ -120,6 +124,9 @@ class TorchArrays:
     def add_(self, v, x):
         v.add_(x)
 
+    def scalar(self, value, like):
+        return value
+
     def clip_(self, v, lo, hi):
         v.clamp_(lo, hi)
 
@@ -132,7 +139,7 @@ class TorchArrays:
     def gt(self, v, thr, out):
         torch.gt(v, thr, out=out)
 
-    def sub_where_(self, v, x, mask):
+    def sub_where_(self, v, x, mask, scratch=None):
         v.sub_(mask.to(v.dtype).mul_(x))
 
     def zero_where_(self, v, mask):

@@ -165,13 +165,19 @@ class FixedNeurons:
                 with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))
                 v = xp.zeros((b, self.n), xp.int32) + xp.astype(self.v_init, xp.int32)
                 low, high = self._may_saturate(with_bias, steps)
+                # scalars of v's own type: numpy converts a Python int on every call, which costs more than
+                # the work on one sample's neurons
+                v_min, v_max, threshold = (xp.scalar(c, v) for c in (-(M - 1), M - 1, self.threshold))
+                scratch = xp.empty(v.shape, v.dtype)
                 for t in range(steps):
                     xp.add_(v, with_bias.at(t))
-                    if high:
-                        xp.minimum_(v, M - 1)
-                    if low:
-                        xp.maximum_(v, -(M - 1))
-                    self._fire(v, spikes[t])
+                    if low and high:
+                        xp.clip_(v, v_min, v_max)
+                    elif high:
+                        xp.minimum_(v, v_max)
+                    elif low:
+                        xp.maximum_(v, v_min)
+                    self._fire(v, spikes[t], threshold, scratch)
                     if record:
                         rec_u[t] = drive.at(t)
                         rec_v[t] = v
@@ -187,7 +193,7 @@ class FixedNeurons:
             d = v if self.v_factor == 4096 else truncate_div_4096(v * self.v_factor, xp)
             v = wrap32(d + u + self.bias)
             xp.clip_(v, -(M - 1), M - 1)
-            self._fire(v, spikes[t])
+            self._fire(v, spikes[t], self.threshold)
             if record:
                 rec_u[t] = u
                 rec_v[t] = v
@@ -209,9 +215,9 @@ class FixedNeurons:
         highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + max(hi, 0)
         return lowest <= -(M - 1), highest >= M - 1
 
-    def _fire(self, v, out):
-        self.xp.gt(v, self.threshold, out)
+    def _fire(self, v, out, threshold, scratch=None):
+        self.xp.gt(v, threshold, out)
         if self.subtract:
-            self.xp.sub_where_(v, self.threshold, out)
+            self.xp.sub_where_(v, threshold, out, scratch)
         else:
             self.xp.zero_where_(v, out)
