@@ -10,7 +10,7 @@ checked first: `neurokit.verify` on it must report bit-exact agreement, or the b
 
     .venv/bin/python benchmarks/engine_vs_lava.py [--steps 32] [--batch 1000] [--device cpu]
 
-Prints a markdown table and writes benchmarks/results/engine_vs_lava.json.
+Prints a markdown table and writes benchmarks/results/engine_vs_lava.json (--render re-prints its table).
 """
 from __future__ import annotations
 
@@ -171,8 +171,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--device", default="cpu", help="engine device: cpu (numpy), cpu-torch, cuda")
     ap.add_argument("--nets", default=",".join(NETS))
+    ap.add_argument("--render", action="store_true", help="print the table of the last results file, measure nothing")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.render:
+        print(table(json.loads((ROOT / "benchmarks" / "results" / "engine_vs_lava.json").read_text())))
+        return
     if a.child:
         import torch
 
@@ -195,25 +199,34 @@ def main() -> None:
         row["ratio_batched"] = row["engine_batch"]["sample_steps_per_s"] / lava
         results.append(row)
 
+    out = ROOT / "benchmarks" / "results" / "engine_vs_lava.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"steps": a.steps, "batch": a.batch, "device": a.device, "cpu_count": os.cpu_count(),
+              "cpu": platform.processor() or platform.machine(), "results": results}
+    record["table"] = table(record)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"T = {a.steps}, engine device {a.device}, {os.cpu_count()} CPU cores, {record['cpu']}")
+    print(record["table"])
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def table(record: dict) -> str:
     head = ["network", "Lava fixed_pt steps/s", "engine b=1 steps/s", "ratio b=1",
-            f"engine b={a.batch} sample-steps/s", "ratio batched", "peak MB Lava / b=1 / batched", "bit-exact"]
+            f"engine b={record['batch']:,} sample-steps/s", "ratio batched", "peak MB: Lava / engine b=1 / batched",
+            "bit-exact"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
+    for r in record["results"]:
         lines.append("| " + " | ".join([
-            r["title"], f"{r['lava']['steps_per_s']:,.0f}", f"{r['engine1']['steps_per_s']:,.0f}",
-            f"{r['ratio_batch1']:,.0f}x", f"{r['engine_batch']['sample_steps_per_s']:,.0f}",
-            f"{r['ratio_batched']:,.0f}x",
+            r["title"], _num(r["lava"]["steps_per_s"]), _num(r["engine1"]["steps_per_s"]),
+            f"{r['ratio_batch1']:,.0f}x", _num(r["engine_batch"]["sample_steps_per_s"]), f"{r['ratio_batched']:,.0f}x",
             f"{r['lava']['peak_rss_mb']:,.0f} / {r['engine1']['peak_rss_mb']:,.0f} / {r['engine_batch']['peak_rss_mb']:,.0f}",
             f"yes ({r['verify']['values']:,} values)" if r["verify"]["match"] else "NO",
         ]) + " |")
-    table = "\n".join(lines)
-    print(f"T = {a.steps}, engine device {a.device}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}")
-    print(table)
-    out = ROOT / "benchmarks" / "results" / "engine_vs_lava.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"steps": a.steps, "batch": a.batch, "device": a.device, "cpu_count": os.cpu_count(),
-                               "results": results, "table": table}, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -69,10 +69,17 @@ def _add_run(p: argparse.ArgumentParser, backends: tuple[str, ...], default: str
     p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line like every other error (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"neurokit: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .backends import BACKENDS
 
-    parser = argparse.ArgumentParser(prog="neurokit", description="Trained PyTorch ANN -> NIR -> Loihi 2 fixed point, "
+    parser = _Parser(prog="neurokit", description="Trained PyTorch ANN -> NIR -> Loihi 2 fixed point, "
                                      "simulated bit-accurately in Lava, with an energy report.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

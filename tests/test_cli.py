@@ -187,3 +187,17 @@ def test_run_record_feeds_report_energy(tmp_path, capsys):
     expected = (100 * 23.6 + 20 * 81.0 + (10 * 10 - 20) * 52.0 + 20 * 1.7) * 1e-12
     assert rc == 0 and r["energy_snn_j"] == pytest.approx(expected)
     assert r["energy_ann_j"] == pytest.approx(1000 * 4.6e-12)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["quantize", "m.nir", "--out", "q.nir", "--weight-bits", "if0=x"], "'if0=x' is not N or LAYER=N"),
+    (["run"], "the following arguments are required: network"),
+    (["deploy", "m.pt", "--steps", "many"], "argument --steps: invalid int value: 'many'"),
+])
+def test_usage_errors_are_one_line_exit_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("neurokit: error: ") and expected in lines[0]
