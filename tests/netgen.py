@@ -84,3 +84,20 @@ def networks(draw):
                        layers=layers, profile="random",
                        metadata={"input_encoding": "rate" if rate else "current"})
     return net, x, draw(st.integers(1, 12))
+
+
+def u_wrap_edge():
+    """Found by the 1,000-network run: a synaptic input of exactly -2**17, so a_in << 6 = -2**23, which
+    Lava's wrap of u turns into +2**23 (values <= -2**23 gain 2**24)."""
+    def layer(name, n_in, n_out, weight, weight_exp, bias, bias_exp, v_init, du):
+        return QLayer(name, "dense", (n_in,), (n_out,), weight=np.asarray(weight, np.int32), weight_exp=weight_exp,
+                      weight_bits=1, sign_mode=1, vth=0, bias_mant=np.asarray(bias, np.int32), bias_exp=bias_exp,
+                      du=du, dv=0, reset="subtract", graded_input_bits=0, v_init=np.asarray(v_init, np.int32))
+
+    w0 = np.full((6, 16), -369)
+    w0[[0, 1, 2, 3, 4, 5], [0, 2, 11, 7, 6, 1]] = [-107, 380, 134, -12, 85, 61]
+    layers = [layer("l0", 16, 6, w0, 2, [0, 0, 0, 0, 533, 533], 7, [-5411, 0, 0, 0, 0, 0], du=0),
+              layer("l1", 6, 1, np.full((1, 6), -202), 8, [0], 0, [0], du=4095)]
+    net = QuantizedNet((16,), input_scale=1.0, input_bits=2, input_signed=True, layers=layers, profile="random",
+                       metadata={"input_encoding": "rate"})
+    return net, np.full((2, 16), 0.99999), 4

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from neurokit.backends import get_backend
 from neurokit.verify import first_mismatch
-from netgen import networks
+from netgen import networks, u_wrap_edge
 
 EXAMPLES = int(os.environ.get("NEUROKIT_DIFF_EXAMPLES", "12"))
 RANDOM = bool(os.environ.get("NEUROKIT_DIFF_RANDOM"))
@@ -24,6 +24,7 @@ RANDOM = bool(os.environ.get("NEUROKIT_DIFF_RANDOM"))
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=networks(), device=st.sampled_from(["cpu", "cpu-torch"]))
+@example(case=u_wrap_edge(), device="cpu")
 def test_engine_equals_lava_every_step(case, device):
     net, x, steps = case
     lava = get_backend("lava-fixed").record(net, x, steps)

@@ -140,10 +140,10 @@ class FixedNeurons:
 
     def current(self, a, bound: int):
         """u from this step's input alone (u_factor == 0), and its bound; a holds int32 values."""
-        if bound > (M >> 6):
+        if bound >= (M >> 6):
             bound = min(bound, self.xp.max_abs(a))  # the format allows more than the data holds
-        if bound <= (M >> 6):
-            return a << 6, bound << 6  # within 24 bits: the wraps change nothing
+        if bound < (M >> 6):
+            return a << 6, bound << 6  # |a << 6| < 2**23: the wraps change nothing (-2**23 itself wraps to 2**23)
         a = self.xp.astype(a, self.xp.int64)
         u = wrap_u(wrap32(a << 6), self.xp)
         return u, M if (bound << 6) < 3 * M else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
