@@ -39,7 +39,7 @@ def first_mismatch(reference: list, candidate: list) -> dict | None:
 
 
 def _value(x):
-    return bool(x) if isinstance(x, (bool, np.bool_)) else int(x)
+    return x.item() if isinstance(x, np.generic) else x  # a plain bool, int or float for JSON
 
 
 def verify(qnet, x: np.ndarray, steps: int) -> dict:

@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from quantize.discretize import SIGN_INHIBITORY, SIGN_MIXED, mantissa_shift
+
 from .arrays import wrap32
 
 M = 1 << 23  # 24-bit state
@@ -28,13 +30,14 @@ F64_EXACT = 1 << 53
 
 
 def lava_dense_weights(w: np.ndarray, sign_mode: int, weight_bits: int) -> np.ndarray:
-    """Dense weights as Lava's PyDenseModelBitAcc holds them after its first step."""
+    """Dense weights as Lava's PyDenseModelBitAcc holds them after its first step: clip_weights to the
+    8-bit scale, then truncate_weights (sign modes as lava.utils.weightutils.SignMode)."""
     w = w.astype(np.int64)
-    mixed, inhibitory = sign_mode == 1, sign_mode == 3  # lava.utils.weightutils.SignMode
+    mixed, inhibitory = sign_mode == SIGN_MIXED, sign_mode == SIGN_INHIBITORY
     if inhibitory:
         w = -w
     w = np.clip(w, -256 * mixed, 255)
-    drop = 8 - weight_bits + int(mixed)
+    drop = mantissa_shift(sign_mode, weight_bits)
     w = (w >> drop) << drop
     return -w if inhibitory else w
 
