@@ -186,12 +186,18 @@ def test_field_that_is_not_a_table(tmp_path):
     ("neuron", "bias_exp_max", -17, "allowed -16..16"),
     ("energy", "synop_pj", -1.0, "allowed 0..1e+06"),
     ("energy", "synop_pj", float("nan"), "allowed 0..1e+06"),  # NaN is not a number in any range
+    ("core", "neurons_per_core", 0, "allowed 1..1048576"),
+    ("core", "population_axon_slots", 17, "allowed 1..16"),
+    ("core", "sparse_synapse_overhead_bits", -1, "allowed 0..64"),
+    ("neuron", "max_spikes_per_step", 0, "allowed 1..65536"),
+    ("chip", "cores_per_chip", 5000, "allowed 1..4096"),
+    ("board", "chips_per_board", 0, "allowed 1..65536"),
 ])
 def test_out_of_range(tmp_path, section, field, value, allowed):
     raw = _bundled_raw()
     raw[section][field]["value"] = value
     msg = _error(write_profile(tmp_path, raw))
-    assert f"field '{section}.{field}' = " in msg and "out of range" in msg and allowed in msg
+    assert f"field '{section}.{field}' = {value} is out of range" in msg and allowed in msg
 
 
 def test_unknown_field_is_rejected_with_the_allowed_ones(tmp_path):
@@ -338,21 +344,6 @@ def test_an_extending_profile_is_validated_whole(tmp_path):
     assert "'extends' must be a profile name or path" in _error(path)
     path.write_text('extends = "bad.toml"\nname = "bad"\ndescription = "x"\n')
     assert "'extends' loops back to itself" in _error(path)
-
-
-@pytest.mark.parametrize("section, field, value, allowed", [
-    ("core", "neurons_per_core", 0, "allowed 1..1048576"),
-    ("core", "population_axon_slots", 17, "allowed 1..16"),
-    ("core", "sparse_synapse_overhead_bits", -1, "allowed 0..64"),
-    ("neuron", "max_spikes_per_step", 0, "allowed 1..65536"),
-    ("chip", "cores_per_chip", 5000, "allowed 1..4096"),
-    ("board", "chips_per_board", 0, "allowed 1..65536"),
-])
-def test_per_core_and_board_limits_out_of_range(tmp_path, section, field, value, allowed):
-    raw = _bundled_raw()
-    raw[section][field]["value"] = value
-    msg = _error(write_profile(tmp_path, raw))
-    assert f"field '{section}.{field}' = {value} is out of range" in msg and allowed in msg
 
 
 def test_population_axons_must_be_a_bool_and_refractory_range_ordered(tmp_path):
