@@ -201,3 +201,16 @@ def test_usage_errors_are_one_line_exit_2(argv, expected, capsys):
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert out == "" and len(lines) == 1 and lines[0].startswith("neurokit: error: ") and expected in lines[0]
+
+
+def test_engine_device_errors_are_one_line(digits_model, tmp_path, capsys):
+    g, q = tmp_path / "m.nir", tmp_path / "m.q.nir"
+    assert _run(["convert", digits_model, "--data", "digits", "--out", g, "--quiet"], capsys)[0] == 0
+    assert _run(["quantize", g, "--data", "digits", "--out", q, "--quiet"], capsys)[0] == 0
+    cases = [("bogus", "unknown device 'bogus'")]
+    if not torch.cuda.is_available():
+        cases.append(("cuda", "torch sees no CUDA GPU here; use --device cpu"))
+    for device, expected in cases:
+        rc, out, err = _run(["run", q, "--data", "digits", "--samples", 2, "--steps", 4, "--device", device], capsys)
+        lines = err.strip().splitlines()
+        assert rc == 2 and out == "" and len(lines) == 1 and expected in lines[0]

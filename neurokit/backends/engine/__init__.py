@@ -22,7 +22,7 @@ import torch
 from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
-from .arrays import arrays_for
+from .arrays import arrays_for, check_device
 from .fixed import FixedNeurons, FixedSynapse
 from .floating import FloatNeurons, FloatSynapse
 
@@ -102,7 +102,7 @@ class Engine:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.memory_mb, self.batch_size = mode, memory_mb, batch_size
-        self.device = device or default_device()
+        self.device = check_device(device or default_device())
         self.name = "engine" if mode == "fixed" else "float"
 
     def prepare(self, net) -> PreparedNet:

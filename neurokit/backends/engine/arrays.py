@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...errors import BackendUnavailableError
+
 
 def wrap32(x):
     """Two's-complement int32 overflow of int64 values, as Lava's numpy int32 arithmetic does."""
@@ -150,6 +152,19 @@ class TorchArrays:
 
     def conv2d(self, x, w, layer):
         return torch.nn.functional.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def check_device(device: str) -> str:
+    """'cpu' (numpy), 'cpu-torch', or a torch device that exists here; anything else is a one-line error."""
+    if device in ("cpu", "cpu-torch"):
+        return device
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"unknown device '{device}'; use cpu, cpu-torch or a torch device such as cuda") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"device '{device}': torch sees no CUDA GPU here; use --device cpu")
+    return device
 
 
 def arrays_for(device: str):
