@@ -37,6 +37,15 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
                    help="activation percentile that sets each layer's scale; 100 = max-norm (default: 99.9)")
     p.add_argument("--v-init", type=float, default=0.5,
                    help="initial membrane potential in thresholds, in [0, 1) (default: 0.5)")
+    from .convert.methods import METHODS
+
+    p.add_argument("--method", choices=tuple(METHODS), default="rate",
+                   help="conversion method: " + "; ".join(f"{k}: {v}" for k, v in METHODS.items()) + " (default: rate)")
+    p.add_argument("--target-steps", type=int, default=None, metavar="T",
+                   help="time steps the method tunes for: ratenorm's threshold shift, lasnn's training window, "
+                        "phase's windows (default: 32)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs for tcl, ratenorm, lasnn (default: per method)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate for tcl, ratenorm, lasnn (default: per method)")
     p.add_argument("--input-coding", choices=("current", "rate"), default="current",
                    help="input as a constant current every step, or as Bernoulli spikes with P = value in [0, 1] "
                         "(default: current)")
@@ -173,19 +182,21 @@ def cmd_convert(a) -> dict:
     from .data import load_dataset
     from .io import load_torch_model, write_nir
     from .network import from_nir
-    from .pipeline import convert_model, take
+    from .pipeline import conversion_settings, convert_model, take
 
+    settings = conversion_settings(a.method, a.percentile, a.v_init, a.target_steps, a.epochs, a.lr)
     model = load_torch_model(a.model)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
-    graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding)
+    graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, a.method,
+                          (data.x_train, data.y_train), settings)
     net = from_nir(graph)  # proves the graph lowers before it is written
     write_nir(graph, a.out)
     meta = net.metadata
     return {"out": a.out, "nodes": list(graph.nodes), "layers": [
         {"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "lambda": lam}
         for l, lam in zip(net.layers, meta["lambdas"])],
-        "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
+        "method": meta["method"], "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
         "ann_macs": int(sum(meta["ann_macs"].values()))}
 
 
@@ -318,7 +329,8 @@ def cmd_deploy(a) -> dict:
     return deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
-        v_init=a.v_init, input_coding=a.input_coding, weight_bits=a.weight_bits, input_bits=a.input_bits,
+        v_init=a.v_init, input_coding=a.input_coding, method=a.method, target_steps=a.target_steps, epochs=a.epochs,
+        lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits,
         progress=not a.quiet))
 
 

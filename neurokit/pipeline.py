@@ -91,11 +91,30 @@ def ann_predictions(model: torch.nn.Module, x: np.ndarray, batch: int = 500) -> 
 
 
 def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
-                  input_coding: str = "current"):
+                  input_coding: str = "current", method: str = "rate", train=None, settings=None):
+    """train: (x, y) labelled samples for the methods that train (neurokit.convert.methods.TRAINS)."""
     from .convert import check_input_shape, convert
 
     check_input_shape(model, calibration)
-    return convert(model, calibration, percentile=percentile, v_init=v_init, input_encoding=input_coding)
+    return convert(model, calibration, percentile=percentile, v_init=v_init, input_encoding=input_coding,
+                   method=method, train=train, settings=settings)
+
+
+def conversion_settings(method: str, percentile: float, v_init: float, target_steps: int | None,
+                        epochs: int | None, lr: float | None):
+    """Settings for `method` from command-line values (target_steps None: the method's default T)."""
+    from .convert import Settings
+
+    if target_steps is not None and target_steps < 1:
+        raise NeurokitError(f"--target-steps must be at least 1, got {target_steps}")
+    if epochs is not None and epochs < 0:
+        raise NeurokitError(f"--epochs must be 0 or more, got {epochs}")
+    if lr is not None and not lr > 0:
+        raise NeurokitError(f"--lr must be positive, got {lr}")
+    s = Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr)
+    if target_steps is not None:
+        s.target_steps = target_steps
+    return s
 
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
@@ -152,6 +171,10 @@ class DeployOptions:
     percentile: float = 99.9
     v_init: float = 0.5
     input_coding: str = "current"
+    method: str = "rate"
+    target_steps: int | None = None  # the T a method tunes for (None: the method's default)
+    epochs: int | None = None
+    lr: float | None = None
     weight_bits: int | None = None
     input_bits: int = 8
     progress: bool = True
@@ -198,7 +221,9 @@ def deploy(opt: DeployOptions) -> dict:
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
     with clock("convert"):
-        graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding)
+        settings = conversion_settings(opt.method, opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
+        graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, opt.method,
+                              (data.x_train, data.y_train), settings)
     with clock("lower"):
         net = from_nir(graph)
     with clock("quantize"):

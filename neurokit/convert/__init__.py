@@ -12,10 +12,10 @@ from ..encoding import check_encoding
 from ..energy import ann_macs
 from ..errors import InputShapeError
 from .chain import SUPPORTED, forward_ops, read_chain
-from .normalize import activation_scales
+from .methods import METHODS, Inputs, Settings, method_function
 from .to_nir import build_graph, group_ops
 
-__all__ = ["convert", "SUPPORTED", "read_chain", "forward_ops", "check_input_shape"]
+__all__ = ["convert", "METHODS", "Settings", "SUPPORTED", "read_chain", "forward_ops", "check_input_shape"]
 
 
 def check_input_shape(model: nn.Module, x: np.ndarray) -> None:
@@ -31,32 +31,42 @@ def check_input_shape(model: nn.Module, x: np.ndarray) -> None:
 
 
 def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
-            input_encoding: str = "current"):
+            input_encoding: str = "current", method: str = "rate", train: tuple[np.ndarray, np.ndarray] | None = None,
+            settings: Settings | None = None):
     """Convert `model` (eval mode) using `calibration` inputs (N, *input_shape) for normalization.
 
-    v_init: initial membrane potential in thresholds. 0.5 turns the rate code's truncation error into a
-    rounding error (half the mean error), which shortens the time steps needed for a given accuracy.
+    method: one of neurokit.convert.methods.METHODS; the training methods also need `train` = (x, y).
+    percentile, v_init: the rate method's normalization percentile (100 = max-norm) and initial membrane
+        potential in thresholds. 0.5 turns the rate code's truncation error into a rounding error (half the
+        mean error), which shortens the time steps needed for a given accuracy.
+    settings: every method knob (overrides percentile and v_init when given).
     input_encoding: "current" (analog input every step) or "rate" (Bernoulli spikes); see neurokit.encoding.
     """
-    if not 0.0 <= v_init < 1.0:
-        raise ValueError(f"v_init must be in [0, 1) thresholds, got {v_init}")
+    settings = settings or Settings(percentile=percentile, v_init=v_init)
+    if not 0.0 <= settings.v_init < 1.0:
+        raise ValueError(f"v_init must be in [0, 1) thresholds, got {settings.v_init}")
+    run_method = method_function(method)
     model = model.eval()
     calibration = np.asarray(calibration)
     check_input_shape(model, calibration)
     check_encoding(input_encoding, calibration)
     ops = read_chain(model)
-    groups = group_ops(ops)
-    scales = activation_scales(ops, groups, calibration, percentile)
+    x_train, y_train = train if train is not None else (None, None)
+    result = run_method(ops, Inputs(calibration, x_train, y_train), settings)
+    groups = group_ops(result.ops)
+    p = settings.percentile
     info = {
-        "method": "rate",
-        "normalization": "max" if percentile == 100 else f"percentile {percentile}",
-        "percentile": percentile,
-        "lambdas": scales,
+        "method": method,
+        "normalization": "max" if p == 100 else f"percentile {p}",
+        "percentile": p,
+        "lambdas": [float(s) for s in result.scales],
         "calibration_samples": int(len(calibration)),
         "reset": "subtract",
-        "v_init": v_init,
+        "v_init": result.v_init,
         "input_encoding": input_encoding,
         "bn_folded": sorted({n for op in ops for n in op.params.get("folded", [])}),
         "ann_macs": dict(ann_macs(ops, tuple(calibration.shape[1:]))),  # per Linear/Conv2d, for energy reports
+        **result.info,
     }
-    return build_graph(ops, groups, scales, tuple(calibration.shape[1:]), info, v_init)
+    return build_graph(result.ops, groups, result.scales, tuple(calibration.shape[1:]), info, result.v_init,
+                       result.neuron_metadata)

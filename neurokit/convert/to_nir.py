@@ -57,7 +57,7 @@ def group_ops(ops: list[Op]) -> list[SpikingGroup]:
 
 
 def build_graph(ops: list[Op], groups: list[SpikingGroup], scales: list[float], input_shape: tuple[int, ...],
-                info: dict, v_init: float = 0.0) -> nir.NIRGraph:
+                info: dict, v_init: float = 0.0, neuron_metadata: list[dict] | None = None) -> nir.NIRGraph:
     """Normalized NIR graph: Input -> [SumPool2d|Flatten]* -> Conv2d|Affine -> IF (reset by subtraction) ... -> Output."""
     shapes = _op_output_shapes(ops, input_shape)
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(input_shape))}
@@ -93,7 +93,8 @@ def build_graph(ops: list[Op], groups: list[SpikingGroup], scales: list[float], 
         shape = shapes[ops.index(g.synapse)]
         neuron = f"if{li}"
         nodes[neuron] = nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
-                               metadata={RESET_KEY: "subtract", V_INIT_KEY: float(v_init)})
+                               metadata={RESET_KEY: "subtract", V_INIT_KEY: float(v_init),
+                                         **(neuron_metadata[li] if neuron_metadata else {})})
         order.append(neuron)
         lam_prev = lam
     nodes["output"] = nir.Output(output_type=np.array(shape))

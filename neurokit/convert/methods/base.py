@@ -1,0 +1,54 @@
+"""What every conversion method receives and returns.
+
+A method reads the ANN chain (BatchNorm folded), may retrain it, and returns a `Converted`: the chain whose
+ReLU outputs the spiking layers stand for, one scale per spiking layer (the activation that one threshold,
+i.e. one spike per step, represents), and the neuron settings. `build_graph` turns that into the same NIR
+graph for every method, so quantize, fit and run need nothing method-specific (phase coding adds neuron
+metadata that those stages read).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ...errors import NeurokitError
+
+
+@dataclasses.dataclass
+class Settings:
+    """Knobs shared by the methods; each method documents which it reads."""
+
+    percentile: float = 99.9  # activation percentile behind every data-based scale (100: max-norm)
+    v_init: float = 0.5  # initial membrane potential in thresholds
+    target_steps: int = 32  # the T a method tunes for (rate-norm shift, LaSNN's BPTT window, phase windows)
+    epochs: int | None = None  # training epochs (None: the method's default)
+    lr: float | None = None  # learning rate (None: the method's default)
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class Inputs:
+    """Data a method may use: unlabelled calibration samples, and labelled training samples for the
+    methods that train (None when the caller has none)."""
+
+    calibration: np.ndarray
+    x_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
+
+    def labelled(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        if self.x_train is None or self.y_train is None or len(self.x_train) == 0:
+            raise NeurokitError(f"conversion method '{method}' trains on labelled data; pass training samples "
+                                "(the CLI takes them from --data)")
+        return self.x_train, self.y_train
+
+
+@dataclasses.dataclass
+class Converted:
+    """A method's result, which build_graph lowers to NIR."""
+
+    ops: list  # the ANN chain (chain.Op), possibly retrained
+    scales: list[float]  # per spiking layer: the activation one threshold stands for
+    v_init: float = 0.0  # initial v in thresholds, every layer
+    neuron_metadata: list[dict] | None = None  # extra NIR metadata per neuron layer (phase coding)
+    info: dict = dataclasses.field(default_factory=dict)  # method-specific facts for the graph's metadata
