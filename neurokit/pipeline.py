@@ -181,6 +181,7 @@ class DeployOptions:
 
 
 DEPLOY_BACKENDS = ("engine", "lava-fixed", "loihi")
+ERROR_SAMPLES = 200  # test samples behind the report's per-layer conversion error (the engine records every step)
 
 
 def deploy(opt: DeployOptions) -> dict:
@@ -232,6 +233,11 @@ def deploy(opt: DeployOptions) -> dict:
         float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
+    with clock("conversion error"):
+        from .conversion_error import decompose
+
+        n_err = min(len(x), ERROR_SAMPLES)
+        conversion_error = {"samples": n_err, "layers": decompose(net, qnet, x[:n_err], opt.steps)}
     lava_check = None
     if opt.backend == "engine":
         with clock("Lava check"):
@@ -240,6 +246,7 @@ def deploy(opt: DeployOptions) -> dict:
         model=opt.model, dataset=data.name, profile=profile, steps=opt.steps, ann={"accuracy": ann_accuracy},
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
+        conversion_error=conversion_error,
     )
     if opt.out:
         with clock("write"):

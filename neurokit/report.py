@@ -25,10 +25,12 @@ def to_json(obj, indent: int | None = 2) -> str:
 
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
-                 lava_check: dict | None = None, stage_seconds: dict | None = None) -> dict:
+                 lava_check: dict | None = None, stage_seconds: dict | None = None,
+                 conversion_error: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
-    come from fixed_run, the network as it runs on the chip."""
+    come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
+    neurokit.conversion_error.decompose()}."""
     layers = fixed_run["layers"]
     snn_terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
                                   [l["synops"] for l in layers], steps)
@@ -55,6 +57,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "layers": layers,
         "quantization": quantization,
         "conversion": conversion,
+        "conversion_error": conversion_error,
         "constants": [dict(key=k, value=c.value, source=c.source, verified=c.verified)
                       for k, c in profile.constants() if k in used],
         "stage_seconds": stage_seconds or {},
@@ -123,6 +126,8 @@ def render_text(r: dict) -> str:
             change = r["fixed_accuracy"] - r["snn_float_accuracy"]
             out.append(f"  accuracy float -> fixed point ({r['backend']}, {n} samples, T = {T}): "
                        f"{_pct(r['snn_float_accuracy'])} -> {_pct(r['fixed_accuracy'])} ({100 * change:+.1f} points)")
+    if r.get("conversion_error"):
+        out += _conversion_error_rows(r["conversion_error"], T)
     out += ["", f"Constants used ({r['profile_path']})"]
     for c in r["constants"]:
         flag = "" if c["verified"] else "  [UNVERIFIED]"
@@ -133,6 +138,17 @@ def render_text(r: dict) -> str:
     if r.get("files"):
         out += ["", "Files"] + [f"  {k}: {v}" for k, v in r["files"].items()]
     return "\n".join(out)
+
+
+def _conversion_error_rows(e: dict, steps: int) -> list[str]:
+    """neurokit.conversion_error's per-layer decomposition, in thresholds per step."""
+    out = ["", f"Conversion error per layer (mean |difference| in thresholds per step, {e['samples']} samples, T = {steps})"]
+    rows = [[l["layer"], f"{l['activation_mean']:.4f}", f"{l['saturation']:.4f}", f"{100 * l['saturated_fraction']:.2f} %",
+             f"{l['sampling']:.4f}", f"{l['quantization']:.4f}", f"{l['total']:.4f}"] for l in e["layers"]]
+    out += _table(["layer", "mean activation", "saturation", "saturated", "sampling (T)", "quantization", "total"], rows)
+    out.append("  saturation: activation above one spike per step (local); sampling: the rate code at T given the "
+               "layer's actual inputs; quantization: fixed point vs float SNN (cumulative); total: fixed point vs ANN")
+    return out
 
 
 def _quant_title(q: dict) -> str:
