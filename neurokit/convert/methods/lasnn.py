@@ -1,0 +1,196 @@
+"""Layer-wise ANN-to-SNN distillation (LaSNN; Hong, Shen, Qi & Wang 2023, arXiv 2304.09101).
+
+The ANN stays frozen as the teacher; a spiking student with the same chain learns from it with backprop
+through time (BPTT) over `Settings.target_steps` steps, so that it is accurate at few time steps. The loss
+is cross-entropy on the student's output plus an attention-transfer feature loss at every hidden layer:
+
+    L = CE(lambda_L * n_L / T, y) + beta/2 * sum_l mean_(b,j) ( Q_S^l / |Q_S^l|_2 - Q_T^l / |Q_T^l|_2 )^2_(b,j)
+
+with n_l the spike counts of layer l over the T steps, and Q the attention map of a feature map F (B, C, H, W):
+Q = mean_c F_c^2 flattened to (B, H*W) (Zagoruyko & Komodakis 2017, attention transfer with p = 2, the
+"attention scheme" LaSNN bridges the ANN-SNN gap with); for a dense hidden layer Q = F^2 per neuron.
+The teacher's F is its ReLU output, the student's is its firing rate n_l / T times lambda_l (what one
+threshold stands for; the attention normalization makes that factor irrelevant to the loss, it is kept so
+both maps are in the same units). beta = 1000 as in attention transfer.
+
+What differs from the paper. LaSNN distils an ANN into a (smaller) SNN of its own architecture with LIF
+neurons trained from scratch. Here the student has the teacher's chain and starts from the teacher's weights
+under data-based normalization (Rueckauer et al. 2017: lambda_l = the `Settings.percentile` of layer l's
+activations), so at epoch 0 it is the rate-converted network and distillation fine-tunes it for T steps.
+Its neurons are integrate-and-fire, i.e. LIF without leak (Loihi 2's LIF with dv = 0, du = 1), because
+the exported network runs on neurokit's IF pipeline; with reset by subtraction, threshold 1 in units of
+lambda, v starting at `Settings.v_init`. The paper's full text was not available while this was
+written: the loss above is its abstract's "attention scheme" + layer-wise distillation, made concrete
+as attention transfer; logit KD (soft targets) is not added.
+
+The student's forward is exactly what the float engine and Lava floating_pt run (neurokit.network):
+layer 0 receives the input as a current W_0 x from step 1 on (nothing at step 0: one step of synaptic
+delay), layer l > 0 receives W_l lambda_(l-1) s_(l-1)(t-1); v += input / lambda_l + b_l / lambda_l; spike
+s = (v > 1), strictly; v -= s. Pooling and flatten act on spikes. Prediction = argmax of the output spike
+counts (ties to the lowest index). The Heaviside's gradient is a triangle surrogate,
+ds/dv = max(0, 1 - |v - 1|); the reset term is detached from the graph (Zenke & Vogels 2021).
+The trained weights are returned in ANN units with scales = lambda, so build_graph writes exactly the
+student's W_l lambda_(l-1) / lambda_l and b_l / lambda_l: the float engine's spikes are the student's.
+
+Reads Settings.target_steps (the BPTT window T; use 4-8, the method's point is few steps; 32 is slow),
+epochs (default 8), lr (default 1e-3), percentile, v_init, seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..normalize import activation_scales
+from ..to_nir import group_ops
+from .base import Converted, Inputs, Settings
+from .torchnet import ChainModule, train
+
+DEFAULT_EPOCHS = 8
+DEFAULT_LR = 1e-3
+BETA = 1000.0  # attention-transfer weight (Zagoruyko & Komodakis 2017)
+BATCH = 64
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside (x > 0, strictly: spike when v > threshold) with a triangle surrogate gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * torch.clamp(1.0 - x.abs(), min=0.0)
+
+
+def _synapse(module: ChainModule, i: int, x: torch.Tensor) -> torch.Tensor:
+    """Layer i's synaptic sum W_i pre_i(x), without the bias."""
+    m = module.synapses[i]
+    x = module.pre(i, x)
+    if isinstance(m, nn.Conv2d):
+        return nn.functional.conv2d(x, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+    return nn.functional.linear(x, m.weight)
+
+
+def spiking_forward(module: ChainModule, lambdas: list[float], x: torch.Tensor, steps: int,
+                    v_init: float) -> list[torch.Tensor]:
+    """Spike counts of every layer over `steps` steps, (B, *layer shape) each, with the deployed dynamics
+    (see the module docstring); differentiable through the surrogate."""
+    counts = []
+    dtype = module.synapses[0].weight.dtype
+    x = x.to(dtype)
+    b = x.shape[0]
+    prev = None  # (T, B, ...) spikes of the layer before
+    lam_prev = 1.0
+    for i, lam in enumerate(lambdas):
+        bias = module.synapses[i].bias
+        if i == 0:
+            drive = _synapse(module, 0, x) / lam  # the input current, the same every step from step 1 on
+            rest = drive.unsqueeze(0).expand((steps - 1,) + drive.shape)
+        else:
+            flat = prev[:steps - 1].reshape(((steps - 1) * b,) + prev.shape[2:])
+            rest = _synapse(module, i, flat * lam_prev) / lam
+            rest = rest.reshape((steps - 1, b) + rest.shape[1:])
+        shape = rest.shape[1:]
+        bias = (bias / lam).reshape((1, -1) + (1,) * (len(shape) - 2))
+        v = torch.full(shape, float(v_init), dtype=dtype)
+        spikes = []
+        for t in range(steps):
+            v = v + bias if t == 0 else v + rest[t - 1] + bias
+            s = _Spike.apply(v - 1.0)
+            v = v - s.detach()
+            spikes.append(s)
+        prev = torch.stack(spikes)
+        counts.append(prev.sum(0))
+        lam_prev = lam
+    return counts
+
+
+def _attention(f: torch.Tensor) -> torch.Tensor:
+    """Attention map (Zagoruyko & Komodakis 2017, p = 2): channel mean of F^2, L2-normalized per sample."""
+    q = f.pow(2).mean(1) if f.dim() == 4 else f.pow(2)
+    return nn.functional.normalize(q.flatten(1), dim=1)
+
+
+def feature_loss(student_maps: list[torch.Tensor], teacher_maps: list[torch.Tensor]) -> torch.Tensor:
+    """beta/2 * sum over hidden layers of the mean squared difference of the normalized attention maps."""
+    total = torch.zeros(())
+    for s, t in zip(student_maps, teacher_maps):
+        total = total + (_attention(s) - _attention(t)).pow(2).mean()
+    return BETA / 2 * total
+
+
+def student_predictions(converted: Converted, x: np.ndarray, steps: int, batch: int = 500) -> np.ndarray:
+    """Output spike counts (N, classes) of the student that `converted` holds, run in float64 with the
+    deployed dynamics: argmax(1) of them is what the exported SNN predicts."""
+    module = ChainModule(converted.ops).double()
+    with torch.no_grad():
+        return np.concatenate([
+            spiking_forward(module, converted.scales, torch.as_tensor(x[i:i + batch]), steps, converted.v_init)[-1]
+            .flatten(1).numpy() for i in range(0, len(x), batch)])
+
+
+def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
+    x, y = inputs.labelled("lasnn")
+    steps = int(settings.target_steps)
+    if steps < 2:
+        raise ValueError(f"lasnn needs target_steps >= 2 (one step is the synaptic delay), got {steps}")
+    epochs = DEFAULT_EPOCHS if settings.epochs is None else int(settings.epochs)
+    lr = DEFAULT_LR if settings.lr is None else float(settings.lr)
+    v_init = float(settings.v_init)
+    lambdas = activation_scales(ops, group_ops(ops), inputs.calibration, settings.percentile)
+    teacher = ChainModule(ops).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    student = ChainModule(ops)
+    last = len(lambdas) - 1
+
+    def losses(xb, yb):
+        with torch.no_grad():
+            _, t_maps = teacher(xb, record=True)
+        counts = spiking_forward(student, lambdas, xb, steps, v_init)
+        s_maps = [c / steps * lam for c, lam in zip(counts[:last], lambdas[:last])]
+        logits = counts[-1].flatten(1) / steps * lambdas[-1]
+        return feature_loss(s_maps, t_maps), nn.functional.cross_entropy(logits, yb)
+
+    # Feature loss before / after on one fixed batch of training samples.
+    probe = torch.as_tensor(x[:256], dtype=torch.float32), torch.as_tensor(y[:256], dtype=torch.int64)
+
+    def probe_losses():
+        with torch.no_grad():
+            f, c = losses(*probe)
+        return float(f), float(c)
+
+    before = probe_losses()
+    record: list[tuple[float, float]] = []
+
+    def loss_fn(xb, yb):
+        f, c = losses(xb, yb)
+        record.append((float(f), float(c)))
+        return f + c
+
+    history = train(student.parameters(), loss_fn, x, y, epochs, lr, batch=BATCH, seed=settings.seed)
+    after = probe_losses()
+    per_epoch = -(-len(x) // BATCH)
+    epoch_means = [np.mean(record[e * per_epoch:(e + 1) * per_epoch], axis=0) for e in range(epochs)]
+    result = Converted(student.to_ops(), [float(l) for l in lambdas], v_init)
+    acc = float(np.mean(student_predictions(result, x, steps).argmax(1) == np.asarray(y)))
+    result.info = {
+        "student_accuracy_train": acc,
+        "feature_loss": [float(epoch_means[0][0]), float(epoch_means[-1][0])] if epochs else [],
+        "ce_loss": [float(epoch_means[0][1]), float(epoch_means[-1][1])] if epochs else [],
+        "probe_feature_loss": [before[0], after[0]],  # the same 256 training samples before / after
+        "probe_ce_loss": [before[1], after[1]],
+        "loss": [float(h) for h in history],
+        "train_steps": steps,
+        "epochs": epochs,
+        "lr": lr,
+        "beta": BETA,
+        "surrogate": "triangle max(0, 1 - |v - 1|)",
+        "neuron": "IF (LIF without leak), reset by subtraction",
+        "train_samples": int(len(x)),
+    }
+    return result
