@@ -101,6 +101,23 @@ def test_stages_one_by_one(digits_model, tmp_path, capsys):
     assert rc == 0 and json.loads(out)["samples"] == 500
 
 
+def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
+    g = tmp_path / "m.nir"
+    rc, out, _ = _run(["convert", digits_model, "--data", "digits", "--method", "rate", "--percentile", 100,
+                       "--v-init", 0, "--out", g, "--json"], capsys)
+    r = json.loads(out)
+    assert rc == 0 and r["method"] == "rate" and r["normalization"] == "max"
+    from neurokit.network import from_nir
+    from neurokit.io import read_nir
+
+    net = from_nir(read_nir(g))
+    assert net.metadata["method"] == "rate" and all(np.all(l.v_init == 0) for l in net.layers)
+    rc, _, err = _run(["convert", digits_model, "--data", "digits", "--target-steps", 0, "--out", tmp_path / "x.nir"],
+                      capsys)
+    assert rc == 2 and err.strip() == "neurokit: error: --target-steps must be at least 1, got 0"
+    assert not (tmp_path / "x.nir").exists()
+
+
 def test_help_for_every_subcommand(capsys):
     for cmd in ("convert", "quantize", "run", "verify", "report", "deploy"):
         with pytest.raises(SystemExit) as e:
@@ -193,6 +210,7 @@ def test_run_record_feeds_report_energy(tmp_path, capsys):
     (["quantize", "m.nir", "--out", "q.nir", "--weight-bits", "if0=x"], "'if0=x' is not N or LAYER=N"),
     (["run"], "the following arguments are required: network"),
     (["deploy", "m.pt", "--steps", "many"], "argument --steps: invalid int value: 'many'"),
+    (["convert", "m.pt", "--out", "g.nir", "--method", "magic"], "argument --method: invalid choice: 'magic'"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv, expected, capsys):
     with pytest.raises(SystemExit) as e:
