@@ -86,7 +86,11 @@ def _si(x: float, unit: str) -> str:
 
 def render_text(r: dict) -> str:
     n, T = r["samples"], r["steps"]
-    out = [f"neurokit report: {r['model']} on {r['dataset']}, profile {r['profile']}, T = {T} steps", ""]
+    out = [f"neurokit report: {r['model']} on {r['dataset']}, profile {r['profile']}, T = {T} steps"]
+    conv = r.get("conversion") or {}
+    if conv.get("method"):
+        out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
+    out.append("")
     out.append("Accuracy")
     rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])],
             ["SNN float (as Lava floating_pt)", n, _pct(r["snn_float_accuracy"])],
@@ -138,6 +142,18 @@ def render_text(r: dict) -> str:
     if r.get("files"):
         out += ["", "Files"] + [f"  {k}: {v}" for k, v in r["files"].items()]
     return "\n".join(out)
+
+
+def conversion_summary(c: dict) -> str:
+    """One line of what the converter did, from the graph's metadata."""
+    parts = [f"normalization {c.get('normalization', '?')}"]
+    if c.get("lambdas"):
+        parts.append("lambda " + ", ".join(f"{v:.3g}" for v in c["lambdas"]))
+    if c.get("v_init") is not None:
+        parts.append(f"v_init {c['v_init']:g} thresholds")
+    if c.get("input_encoding"):
+        parts.append(f"{c['input_encoding']} input")
+    return "; ".join(parts)
 
 
 def _conversion_error_rows(e: dict, steps: int) -> list[str]:
