@@ -44,6 +44,8 @@ VARIANTS = {
 }
 RATE_VARIANTS = ("max-norm", "p99.9", "p99.99", "p99.9 + v_init 0.5", "tcl", "ratenorm (T=8)")
 ADVANCED = ("tcl", "ratenorm (T=8)", "phase", "lasnn (T=8)")
+DECOMPOSE_STEPS = (8, 32)  # the per-layer error decomposition of every rate variant at these T
+DECOMPOSE_SAMPLES = 200
 
 
 def _summary(info: dict) -> dict:
@@ -64,6 +66,7 @@ def measure_net(key: str, variants: list[str], steps: tuple[int, ...], log) -> d
 
     from hw_profiles import load_profile
     from neurokit.backends.engine import Engine
+    from neurokit.conversion_error import decompose
     from neurokit.convert import Settings, convert
     from neurokit.data import load_dataset
     from neurokit.io import load_torch_model
@@ -112,6 +115,8 @@ def measure_net(key: str, variants: list[str], steps: tuple[int, ...], log) -> d
             point = {"steps": T, "float": f_trace.accuracy(y), "fixed": q_trace.accuracy(y),
                      "spikes": sum(l["spikes"] for l in run["layers"]),
                      "synops": sum(l["synops"] for l in run["layers"])}
+            if name in RATE_VARIANTS and T in DECOMPOSE_STEPS:
+                point["error"] = decompose(net, qnet, x[:DECOMPOSE_SAMPLES], T)
             row["points"].append(point)
             log(f"  {name:20s} T={T:4d}: float {100 * point['float']:5.1f} %  fixed {100 * point['fixed']:5.1f} %  "
                 f"spikes {point['spikes']:9.0f}  synops {point['synops']:.3g}")
@@ -174,9 +179,25 @@ def tables(record: dict) -> str:
                 cells += [f"{p['spikes']:,.0f}", f"{p['synops']:,.0f}"] if p else ["-", "-"]
             out.append(f"| {name} | {row['convert_s']:.1f} | " + " | ".join(cells) + " |")
         out.append("")
+        out += error_table(net)
         out += [f"- {line}" for line in targets(net)]
         out.append("")
     return "\n".join(out)
+
+
+def error_table(net: dict) -> list[str]:
+    """Per-layer conversion error of the rate variants (neurokit.conversion_error), thresholds per step."""
+    rows = []
+    for name, row in net["variants"].items():
+        for p in row["points"]:
+            for e in p.get("error", []):
+                rows.append(f"| {name} | {p['steps']} | {e['layer']} | {e['activation_mean']:.3f} | {e['saturation']:.4f} | "
+                            f"{e['sampling']:.4f} | {e['quantization']:.4f} | {e['total']:.4f} |")
+    if not rows:
+        return []
+    return [f"Conversion error per layer ({DECOMPOSE_SAMPLES} test images; mean |difference| in thresholds per step):\n",
+            "| method | T | layer | mean activation | saturation | sampling | quantization | total vs ANN |",
+            "|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def plot(record: dict, path: Path) -> None:
