@@ -1,0 +1,96 @@
+"""Trainable clipping layers, TCL (Ho & Chang, "TCL: an ANN-to-SNN Conversion with Trainable Clipping Layers",
+DAC 2021, arXiv:2008.04509).
+
+Every hidden ReLU becomes a clipping layer  y = min(ReLU(z), lambda_l)  with one trainable scalar lambda_l per
+layer. The network is fine-tuned, weights and lambdas together, on cross-entropy plus an L2 penalty on the
+lambdas (`PENALTY` * sum_l lambda_l^2), which pulls each bound down to where clipping starts to cost accuracy.
+The trained lambda_l is then the layer's normalization factor: the SNN threshold (one spike per step) stands for
+lambda_l, so the SNN saturates exactly where the trained ANN clips and no activation is lost above the threshold
+(Rueckauer-style data normalization with the data-based percentile replaced by a learned bound).
+
+Here:
+- lambda_l starts at the `Settings.percentile` (99.9) percentile of layer l's positive ReLU activations on the
+  calibration data, and is trained as lambda_l = lambda0_l * u_l with u_l = 1 at the start, so that Adam's
+  step (about lr per step on u_l) is a relative change of the bound whatever its size in ANN units; the penalty is
+  on lambda_l itself, as in the paper.
+- The output layer has no ReLU, so no clipping layer (the paper clips after ReLUs only); its scale is the
+  percentile of the positive outputs of the trained, clipped network on the calibration data.
+- Fine-tuning starts from the given weights (BatchNorm folded) for `Settings.epochs` (default `EPOCHS`) epochs at
+  `Settings.lr` (default `LR`) with the shared loop (Adam, cosine schedule, +-2 pixel shifts for images of 16
+  pixels a side or more); the paper trains (or fine-tunes) for many epochs with SGD. Dropout and BatchNorm are gone after folding, so
+  fine-tuning runs without them.
+Reads Settings.percentile, v_init, epochs, lr, seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..normalize import activation_scales
+from ..to_nir import group_ops
+from .base import Converted, Inputs, Settings
+from .torchnet import ChainModule, accuracy, train
+
+# L2 coefficient on the clipping bounds: Ho & Chang train the bounds with the same L2 regularization as the
+# weights, 5e-4 (weight-decay strength of their CIFAR / ImageNet runs).
+PENALTY = 5e-4
+EPOCHS = 3
+LR = 5e-4
+SHIFT = 2  # +-pixel roll augmentation for images, as examples/mnist_cnn/train.py (MNIST-sized inputs)
+
+
+def shift_for(x: np.ndarray) -> int:
+    """SHIFT for images of 16 pixels a side or more; none for tiny images (8x8 digits) or non-images."""
+    return SHIFT if x.ndim == 4 and min(x.shape[2:]) >= 16 else 0
+
+
+def clipped_output_scale(module: ChainModule, calibration: np.ndarray, activation, percentile: float,
+                         batch: int = 500) -> float:
+    """Percentile of the positive outputs of `module` run with `activation` in place of each ReLU."""
+    module.eval()
+    with torch.no_grad():
+        out = np.concatenate([module(torch.as_tensor(calibration[i:i + batch], dtype=torch.float32),
+                                     activation).numpy().ravel() for i in range(0, len(calibration), batch)])
+    pos = out[out > 0]
+    return float(np.percentile(pos, percentile)) if pos.size else 1.0
+
+
+def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:
+    x, y = inputs.labelled("tcl")
+    epochs = EPOCHS if settings.epochs is None else settings.epochs
+    lr = LR if settings.lr is None else settings.lr
+    groups = group_ops(ops)
+    hidden = len(groups) - 1
+    init = activation_scales(ops, groups, inputs.calibration, settings.percentile)[:hidden]
+
+    module = ChainModule(ops)
+    lam0 = torch.tensor(init, dtype=torch.float32)
+    u = nn.Parameter(torch.ones(hidden))
+
+    def lambdas() -> torch.Tensor:
+        return lam0 * u
+
+    def clip(i: int, z: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(torch.relu(z), lambdas()[i])
+
+    def loss_fn(xb, yb):
+        return nn.functional.cross_entropy(module(xb, clip), yb) + PENALTY * (lambdas() ** 2).sum()
+
+    module.train()
+    history = train(list(module.parameters()) + [u], loss_fn, x, y, epochs, lr, seed=settings.seed, shift=shift_for(x))
+    with torch.no_grad():
+        u.clamp_(min=1e-3)  # a bound driven to zero or below would silence the layer; keep it positive
+    trained = [float(v) for v in lambdas().detach()]
+    out_scale = clipped_output_scale(module, inputs.calibration, clip, settings.percentile)
+    info = {
+        "tcl_lambdas_init": [float(v) for v in init],
+        "tcl_lambdas_trained": trained,
+        "tcl_output_scale": out_scale,
+        "tcl_loss_history": [float(v) for v in history],
+        "tcl_train_accuracy": accuracy(module, x, y, clip),
+        "epochs": epochs,
+        "lr": lr,
+        "tcl_penalty": PENALTY,
+    }
+    return Converted(ops=module.to_ops(), scales=trained + [out_scale], v_init=settings.v_init, info=info)
