@@ -8,6 +8,14 @@ Discrete-time semantics shared by every backend (they are Lava's): at step t eac
 W . s_prev(t-1) (one step of synaptic delay per layer, the input counting as layer 0's spikes),
 v += input + bias, spike if v > 1, then v -= 1 (reset by subtraction) or v = 0 (reset to zero).
 v starts at v_init (NIR metadata, default 0) and u, the synaptic current, forgets every step.
+
+Phase layers (IF metadata neuron = "phase", single-spike phase coding; see
+neurokit/convert/methods/phase.py) keep the synaptic delay but replace the neuron: during its integration
+window, steps offset .. offset + I - 1 (I = K, or 1 for the layer that takes the held input),
+u <- u / in_base + input + bias; at the window's last step v <- u (latched) and u <- 0; during the next
+K steps (phases k = 0 .. K - 1) it spikes at most once, at
+the phase k whose value base**-(K-1-k) codes v (thresholds shift * base**-j). Inputs outside the
+integration window are ignored; each sample runs one window per layer.
 """
 from __future__ import annotations
 
@@ -22,6 +30,8 @@ from .errors import UnsupportedModelError
 RESET_KEY = "reset_mode"  # NIR has no reset-by-subtraction field: neurokit carries it in IF metadata
 V_INIT_KEY = "v_init"  # nor an initial membrane potential
 RESET_MODES = ("subtract", "zero")
+NEURON_KEY = "neuron"  # "if" (default) or "phase" (single-spike phase coding)
+PHASE_KEYS = ("phase_base", "phase_shift", "phase_window", "phase_offset", "phase_in_base", "phase_integrate")
 SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, IF"
 
 
@@ -47,6 +57,68 @@ class LayerGeometry:
         return int(np.prod(self.in_shape))
 
 
+@dataclasses.dataclass(frozen=True)
+class PhaseCode:
+    """Single-spike phase coding of one layer (float; the quantized form is quantize.qnet.QPhase).
+
+    The layer integrates during steps offset .. offset + integrate - 1 (u decays by 1 / in_base per step:
+    in_base is the code base of the layer that sends to it; integrate = window for a phase-coded input,
+    1 for the held input), latches v = u at that window's last step, and in the next `window` steps fires
+    at most once: at phase k, value index
+    j = window - 1 - k, iff thresholds[j] <= v < thresholds[j - 1] (no upper bound for j = 0), where
+    thresholds[j] = shift * base**-j. That spike stands for the value base**-j."""
+
+    base: float
+    shift: float
+    window: int
+    offset: int
+    in_base: float = 1.0
+    integrate: int | None = None  # steps of the integration window (None: window)
+
+    def __post_init__(self):
+        if self.integrate is None:
+            object.__setattr__(self, "integrate", self.window)
+        if self.window < 1 or self.offset < 1 or self.integrate < 1:
+            raise UnsupportedModelError(f"phase coding needs window, offset and integrate >= 1 (got {self.window}, "
+                                        f"{self.offset}, {self.integrate})")
+        if not self.base > 1 or not self.shift > 0 or not self.in_base >= 1:
+            raise UnsupportedModelError(f"phase coding needs base > 1, shift > 0, in_base >= 1 (got {self.base}, "
+                                        f"{self.shift}, {self.in_base})")
+
+    def thresholds(self) -> np.ndarray:
+        """shift * base**-j, j = 0 .. window - 1 (decreasing)."""
+        return self.shift * float(self.base) ** -np.arange(self.window, dtype=np.float64)
+
+    def values(self) -> np.ndarray:
+        """base**-j: the value a spike with value index j stands for."""
+        return float(self.base) ** -np.arange(self.window, dtype=np.float64)
+
+    @property
+    def latch_step(self) -> int:
+        return self.offset + self.integrate - 1
+
+    def metadata(self) -> dict:
+        return {NEURON_KEY: "phase", "phase_base": float(self.base), "phase_shift": float(self.shift),
+                "phase_window": int(self.window), "phase_offset": int(self.offset),
+                "phase_in_base": float(self.in_base), "phase_integrate": int(self.integrate)}
+
+
+def phase_bounds(thresholds, top):
+    """Per phase k: the interval [lo[k], hi[k]) of v that fires at phase k; thresholds[j] for value index
+    j = K - 1 - k, hi of the last phase = `top` (above any v)."""
+    thr = list(thresholds)
+    k_count = len(thr)
+    lo = [thr[k_count - 1 - k] for k in range(k_count)]
+    hi = [thr[k_count - 2 - k] if k < k_count - 1 else top for k in range(k_count)]
+    return lo, hi
+
+
+def phase_latency(net) -> int | None:
+    """Steps until a phase net's last layer has latched its output (None for rate nets): run at least this."""
+    last = net.layers[-1]
+    return None if last.phase is None else last.phase.latch_step + 1
+
+
 @dataclasses.dataclass
 class Layer(LayerGeometry):
     """One synapse + neuron population. Weights in torch layout; bias per neuron; threshold 1."""
@@ -56,6 +128,11 @@ class Layer(LayerGeometry):
     reset: str = "subtract"
     folded: tuple[str, ...] = ()  # NIR nodes folded into this synapse
     v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
+    phase: PhaseCode | None = None  # single-spike phase coding (None: integrate-and-fire)
+
+    @property
+    def neuron(self) -> str:
+        return "if" if self.phase is None else "phase"
 
 
 @dataclasses.dataclass
@@ -268,3 +345,13 @@ def _apply_neuron(layer: Layer, name: str, neuron: nir.IF) -> None:
         layer.v_init = np.broadcast_to(np.asarray(meta.get(V_INIT_KEY, 0.0), np.float64), shape) / vth
     except ValueError:
         raise UnsupportedModelError(f"NIR neuron '{name}': metadata v_init does not match its shape {shape}") from None
+    kind = str(meta.get(NEURON_KEY, "if"))
+    if kind == "phase":
+        missing = [k for k in PHASE_KEYS if k not in meta]
+        if missing:
+            raise UnsupportedModelError(f"NIR neuron '{name}': phase neuron without metadata {missing}")
+        layer.phase = PhaseCode(base=float(meta["phase_base"]), shift=float(meta["phase_shift"]),
+                                window=int(meta["phase_window"]), offset=int(meta["phase_offset"]),
+                                in_base=float(meta["phase_in_base"]), integrate=int(meta["phase_integrate"]))
+    elif kind != "if":
+        raise UnsupportedModelError(f"NIR neuron '{name}': metadata {NEURON_KEY}={kind!r}; expected 'if' or 'phase'")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .discretize import (IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, quantize_bias, quantize_input,
-                         quantize_v_init, quantize_weights)
+from .discretize import (IF_DU, IF_DV, SIGN_NAMES, Limits, choose_scale, input_scale, phase_decay, phase_gain,
+                         quantize_bias, quantize_input, quantize_phase_thresholds, quantize_v_init, quantize_weights)
 from .headroom import layer_headroom, max_rate, rate_demand, refractory_warning, warnings_for
-from .qnet import QLayer, QuantizedNet, load_quantized, save_quantized
+from .qnet import QLayer, QPhase, QuantizedNet, load_quantized, save_quantized
 
 __all__ = ["quantize", "QuantizedNet", "QLayer", "save_quantized", "load_quantized"]
 
@@ -45,33 +45,65 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
     warnings = [w for w in [refractory_warning(profile)] if w]
     layers, report_layers = [], []
+    # phase layers: the integer decay of each layer, which fixes the base its sender's code must use
+    decays = [phase_decay(l.phase.in_base) if l.phase is not None else None for l in net.layers]
     for i, layer in enumerate(net.layers):
         nwb = weight_bits.get(layer.name) if isinstance(weight_bits, dict) else weight_bits
         lim = Limits.from_profile(profile, nwb)
         graded = i == 0 and not rate
         w_eff = layer.weight / q_in if graded else layer.weight
-        sc = choose_scale(w_eff, layer.bias, layer.kind == "conv", lim, headroom)
+        bias, phase_report = layer.bias, None
+        if layer.phase is not None:
+            code = layer.phase
+            # the float net's bias (and layer 0's weights) carry 1 / G for the float decay; the integer decay
+            # has its own G: correct the bias for it (layer 0 does not decay: D = 4096, its G is exact)
+            gain_fix = float(np.sum(code.in_base ** -np.arange(code.integrate, dtype=np.float64)))
+            gain_fix /= phase_gain(decays[i], code.integrate)
+            bias = layer.bias * gain_fix
+        sc = choose_scale(w_eff, bias, layer.kind == "conv", lim, headroom)
         w8, wstats = quantize_weights(w_eff, sc, lim)
-        bmant, bexp, bstats = quantize_bias(layer.bias, sc.vth, lim)
+        bmant, bexp, bstats = quantize_bias(bias, sc.vth, lim)
+        qphase = None
+        if layer.phase is not None:
+            nxt = decays[i + 1] if i + 1 < len(net.layers) else None
+            code_base = 4096.0 / nxt if nxt is not None else code.base  # what the receiver decodes
+            thr, tstats = quantize_phase_thresholds(code.shift, code_base, code.window, sc.vth, lim)
+            qphase = QPhase(decay=decays[i], thresholds=thr, window=code.window, offset=code.offset,
+                            base=code_base, shift=code.shift, in_base=4096.0 / decays[i],
+                            integrate=code.integrate)
+            phase_report = {"window": code.window, "offset": code.offset, "integrate": code.integrate,
+                            "decay": decays[i],
+                            "in_base": code.in_base, "in_base_effective": 4096.0 / decays[i],
+                            "base": code.base, "base_effective": code_base, "shift": code.shift,
+                            "bias_gain_correction": gain_fix, "thresholds": tstats}
         layers.append(QLayer(
             name=layer.name, kind=layer.kind, in_shape=layer.in_shape, out_shape=layer.out_shape, weight=w8,
             weight_exp=sc.weight_exp, weight_bits=lim.weight_bits, sign_mode=sc.sign_mode, vth=sc.vth,
             bias_mant=bmant, bias_exp=bexp, du=IF_DU, dv=IF_DV, reset=layer.reset, stride=layer.stride,
             padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
             graded_input_bits=input_bits if graded else 0,
-            v_init=quantize_v_init(layer.v_init, sc.vth, lim, layer.out_shape),
+            v_init=quantize_v_init(None if qphase else layer.v_init, sc.vth, lim, layer.out_shape), phase=qphase,
         ))
         notes = []
         if layer.kind == "conv" and not lim.conv_applies_weight_exp:
             notes.append("conv weight_exp fixed at 0 (Lava's PyConvModelFixed ignores it)")
-        if layer.reset == "subtract" and not profile.neuron.reset_by_subtraction:
+        if qphase is not None:
+            notes.append("phase neuron (single-spike phase coding): runs on neurokit's PhaseNeuron; on Loihi 2 it "
+                         "needs a custom neuron program (see neurokit/convert/methods/phase.py)")
+            if phase_report["thresholds"]["distinct"] < code.window:
+                notes.append(f"only {phase_report['thresholds']['distinct']} of {code.window} phase thresholds are "
+                             "distinct integers: some phases never fire")
+        elif layer.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         if bstats["clipped_fraction"] > 0:
             notes.append(f"{bstats['clipped_fraction']:.1%} of biases clipped to the {profile.neuron.bias_mant_bits}-bit mantissa")
         if wstats["clipped_fraction"] > 0:
             notes.append(f"{wstats['clipped_fraction']:.1%} of weights clipped")
         headroom_i = layer_headroom(layer, layers[-1], demands[i], profile, x_int if graded else None)
-        warnings += warnings_for(layer.name, headroom_i, profile)
+        layer_warnings = warnings_for(layer.name, headroom_i, profile)
+        if qphase is not None:  # the rate model does not apply: keep only the u-wrap warning
+            layer_warnings = [w for w in layer_warnings if "synaptic input u" in w]
+        warnings += layer_warnings
         if headroom_i["u"]["may_wrap"] and not headroom_i["u"]["wraps"]:
             share = headroom_i["u"]["limit"] / headroom_i["u"]["worst_case"]
             notes.append(f"u would wrap if a neuron's excitatory (or inhibitory) inputs spiked in one step with more "
@@ -87,6 +119,8 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
                           "v_step_thresholds": 1.0 / (sc.vth * (1 << profile.neuron.threshold_shift))},
             "headroom": headroom_i,
             "reset": layer.reset, "notes": notes,
+            "neuron": "if" if qphase is None else "phase",
+            **({"phase": phase_report} if phase_report else {}),
         })
     qnet = QuantizedNet(input_shape=tuple(net.input_shape), input_scale=q_in, input_bits=input_bits,
                         input_signed=signed, layers=layers, profile=profile.name,

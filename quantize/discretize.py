@@ -185,3 +185,28 @@ def quantize_v_init(v_init, vth: int, lim: Limits, shape) -> np.ndarray:
 # Integrate-and-fire on Loihi's CUBA neuron: u forgets each step (du + 1 = 4096), v does not decay (dv = 0).
 IF_DU = 4095
 IF_DV = 0
+
+
+def phase_decay(in_base: float) -> int:
+    """A phase layer's accumulator decay D (u <- trunc(u * D / 4096)) for an input code of base in_base."""
+    return int(min(4096, max(1, round(4096.0 / float(in_base)))))
+
+
+def phase_gain(decay: int, window: int) -> float:
+    """sum_j (decay / 4096)**j: what a constant per-step input (the bias, the held input) adds up to."""
+    return float(np.sum((decay / 4096.0) ** np.arange(window, dtype=np.float64)))
+
+
+def quantize_phase_thresholds(shift: float, base: float, window: int, vth: int, lim: Limits) -> tuple[np.ndarray, dict]:
+    """Integer thresholds round(shift * base**-j * vth << threshold_shift), j = 0..window-1, at least 1
+    (a threshold of 0 would make v = 0 fire), at most the state's largest value."""
+    ideal = shift * float(base) ** -np.arange(window, dtype=np.float64) * vth * (1 << lim.threshold_shift)
+    thr = np.clip(np.round(ideal), 1, lim.state_max).astype(np.int64)
+    err = np.abs(thr - ideal) / ideal
+    stats = {
+        "count": int(window),
+        "rel_error_max": float(err.max()),
+        "at_floor": int(np.sum(thr == 1)),  # raised to 1
+        "distinct": int(len(np.unique(thr))),  # fewer than window: some phases can never fire
+    }
+    return thr.astype(np.int32), stats

@@ -16,6 +16,37 @@ FORMAT = "neurokit-quantized/1"
 
 
 @dataclasses.dataclass
+class QPhase:
+    """A phase layer's integers (neurokit.network.PhaseCode in fixed point): the accumulator decays as
+    u <- trunc(u * decay / 4096) during the integration window; thresholds[j] (raw v units, like vth << 6)
+    is the least v that sends value index j (value base**-j). base and in_base are the effective bases
+    the integers stand for (in_base = 4096 / decay), shift as converted."""
+
+    decay: int
+    thresholds: np.ndarray  # int32 (window,), non-increasing, >= 1
+    window: int
+    offset: int
+    base: float
+    shift: float
+    in_base: float
+    integrate: int  # steps of the integration window
+
+    def metadata(self) -> dict:
+        return {"neuron": "phase", "phase_decay": np.int64(self.decay),
+                "phase_thresholds": np.asarray(self.thresholds, np.int32), "phase_window": np.int64(self.window),
+                "phase_offset": np.int64(self.offset), "phase_base": float(self.base),
+                "phase_shift": float(self.shift), "phase_in_base": float(self.in_base),
+                "phase_integrate": np.int64(self.integrate)}
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "QPhase":
+        return cls(decay=int(meta["phase_decay"]), thresholds=np.asarray(meta["phase_thresholds"], np.int32),
+                   window=int(meta["phase_window"]), offset=int(meta["phase_offset"]),
+                   base=float(meta["phase_base"]), shift=float(meta["phase_shift"]),
+                   in_base=float(meta["phase_in_base"]), integrate=int(meta["phase_integrate"]))
+
+
+@dataclasses.dataclass
 class QLayer(LayerGeometry):
     weight: np.ndarray  # int32, Lava's 8-bit scale (mantissa << (8 - nwb + is_mixed)), torch layout
     weight_exp: int
@@ -29,6 +60,11 @@ class QLayer(LayerGeometry):
     reset: str
     graded_input_bits: int = 0  # >0: this layer receives graded (multi-bit) messages
     v_init: np.ndarray | None = None  # int32 initial v per neuron, raw state units (None: 0)
+    phase: QPhase | None = None  # single-spike phase coding (None: integrate-and-fire)
+
+    @property
+    def neuron(self) -> str:
+        return "if" if self.phase is None else "phase"
 
     def __post_init__(self):
         if self.v_init is None:
@@ -90,7 +126,8 @@ def to_nir(q: QuantizedNet) -> nir.NIRGraph:
                                    v_reset=np.zeros(layer.out_shape),
                                    metadata={"reset_mode": layer.reset, "bias": b,
                                              "v_init": layer.v_init / (layer.vth * 64.0),
-                                             "v_init_int": layer.v_init.astype(np.int32)})
+                                             "v_init_int": layer.v_init.astype(np.int32),
+                                             **(layer.phase.metadata() if layer.phase is not None else {})})
         order.append(layer.name)
         shape = layer.out_shape
     nodes["output"] = nir.Output(output_type=np.array(shape))
@@ -129,6 +166,7 @@ def _read_quantized(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
             name=name, kind=str(meta["kind"]), weight=np.asarray(meta["weight_int"], np.int32),
             bias_mant=np.asarray(meta["bias_mant"], np.int32), reset=str(node.metadata["reset_mode"]),
             v_init=np.asarray(node.metadata["v_init_int"], np.int32),
+            phase=QPhase.from_metadata(node.metadata) if node.metadata.get("neuron") == "phase" else None,
             **{f: int(meta[f]) for f in _INT_FIELDS},
             **{f: tuple(int(v) for v in meta[f]) for f in _TUPLE_FIELDS},
         ))

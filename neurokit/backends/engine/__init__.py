@@ -23,8 +23,8 @@ from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
 from .arrays import arrays_for, check_device
-from .fixed import FixedNeurons, FixedSynapse
-from .floating import FloatNeurons, FloatSynapse
+from .fixed import FixedNeurons, FixedPhaseNeurons, FixedSynapse
+from .floating import FloatNeurons, FloatPhaseNeurons, FloatSynapse
 
 MODES = ("fixed", "float")
 
@@ -88,6 +88,33 @@ class PreparedNet:
         return max(max(l.n_inputs, l.n_neurons) for l in self.net.layers)
 
 
+def check_phase(net, rate: bool) -> None:
+    """Phase layers integrate a held (current-coded) input; Bernoulli input spikes are not a phase code."""
+    from ...errors import UnsupportedModelError
+
+    if rate and any(getattr(l, "phase", None) is not None for l in net.layers):
+        raise UnsupportedModelError("phase-coded networks take current-coded input; convert with --input-coding current")
+
+
+def output_scale(net) -> float | None:
+    """For a net whose last layer is a phase layer: raw latched v per normalized unit (1 for a float net,
+    vth << 6 for a quantized one); None otherwise (the output is spike counts)."""
+    last = net.layers[-1]
+    if getattr(last, "phase", None) is None:
+        return None
+    return float(last.vth << 6) if hasattr(last, "vth") else 1.0
+
+
+def warn_latency(net, steps: int) -> None:
+    import warnings
+
+    last = net.layers[-1]
+    need = last.phase.offset + last.phase.integrate if getattr(last, "phase", None) is not None else 0
+    if steps < need:
+        warnings.warn(f"a phase-coded network latches its output after {need} "
+                      f"steps; {steps} steps give no output (scores 0)", stacklevel=3)
+
+
 def max_graded_input(net) -> int:
     """Largest |value| the quantized input format can send (bounds the synaptic sums of layer 0)."""
     return (1 << (net.input_bits - 1)) if net.input_signed else (1 << net.input_bits) - 1
@@ -109,15 +136,17 @@ class Engine:
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
         rate = encoding_of(net) == "rate"
+        check_phase(net, rate)
         xp = arrays_for(self.device)
         synapses, neurons = [], []
         for i, layer in enumerate(net.layers):
+            phase = getattr(layer, "phase", None) is not None
             if fixed:
                 synapses.append(FixedSynapse.build(layer, xp, max_graded_input(net) if i == 0 and not rate else 1))
-                neurons.append(FixedNeurons.build(layer, xp))
+                neurons.append((FixedPhaseNeurons if phase else FixedNeurons).build(layer, xp))
             else:
                 synapses.append(FloatSynapse.build(layer, xp, graded=i == 0 and not rate))
-                neurons.append(FloatNeurons.build(layer, xp))
+                neurons.append((FloatPhaseNeurons if phase else FloatNeurons).build(layer, xp))
         return PreparedNet(net, synapses, neurons, rate, xp)
 
     # -----------------------------------------------------------------------------------------------------
@@ -127,13 +156,17 @@ class Engine:
         net, xp = prepared.net, prepared.xp
         x = self._check_inputs(prepared, x)
         t0 = time.perf_counter()
-        outs, per_layer = [], []
+        outs, per_layer, scores = [], [], []
         per_neuron = [np.zeros(l.out_shape) for l in net.layers]
         input_events = np.zeros(x.shape[1:])
+        readout = output_scale(net)
+        warn_latency(net, steps)
         for n, events, layers in self._chunks(prepared, x, steps, record=False):
             input_events += events
             counts = [xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
             outs.append(counts[-1])
+            if readout is not None:
+                scores.append(xp.host(prepared.neurons[-1].latched).astype(np.float64) / readout)
             per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
             for li, c in enumerate(counts):
                 per_neuron[li] += c.sum(0).reshape(net.layers[li].out_shape)
@@ -141,7 +174,8 @@ class Engine:
                 progress(n)
         return Trace(backend=self.name, steps=steps, output_counts=np.concatenate(outs).astype(np.int64),
                      layer_spikes=np.concatenate(per_layer).astype(np.int64), neuron_spikes=per_neuron,
-                     input_events=input_events, wall_s=time.perf_counter() - t0)
+                     input_events=input_events, wall_s=time.perf_counter() - t0,
+                     output_scores=np.concatenate(scores) if readout is not None else None)
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
         """u, v (after reset) and spikes of every layer at every step, as Lava's Monitors see them."""

@@ -224,3 +224,71 @@ class FixedNeurons:
             self.xp.sub_where_(v, threshold, out, scratch)
         else:
             self.xp.zero_where_(v, out)
+
+
+PHASE_TOP = (1 << 31) - 1  # hi of the last phase: above any 24-bit v
+
+
+def phase_bias(layer) -> np.ndarray:
+    """bias_mant << bias_exp (arithmetic >> for a negative exponent), int64: what a phase neuron adds per step."""
+    mant = layer.bias_mant.reshape(-1).astype(np.int64)
+    e = int(layer.bias_exp)
+    return mant << e if e >= 0 else mant >> -e
+
+
+@dataclasses.dataclass
+class FixedPhaseNeurons:
+    """neurokit's PhaseNeuron fixed_pt model (lava/proc/models.py) for one layer; state (B, n) int64.
+
+    Integration window (steps offset .. offset + K - 1):
+        u <- clip(trunc(u * D / 4096) + (a_in << 6) + bias, -(2**23 - 1), 2**23 - 1)
+    (D = 4096: no decay; trunc toward zero as Lava's LIF decays), then at its last step v <- u, u <- 0.
+    Fire window (the next K steps): at phase k spike iff lo[k] <= v < hi[k] (integer thresholds)."""
+
+    n: int
+    decay: int
+    bias: object
+    window: int
+    offset: int
+    end: int  # the latch step
+    lo: list
+    hi: list
+    xp: object
+    latched: object = None  # v after the last run, (B, n) int64: the output readout
+
+    @classmethod
+    def build(cls, layer, xp):
+        from neurokit.network import phase_bounds
+
+        q = layer.phase
+        lo, hi = phase_bounds([int(x) for x in q.thresholds], PHASE_TOP)
+        return cls(n=int(np.prod(layer.out_shape)), decay=int(q.decay), bias=xp.asarray(phase_bias(layer), xp.int64),
+                   window=int(q.window), offset=int(q.offset), end=int(q.offset + q.integrate - 1), lo=lo, hi=hi, xp=xp)
+
+    def run(self, drive, steps: int, record: bool = False):
+        xp = self.xp
+        b = drive.batch
+        spikes = xp.zeros((steps, b, self.n), xp.bool_)
+        rec_u = xp.zeros((steps, b, self.n), xp.int64) if record else None
+        rec_v = xp.zeros((steps, b, self.n), xp.int64) if record else None
+        u = xp.zeros((b, self.n), xp.int64)
+        v = xp.zeros((b, self.n), xp.int64)
+        end = self.end
+        for t in range(self.offset, min(end + 1, steps)):
+            if self.decay != 4096:
+                u = truncate_div_4096(u * self.decay, xp)
+            u = u + (xp.astype(drive.at(t), xp.int64) << 6) + self.bias
+            xp.clip_(u, -(M - 1), M - 1)
+            if t == end:
+                v, u = u, xp.zeros((b, self.n), xp.int64)
+            if record:
+                rec_u[t] = u
+        if record and end < steps:
+            rec_v[end:] = v
+        for k in range(self.window):
+            t = end + 1 + k
+            if t >= steps:
+                break
+            spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
+        self.latched = v
+        return spikes, rec_u, rec_v

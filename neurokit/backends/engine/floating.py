@@ -72,3 +72,63 @@ class FloatNeurons:
                 rec_u[t] = u
                 rec_v[t] = v
         return spikes, rec_u, rec_v
+
+
+@dataclasses.dataclass
+class FloatPhaseNeurons:
+    """Single-spike phase coding (neurokit.network.PhaseCode) as neurokit's PhaseNeuron floating_pt model
+    computes it: in the integration window u <- (u * decay + a_in) + bias, decay = 1 / in_base; v <- u,
+    u <- 0 at its last step; at phase k of the fire window spike iff lo[k] <= v < hi[k]."""
+
+    n: int
+    bias: object
+    decay: float
+    window: int
+    offset: int
+    end: int  # the latch step
+    lo: list
+    hi: list
+    xp: object
+    latched: object = None  # v after the last run, (B, n): the output readout
+
+    @classmethod
+    def build(cls, layer, xp):
+        from ...network import phase_bounds
+
+        code = layer.phase
+        lo, hi = phase_bounds(code.thresholds(), np.inf)
+        return cls(n=int(np.prod(layer.out_shape)), bias=xp.asarray(layer.bias.reshape(-1), xp.float64),
+                   decay=phase_decay_float(code.in_base), window=code.window, offset=code.offset, end=code.latch_step,
+                   lo=[float(x) for x in lo], hi=[float(x) for x in hi], xp=xp)
+
+    def run(self, drive, steps: int, record: bool = False):
+        xp = self.xp
+        b = drive.batch
+        spikes = xp.zeros((steps, b, self.n), xp.bool_)
+        rec_u = xp.zeros((steps, b, self.n), xp.float64) if record else None
+        rec_v = xp.zeros((steps, b, self.n), xp.float64) if record else None
+        u = xp.zeros((b, self.n), xp.float64)
+        v = xp.zeros((b, self.n), xp.float64)
+        end = self.end
+        for t in range(self.offset, min(end + 1, steps)):
+            u = u * self.decay
+            xp.add_(u, drive.at(t))
+            xp.add_(u, self.bias)
+            if t == end:
+                v, u = u, xp.zeros((b, self.n), xp.float64)
+            if record:
+                rec_u[t] = u
+        if record and end < steps:
+            rec_v[end:] = v
+        for k in range(self.window):
+            t = end + 1 + k
+            if t >= steps:
+                break
+            spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
+        self.latched = v
+        return spikes, rec_u, rec_v
+
+
+def phase_decay_float(in_base: float) -> float:
+    """The accumulator's decay per step in floating point (the Lava model uses the same number)."""
+    return 1.0 / float(in_base)

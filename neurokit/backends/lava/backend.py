@@ -6,9 +6,10 @@ import time
 import numpy as np
 
 from ...encoding import check_encoding, encoding_of, rate_spikes
-from ...errors import BackendUnavailableError
+from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
+from ..engine import check_phase, output_scale, warn_latency
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -36,12 +37,14 @@ class LavaBackend:
 
         n = len(x)
         t0 = time.perf_counter()
-        output, per_layer, per_neuron = run_batch(net, frames, steps, self.mode == "fixed", self.run_config(),
-                                                  self.stock_lif, progress, hold=hold)
+        output, per_layer, per_neuron, scores = run_batch(net, frames, steps, self.mode == "fixed",
+                                                          self.run_config(), self.stock_lif, progress, hold=hold)
+        readout = output_scale(net)
         return Trace(
             backend=self.name, steps=steps, output_counts=output.reshape(n, -1).astype(np.int64),
             layer_spikes=per_layer.astype(np.int64), neuron_spikes=[c.astype(np.float64) for c in per_neuron],
             input_events=events, wall_s=time.perf_counter() - t0,
+            output_scores=None if scores is None else scores.reshape(n, -1).astype(np.float64) / readout,
         )
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
@@ -57,6 +60,11 @@ class LavaBackend:
         and the input events per input element."""
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
+        if self.stock_lif and any(getattr(l, "phase", None) is not None for l in net.layers):
+            raise UnsupportedModelError("phase-coded layers need neurokit's PhaseNeuron (a custom neuron program on "
+                                        "Loihi 2, which neurokit does not provide); Lava's stock LIF cannot run them")
+        check_phase(net, encoding_of(net) == "rate")
+        warn_latency(net, steps)
         x = check_inputs(net, x)
         if encoding_of(net) == "rate":
             check_encoding("rate", x)

@@ -1,5 +1,6 @@
-"""Build a neurokit network as Lava processes: InputSource -> (Dense|Conv -> ConversionLIF)*, with a
-SpikeCounter on every neuron layer, and evaluate a batch of samples in one run.
+"""Build a neurokit network as Lava processes: InputSource -> (Dense|Conv -> ConversionLIF|PhaseNeuron)*,
+with a SpikeCounter on every neuron layer (and a PotentialReader on a phase-coded output layer), and
+evaluate a batch of samples in one run.
 
 Samples run back to back in windows of `steps` steps: the source holds each sample for one window and
 the neurons restart from zero state at each window start (ConversionLIF.reset_interval), so every
@@ -20,7 +21,7 @@ from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
-from .proc.process import ConversionLIF, InputSource, SpikeCounter, StateRecorder
+from .proc.process import ConversionLIF, InputSource, PhaseNeuron, PotentialReader, SpikeCounter, StateRecorder
 
 
 def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -53,7 +54,7 @@ def _xy(pair) -> tuple[int, int]:
 
 
 def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = False, hold: int | None = None,
-          record_dir: str | None = None):
+          record_dir: str | None = None, readers: list | None = None):
     """Processes for `net`; frames is the source data (input shape in Lava layout + (frames,)), each frame
     sent for `hold` steps (default `steps`: one frame per sample, as current coding needs).
 
@@ -61,6 +62,7 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
     stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
     record_dir: also record every layer's spikes, u and v at every step into record_dir/layer{i}.npz.
+    readers: a list that receives the PotentialReader of a phase-coded output layer (its latched v per window).
     Returns (source, counters).
     """
     hold = steps if hold is None else hold
@@ -79,12 +81,20 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         if layer.kind == "dense" and i > 0 and len(layer.in_shape) == 3:
             port = port.flatten()
         port.connect(syn.s_in)
-        neuron = _neuron(layer, fixed, steps, stock_lif)
+        if getattr(layer, "phase", None) is not None:
+            neuron = _phase_neuron(layer, fixed, steps)
+        else:
+            neuron = _neuron(layer, fixed, steps, stock_lif)
         syn.a_out.connect(neuron.a_in)
         last = i == len(net.layers) - 1
         counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps, per_neuron_windows=last)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
+        if last and getattr(layer, "phase", None) is not None:
+            reader = PotentialReader(lava_shape(layer.out_shape), windows, steps, np.int32 if fixed else np.float64)
+            reader.v_ref.connect_var(neuron.v)
+            if readers is not None:
+                readers.append(reader)
         if record_dir is not None:
             recorder = StateRecorder(lava_shape(layer.out_shape), windows * steps, f"{record_dir}/layer{i}.npz")
             neuron.s_out.connect(recorder.s_in)
@@ -124,6 +134,26 @@ def _neuron(layer, fixed: bool, steps: int, stock_lif: bool):
     return ConversionLIF(reset_mode=layer.reset, reset_interval=steps, **params)
 
 
+def _phase_neuron(layer, fixed: bool, steps: int):
+    from ...network import phase_bounds
+
+    code = layer.phase
+    shape = lava_shape(layer.out_shape)
+    if fixed:
+        from ..engine.fixed import PHASE_TOP
+
+        lo, hi = phase_bounds([int(x) for x in code.thresholds], PHASE_TOP)
+        return PhaseNeuron(shape=shape, bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp,
+                           decay=int(code.decay), lo=np.array(lo, np.int32), hi=np.array(hi, np.int32),
+                           window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
+    from ..engine.floating import phase_decay_float
+
+    lo, hi = phase_bounds(code.thresholds(), np.inf)
+    return PhaseNeuron(shape=shape, bias_mant=to_lava(np.asarray(layer.bias, np.float64)), bias_exp=0,
+                       decay=phase_decay_float(code.in_base), lo=np.array(lo, np.float64), hi=np.array(hi, np.float64),
+                       window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
+
+
 def input_frames(net, inputs: np.ndarray) -> np.ndarray:
     """(N, *input_shape) -> source data in Lava layout with samples last."""
     if net.layers[0].kind == "conv":
@@ -132,14 +162,16 @@ def input_frames(net, inputs: np.ndarray) -> np.ndarray:
 
 
 def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_lif: bool = False,
-              progress=None, chunk: int = 25, hold: int | None = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+              progress=None, chunk: int = 25, hold: int | None = None):
     """Simulate N samples of `steps` steps each in one compiled network. inputs: (frames, *input_shape),
     each frame held for `hold` steps (default: one frame of `steps` steps per sample).
 
     Returns (output counts (N, *out_shape) of the last layer, spikes per layer per sample (N, L),
-    spikes per neuron summed over samples for each layer (out_shape, torch layout)).
+    spikes per neuron summed over samples for each layer (out_shape, torch layout), and for a phase-coded
+    output layer its raw latched v at each window's end (N, *out_shape), else None).
     """
-    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold)
+    readers = []
+    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold, readers=readers)
     n = len(inputs) * (steps if hold is None else hold) // steps
     try:
         done = 0
@@ -153,9 +185,12 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
         output = np.stack([from_lava(c, last.out_shape) for c in counters[-1].count.get()])
         per_layer = np.stack([c.per_window.get() for c in counters], axis=1)
         per_neuron = [from_lava(c.per_neuron.get(), l.out_shape) for c, l in zip(counters, net.layers)]
+        scores = None
+        if readers:
+            scores = np.stack([from_lava(s, last.out_shape) for s in readers[0].scores.get()])
     finally:
         source.stop()
-    return output, per_layer, per_neuron
+    return output, per_layer, per_neuron, scores
 
 
 def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hold: int | None = None):

@@ -16,7 +16,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
-from neurokit.backends.lava.proc.process import ConversionLIF, InputSource, SpikeCounter, StateRecorder
+from neurokit.backends.lava.proc.process import (ConversionLIF, InputSource, PhaseNeuron, PotentialReader,
+                                                SpikeCounter, StateRecorder)
 
 
 class _ConversionMixin:
@@ -193,3 +194,111 @@ class PyStateRecorderModelFixed(_AbstractStateRecorderModel):
     u_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32, precision=24)
     v_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32, precision=24)
     dtype = np.int64
+
+
+class _AbstractPhaseNeuronModel(PyLoihiProcessModel):
+    """The window schedule of PhaseNeuron; the models differ in integrate() only."""
+
+    a_in = None
+    s_out = None
+    u = None
+    v = None
+
+    def run_spk(self):
+        a_in = self.a_in.recv()
+        p = self.proc_params
+        interval = int(p["reset_interval"])
+        t = (self.time_step - 1) % interval if interval else self.time_step - 1
+        if t == 0:
+            self.u[:] = 0
+            self.v[:] = 0
+        offset, integrate, window = int(p["offset"]), int(p["integrate"]), int(p["window"])
+        end = offset + integrate - 1
+        if offset <= t <= end and t > 0:
+            self.integrate(a_in)
+            if t == end:
+                self.v[:] = self.u
+                self.u[:] = 0
+        k = t - end - 1
+        if 0 <= k < window:
+            spikes = (self.v >= self.lo[k]) & (self.v < self.hi[k])
+        else:
+            spikes = np.zeros(self.v.shape, bool)
+        self.s_out.send(spikes)
+
+
+@implements(proc=PhaseNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyPhaseNeuronModelFloat(_AbstractPhaseNeuronModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u: np.ndarray = LavaPyType(np.ndarray, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: np.ndarray = LavaPyType(np.ndarray, float)
+    decay: float = LavaPyType(float, float)
+    lo: np.ndarray = LavaPyType(np.ndarray, float)
+    hi: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def integrate(self, a_in):
+        # (u * decay + a_in) + bias, the order neurokit's float engine uses
+        self.u[:] = self.u * self.decay + a_in + self.bias_mant
+
+
+@implements(proc=PhaseNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyPhaseNeuronModelFixed(_AbstractPhaseNeuronModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=16)
+    bias_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
+    decay: int = LavaPyType(int, np.int32, precision=13)
+    lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    hi: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+
+    def integrate(self, a_in):
+        u = self.u.astype(np.int64)
+        d = int(np.asarray(self.decay).reshape(-1)[0])
+        if d != 4096:
+            x = u * d
+            u = np.where(x < 0, -((-x) >> 12), x >> 12)  # trunc(u * d / 4096), toward zero
+        e = int(np.asarray(self.bias_exp).reshape(-1)[0])
+        mant = self.bias_mant.astype(np.int64)
+        bias = mant << e if e >= 0 else mant >> -e
+        u = u + (np.asarray(a_in).astype(np.int64) << 6) + bias
+        self.u[:] = np.clip(u, -((1 << 23) - 1), (1 << 23) - 1)
+
+
+class _AbstractPotentialReaderModel(PyLoihiProcessModel):
+    v_ref = None
+    scores = None
+
+    def post_guard(self):
+        return self.time_step % self.proc_params["interval"] == 0
+
+    def run_post_mgmt(self):
+        window = (self.time_step - 1) // self.proc_params["interval"] % self.scores.shape[0]
+        self.scores[window] = self.v_ref.read()
+
+    def run_spk(self):
+        pass
+
+
+@implements(proc=PotentialReader, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyPotentialReaderModelFloat(_AbstractPotentialReaderModel):
+    v_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, float)
+    scores: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=PotentialReader, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyPotentialReaderModelFixed(_AbstractPotentialReaderModel):
+    v_ref: PyRefPort = LavaPyType(PyRefPort.VEC_DENSE, np.int32, precision=24)
+    scores: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)

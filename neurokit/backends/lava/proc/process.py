@@ -74,3 +74,44 @@ class StateRecorder(AbstractProcess):
         self.s_in = InPort(shape=shape)
         self.u_ref = RefPort(shape=shape)
         self.v_ref = RefPort(shape=shape)
+
+
+class PhaseNeuron(AbstractProcess):
+    """Single-spike phase coding neuron (neurokit.network.PhaseCode; neurokit/convert/methods/phase.py).
+
+    Per sample window of `reset_interval` steps, with t = the step within it (0-based; everything restarts
+    at t = 0, and the input arriving then is dropped, as in ConversionLIF):
+    - integration, offset <= t < offset + integrate: u <- u * decay + a_in + bias
+      (fixed_pt: u <- clip(trunc(u * decay / 4096) + (a_in << 6) + (bias_mant << bias_exp), +-(2**23 - 1)));
+    - latch, at t = offset + integrate - 1: v <- u, u <- 0;
+    - fire, at t = offset + integrate + k, k < window: s = lo[k] <= v < hi[k] (at most one spike per window).
+    Inputs outside the integration window are ignored. u is the accumulator, v the latched potential, so
+    StateRecorder's u and v references work unchanged.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], bias_mant, bias_exp: int = 0, decay, lo, hi, window: int,
+                 offset: int, integrate: int, reset_interval: int):
+        if reset_interval < offset + integrate:
+            raise ValueError(f"reset_interval {reset_interval} ends before the phase neuron latches "
+                             f"(step {offset + integrate - 1})")
+        super().__init__(shape=shape, window=window, offset=offset, integrate=integrate,
+                         reset_interval=reset_interval)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=0)
+        self.bias_mant = Var(shape=shape, init=bias_mant)
+        self.bias_exp = Var(shape=(1,), init=bias_exp)
+        self.decay = Var(shape=(1,), init=decay)
+        self.lo = Var(shape=(window,), init=np.asarray(lo))
+        self.hi = Var(shape=(window,), init=np.asarray(hi))
+
+
+class PotentialReader(AbstractProcess):
+    """Reads a neuron population's v at the last step of every window of `interval` steps into
+    scores[w] (the phase-coded output layer's latched potential). A small Var: one row per window."""
+
+    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, dtype=np.float64):
+        super().__init__(shape=tuple(shape), interval=interval)
+        self.v_ref = RefPort(shape=shape)
+        self.scores = Var(shape=(windows,) + tuple(shape), init=np.zeros((windows,) + tuple(shape), dtype))
