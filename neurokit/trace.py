@@ -4,7 +4,8 @@ A synaptic operation (synop) is one message delivered to one synapse: a spike of
 fanout(j) synops, fanout being the structural connections of j in the next synapse layer (what the
 chip's synaptic memory walks, zero weights included). Under current coding the first layer's input is
 graded and sent every step, each nonzero value costing fanout(j) graded synops per step; under rate coding
-each input spike costs fanout(j).
+each input spike costs fanout(j). A phase-coded first layer reads the held input in one step only (its
+integration window), so only that step's messages count.
 """
 from __future__ import annotations
 

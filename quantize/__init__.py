@@ -101,10 +101,16 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
             notes.append(f"{wstats['clipped_fraction']:.1%} of weights clipped")
         headroom_i = layer_headroom(layer, layers[-1], demands[i], profile, x_int if graded else None)
         layer_warnings = warnings_for(layer.name, headroom_i, profile)
-        if qphase is not None:  # the rate model does not apply: keep only the u-wrap warning
-            layer_warnings = [w for w in layer_warnings if "synaptic input u" in w]
+        if qphase is not None:  # rate limits do not apply; the accumulator saturates rather than wraps
+            layer_warnings = [w.replace("u wraps and flips sign", "the phase accumulator saturates")
+                              for w in layer_warnings if "synaptic input u" in w]
         warnings += layer_warnings
-        if headroom_i["u"]["may_wrap"] and not headroom_i["u"]["wraps"]:
+        if qphase is not None and headroom_i["u"]["may_wrap"]:
+            notes.append(f"the phase accumulator saturates at the {profile.neuron.state_bits}-bit state (no wrap) if "
+                         f"one step's input exceeds {headroom_i['u']['limit']:,} (worst case "
+                         f"{headroom_i['u']['worst_case']:.3g}; on calibration data one step's input peaks at "
+                         f"{headroom_i['u']['peak']:.3g})")
+        elif headroom_i["u"]["may_wrap"] and not headroom_i["u"]["wraps"]:
             share = headroom_i["u"]["limit"] / headroom_i["u"]["worst_case"]
             notes.append(f"u would wrap if a neuron's excitatory (or inhibitory) inputs spiked in one step with more "
                          f"than {share:.0%} of their total weight (worst case {headroom_i['u']['worst_case']:.3g} > "

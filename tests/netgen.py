@@ -101,3 +101,27 @@ def u_wrap_edge():
     net = QuantizedNet((16,), input_scale=1.0, input_bits=2, input_signed=True, layers=layers, profile="random",
                        metadata={"input_encoding": "rate"})
     return net, np.full((2, 16), 0.99999), 4
+
+
+@st.composite
+def phase_networks(draw):
+    """Like networks(), current-coded, with phase neurons (quantize.qnet.QPhase) on most layers: any decay
+    (1..4096), non-increasing integer thresholds over the whole 24-bit range (duplicates included), windows,
+    offsets and integration lengths that may overrun the run, graded inputs that saturate the accumulator."""
+    from quantize.qnet import QPhase
+
+    net, x, steps = draw(networks())
+    if net.metadata["input_encoding"] == "rate":
+        net.metadata["input_encoding"] = "current"
+        x = np.round(x * 255)
+    for layer in net.layers:
+        if not draw(st.integers(0, 3)):
+            continue  # an integrate-and-fire layer between phase layers
+        window = draw(st.integers(1, 6))
+        thr = np.sort(draw(ints((window,), -(M - 1), M - 1)))[::-1]
+        if draw(st.booleans()):  # thresholds as quantize makes them: positive, near the state's scale
+            thr = np.sort(draw(ints((window,), 1, 1 << 16)))[::-1]
+        layer.phase = QPhase(decay=draw(st.integers(1, 4096)), thresholds=thr.astype(np.int32), window=window,
+                             offset=draw(st.integers(1, 6)), base=2.0, shift=1.0, in_base=1.0,
+                             integrate=draw(st.integers(1, 6)))
+    return net, x, draw(st.integers(1, 24))

@@ -2,13 +2,18 @@
 engine (fixed and float) and in Lava (fixed_pt and floating_pt), bit-exact agreement, the file formats."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from neurokit.backends import get_backend
 from neurokit.convert import Settings, convert
 from neurokit.convert.methods.phase import decode, phase_latency, phase_timing, phase_window, search
 from neurokit.network import Layer, PhaseCode, SpikingNet, from_nir, phase_bounds
+from netgen import phase_networks
 from quantize import quantize
 
 T_MLP = 16  # digits MLP (2 layers): K = 13
@@ -159,6 +164,9 @@ def test_lava_run_returns_the_same_scores(mlp_phase, digits):
     eng = get_backend("engine", device="cpu").run(q, x, T_MLP)
     assert np.array_equal(lava.output_scores, eng.output_scores)
     assert np.array_equal(lava.layer_spikes, eng.layer_spikes)
+    # layer 0 reads the held input in one step: one message per nonzero input element
+    assert np.array_equal(eng.input_events, (q.encode_input(x) != 0).sum(0))
+    assert np.array_equal(lava.input_events, eng.input_events)
     lava = get_backend("lava-float").run(net, x, T_MLP)
     eng = get_backend("float", device="cpu").run(net, x, T_MLP)
     assert np.allclose(lava.output_scores, eng.output_scores, rtol=0, atol=1e-12)
@@ -202,3 +210,23 @@ def test_too_few_steps_warns_and_rate_input_is_refused(mlp_phase, digits):
     rate = SpikingNet(net.input_shape, net.layers, {**net.metadata, "input_encoding": "rate"})
     with pytest.raises(UnsupportedModelError, match="current"):
         get_backend("float", device="cpu").run(rate, digits.x_test[:2], T_MLP)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=phase_networks(), device=st.sampled_from(["cpu", "cpu-torch"]))
+def test_random_phase_networks_engine_equals_lava(case, device):
+    """tests/netgen.py phase_networks: random integers over their whole formats, phase and IF layers mixed."""
+    from neurokit.verify import first_mismatch
+
+    net, x, steps = case
+    engine = get_backend("engine", device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # runs shorter than the latency warn
+        lava = get_backend("lava-fixed").record(net, x, steps)
+        assert first_mismatch(lava, engine.record(net, x, steps)) is None
+        trace = engine.run(net, x, steps)
+        lava_trace = get_backend("lava-fixed").run(net, x, steps)
+    np.testing.assert_array_equal(trace.layer_spikes, lava_trace.layer_spikes)
+    if net.layers[-1].phase is not None:
+        np.testing.assert_array_equal(trace.output_scores, lava_trace.output_scores)

@@ -13,7 +13,8 @@ Progress = Callable[[int], None]  # called with the number of samples just finis
 
 @dataclasses.dataclass
 class LayerRecord:
-    """One layer's state after every step, as Lava's Monitors see it (u, v after reset): (N, T, *out_shape)."""
+    """One layer's state after every step, as Lava's Monitors see it (u, v after reset): (N, T, *out_shape).
+    Phase layers (PhaseNeuron): u is the decaying accumulator, v the latched potential."""
 
     name: str
     u: np.ndarray

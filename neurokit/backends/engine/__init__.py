@@ -96,6 +96,15 @@ def check_phase(net, rate: bool) -> None:
         raise UnsupportedModelError("phase-coded networks take current-coded input; convert with --input-coding current")
 
 
+def input_steps(net, steps: int) -> int:
+    """Steps in which the held input counts as sent: every step, except for a phase-coded first layer, which
+    reads it only during its integration window (one step), so a deployment sends it once."""
+    first = getattr(net.layers[0], "phase", None)
+    if first is None:
+        return steps
+    return max(0, min(steps, first.offset + first.integrate) - first.offset)
+
+
 def output_scale(net) -> float | None:
     """For a net whose last layer is a phase layer: raw latched v per normalized unit (1 for a float net,
     vth << 6 for a quantized one); None otherwise (the output is spike counts)."""
@@ -222,7 +231,7 @@ class Engine:
                     s, constant = xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False
                 else:
                     frames = self._encode(net, x[i:i + n])
-                    events = (frames != 0).sum(0) * float(steps)
+                    events = (frames != 0).sum(0) * float(input_steps(net, steps))
                     s, constant = xp.asarray(frames), True
                 layers = []
                 for layer, syn, neu in zip(net.layers, prepared.synapses, prepared.neurons):

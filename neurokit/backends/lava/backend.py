@@ -9,7 +9,7 @@ from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
-from ..engine import check_phase, output_scale, warn_latency
+from ..engine import check_phase, input_steps, output_scale, warn_latency
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -73,7 +73,7 @@ class LavaBackend:
             events = spikes.sum((0, 1)).astype(np.float64)
         else:
             frames, hold = net.encode_input(x) if fixed else x, steps
-            events = (frames != 0).sum(0) * float(steps)
+            events = (frames != 0).sum(0) * float(input_steps(net, steps))
         return frames.astype(np.int32 if fixed else np.float64), hold, events
 
 

@@ -13,7 +13,8 @@ remedies, which this method applies per layer with a grid search on calibration 
 (b, h) minimize the mean squared coding error (decoded value - activation / lambda)**2 over the layer's
 calibration activations, where each layer's activations are computed from the already coded (decoded)
 outputs of the layers before it, so the search sees the error it inherits. b is searched in
-[1.1, 2.0] (step 0.05), h in [0.5, 1.0] (step 0.05). Scales lambda come from data-based normalization
+[1.1, 2.0] (step 0.05, plus 1.02..1.08 for long windows, where the best base approaches 1), h in
+[0.5, 1.0] (step 0.05). Scales lambda come from data-based normalization
 (`activation_scales` at Settings.percentile), as for the rate method.
 
 The neuron (neurokit.network.PhaseCode; semantics shared by every backend). A receiver decodes the code with
@@ -66,7 +67,7 @@ from ..normalize import activation_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
 
-BASES = np.round(np.arange(1.10, 2.0001, 0.05), 2)
+BASES = np.round(np.concatenate([[1.02, 1.04, 1.06, 1.08], np.arange(1.10, 2.0001, 0.05)]), 2)
 SHIFTS = np.round(np.arange(0.50, 1.0001, 0.05), 2)
 SEARCH_SAMPLES = 256  # calibration samples the (b, h) search reads
 SEARCH_VALUES = 200_000  # positive activations per layer it scores (a random subset beyond that)

@@ -91,9 +91,6 @@ class PhaseNeuron(AbstractProcess):
 
     def __init__(self, *, shape: tuple[int, ...], bias_mant, bias_exp: int = 0, decay, lo, hi, window: int,
                  offset: int, integrate: int, reset_interval: int):
-        if reset_interval < offset + integrate:
-            raise ValueError(f"reset_interval {reset_interval} ends before the phase neuron latches "
-                             f"(step {offset + integrate - 1})")
         super().__init__(shape=shape, window=window, offset=offset, integrate=integrate,
                          reset_interval=reset_interval)
         self.a_in = InPort(shape=shape)
