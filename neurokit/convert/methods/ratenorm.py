@@ -12,9 +12,10 @@ github.com/DingJianhao/OptSNNConvertion-RNL-RIL, modules.SpikingNorm and fast_tr
    RNL network computes exactly what the ReLU network did (p_l starts at the max of layer l's activations on the
    calibration data, sigma(s) at 1).
 2. Optimal fit curve. With rates r_T(a) of an IF neuron over T steps, the optimal linear fit of r_T against a is
-   rho(T) = <r_T, a> / <a, a>, and since r_T >= a - 1/T for IF neurons starting at v = 0 the paper bounds it as
-       rho(T) >= 1 - k / T,   k = ||a||_1 / ||a||_2^2   (per layer, averaged over layers; their `layerwise_k`)
-   so a small k lets the SNN reach a good fit in few steps. Our neurons start at v_init thresholds, which gives
+   rho(T) = <r_T, a> / <a, a>, and since r_T >= a - 1/T for IF neurons starting at v = 0 it is bounded by
+       rho(T) >= 1 - k / T,   k = ||a||_1 / ||a||_2^2   (per layer, averaged over layers; the code's `layerwise_k`)
+   so a small k lets the SNN reach a good fit in few steps (the paper's upper bound of the fit curve's gap; the
+   equation is written here from the code's k and the derivation above, not copied from the paper's text). Our neurons start at v_init thresholds, which gives
    r_T >= a - (1 - v_init) / T and the bound  rho(T) >= 1 - (1 - v_init) k / T  (v_init = 0 is the paper's case).
    Lowering the shared scale sigma(s) (the threshold shift) raises the rates, so k falls, at the price of more
    clipping. The paper trains s on  L = (1 - cos(f_ann, f)) + lambda_RIL * k  with a hand-set lambda_RIL and keeps
@@ -29,8 +30,9 @@ The SNN then uses theta_l as layer l's scale (threshold); the output layer (no R
 Differs from the paper: the shared scale is chosen by minimizing L(c) over a fixed grid (`SCALE_GRID`) instead of
 SGD on s (one scalar; the grid is deterministic and cheap), lambda_RIL comes from the bound rather than being
 hand-set, the cosine target is the fine-tuned network rather than the same network under another dropout mask,
-and fine-tuning is a few epochs of Adam (cosine schedule, +-2 pixel shifts on images
-of 16 pixels a side or more) instead of SGD for hundreds.
+fine-tuning is a few epochs of Adam (cosine schedule, +-2 pixel shifts on images of 16 pixels a side or more)
+instead of SGD for hundreds, and the readout is the output layer's spike count (their simulation sums the last
+layer's analog output, which has no neuron).
 Reads Settings.percentile (output scale only), v_init, target_steps, epochs, lr, seed.
 """
 from __future__ import annotations
@@ -45,8 +47,8 @@ from .base import Converted, Inputs, Settings
 from .tcl import clipped_output_scale, shift_for
 from .torchnet import ChainModule, accuracy, train
 
-EPOCHS = 3
-LR = 5e-4
+EPOCHS = 10
+LR = 1e-4  # fine-tuning a trained network (as tcl.LR)
 MOMENTUM = 0.1  # running-max momentum, SpikingNorm's default
 SCALE_GRID = tuple(float(c) for c in np.geomspace(1.0, 0.2, 25))  # candidate shared scales sigma(s)
 K_EPS = 1e-5  # as layerwise_k
