@@ -73,8 +73,8 @@ def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:
     lam0 = torch.tensor(init, dtype=torch.float32)
     w = nn.Parameter(torch.zeros(hidden))
 
-    def lambdas() -> torch.Tensor:
-        return lam0 * (1 + LAMBDA_GAIN * w)
+    def lambdas() -> torch.Tensor:  # kept positive: a bound at or below zero would silence the layer
+        return lam0 * torch.clamp(1 + LAMBDA_GAIN * w, min=1e-3)
 
     def clip(i: int, z: torch.Tensor) -> torch.Tensor:
         return torch.minimum(torch.relu(z), lambdas()[i])
@@ -85,8 +85,6 @@ def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:
     module.train()
     history = train(list(module.parameters()) + [w], loss_fn, x, y, epochs, lr, seed=settings.seed,
                     shift=shift_for(x))
-    with torch.no_grad():  # a bound driven to zero or below would silence the layer: keep it positive
-        w.clamp_(min=(1e-3 - 1) / LAMBDA_GAIN)
     trained = [float(v) for v in lambdas().detach()]
     out_scale = clipped_output_scale(module, inputs.calibration, clip, settings.percentile)
     info = {
