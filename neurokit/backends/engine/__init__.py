@@ -2,7 +2,9 @@
 
 mode "fixed" (backend "engine") runs a quantize.QuantizedNet with the integer arithmetic of Lava's fixed_pt
 models (see fixed.py): spikes, u and v equal Lava's at every step. mode "float" (backend "float") runs the
-float neurokit.network.SpikingNet as Lava's floating_pt models do (see floating.py).
+float neurokit.network.SpikingNet as Lava's floating_pt models do (see floating.py). Phase-coded layers
+(neurokit.network.PhaseCode) run neurokit's PhaseNeuron arithmetic instead (FixedPhaseNeurons,
+FloatPhaseNeurons), and a phase-coded output layer's latched potential becomes Trace.output_scores.
 
 Why it is fast: the nets are feed-forward, so instead of stepping every layer once per time step (Lava
 passes messages between processes at every step) the engine runs one layer over all T steps of a batch

@@ -34,11 +34,12 @@ weight resolution: layer 0's weights shrink by K while its threshold scale is ca
 Every layer's bias is added at each step of its integration window, so biases carry 1/G
 (G = sum_j b_in**-j over those steps, 1 for layer 0): the latched v equals the ANN pre-activation / lambda.
 
-Differences from the paper (as far as this implementation knows it; the full text was read only in
-summary): the (b, h) search criterion here is the per-layer mean squared coding error with inherited
-errors, chosen for cheapness; the neurons are pipelined layer by layer with one window per layer per
-sample (no overlapping of consecutive samples); the input is a held analog current into layer 0 rather
-than a phase-coded input; the output layer is read as a membrane potential.
+Differences from the paper. Only its abstract and third-party summaries were available while this was
+written, so the details above are this implementation's reading of "single-spike phase coding, threshold
+shift, base manipulation", not a transcription; in particular: the (b, h) search criterion here is the
+per-layer mean squared coding error with inherited errors, on a fixed grid; layers run one window each
+per sample, in a pipeline (consecutive samples do not overlap); the input is a held analog current read
+by layer 0 in one step rather than a phase-coded input; the output layer is read as a membrane potential.
 
 Loihi 2. This neuron is not Lava's LIF, and Lava's Loihi2HwCfg path cannot run it as is: on the chip it
 needs a custom neuron program (Loihi 2 NeuroCores run user microcode for neuron models) with
