@@ -55,8 +55,9 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         bias, phase_report = layer.bias, None
         if layer.phase is not None:
             code = layer.phase
-            # the float net's bias (and layer 0's weights) carry 1 / G for the float decay; the integer decay
-            # has its own G: correct the bias for it (layer 0 does not decay: D = 4096, its G is exact)
+            # the float net's bias carries 1 / G, G = sum of the float decay's powers over the integration
+            # window; the integer decay D / 4096 has its own G: correct the bias for it (layer 0 integrates
+            # one step: G = 1 either way)
             gain_fix = float(np.sum(code.in_base ** -np.arange(code.integrate, dtype=np.float64)))
             gain_fix /= phase_gain(decays[i], code.integrate)
             bias = layer.bias * gain_fix
