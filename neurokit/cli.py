@@ -46,6 +46,9 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
                         "phase's windows (default: 32)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs for tcl, ratenorm, lasnn (default: per method)")
     p.add_argument("--lr", type=float, default=None, help="learning rate for tcl, ratenorm, lasnn (default: per method)")
+    p.add_argument("--readout", choices=("spikes", "potential"), default="spikes",
+                   help="class from the output layer's spike counts, or from its integrated input (count + v / "
+                        "threshold at the end of each sample; phase coding always) (default: spikes)")
     p.add_argument("--input-coding", choices=("current", "rate"), default="current",
                    help="input as a constant current every step, or as Bernoulli spikes with P = value in [0, 1] "
                         "(default: current)")
@@ -189,14 +192,14 @@ def cmd_convert(a) -> dict:
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, a.method,
-                          (data.x_train, data.y_train), settings)
+                          (data.x_train, data.y_train), settings, a.readout)
     net = from_nir(graph)  # proves the graph lowers before it is written
     write_nir(graph, a.out)
     meta = net.metadata
     return {"out": a.out, "nodes": list(graph.nodes), "layers": [
         {"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "lambda": lam}
         for l, lam in zip(net.layers, meta["lambdas"])],
-        "method": meta["method"], "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
+        "method": meta["method"], "readout": meta["readout"], "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
         "ann_macs": int(sum(meta["ann_macs"].values()))}
 
 
@@ -329,7 +332,7 @@ def cmd_deploy(a) -> dict:
     return deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
-        v_init=a.v_init, input_coding=a.input_coding, method=a.method, target_steps=a.target_steps, epochs=a.epochs,
+        v_init=a.v_init, input_coding=a.input_coding, method=a.method, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits,
         progress=not a.quiet))
 

@@ -113,6 +113,22 @@ def phase_bounds(thresholds, top):
     return lo, hi
 
 
+READOUT_KEY = "readout"  # graph metadata: how the class is read from the output layer
+READOUTS = ("spikes", "potential")
+
+
+def readout_of(net) -> str:
+    """'spikes': the class is the argmax of the output layer's spike counts. 'potential': the argmax of its
+    integrated input, spike count + v / threshold at the window's end (reset by subtraction keeps the
+    sum); a phase-coded output layer is always read by its latched potential."""
+    if net.layers[-1].phase is not None:
+        return "potential"
+    mode = net.metadata.get(READOUT_KEY, "spikes")
+    if mode not in READOUTS:
+        raise UnsupportedModelError(f"the network's metadata readout={mode!r}; neurokit knows {', '.join(READOUTS)}")
+    return mode
+
+
 def phase_latency(net) -> int | None:
     """Steps until a phase net's last layer has latched its output (None for rate nets): run at least this."""
     last = net.layers[-1]

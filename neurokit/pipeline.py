@@ -91,13 +91,14 @@ def ann_predictions(model: torch.nn.Module, x: np.ndarray, batch: int = 500) -> 
 
 
 def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
-                  input_coding: str = "current", method: str = "rate", train=None, settings=None):
+                  input_coding: str = "current", method: str = "rate", train=None, settings=None,
+                  readout: str = "spikes"):
     """train: (x, y) labelled samples for the methods that train (neurokit.convert.methods.TRAINS)."""
     from .convert import check_input_shape, convert
 
     check_input_shape(model, calibration)
     return convert(model, calibration, percentile=percentile, v_init=v_init, input_encoding=input_coding,
-                   method=method, train=train, settings=settings)
+                   method=method, train=train, settings=settings, readout=readout)
 
 
 def conversion_settings(method: str, percentile: float, v_init: float, target_steps: int | None,
@@ -172,6 +173,7 @@ class DeployOptions:
     v_init: float = 0.5
     input_coding: str = "current"
     method: str = "rate"
+    readout: str = "spikes"
     target_steps: int | None = None  # the T a method tunes for (None: the method's default)
     epochs: int | None = None
     lr: float | None = None
@@ -224,7 +226,7 @@ def deploy(opt: DeployOptions) -> dict:
     with clock("convert"):
         settings = conversion_settings(opt.method, opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, opt.method,
-                              (data.x_train, data.y_train), settings)
+                              (data.x_train, data.y_train), settings, opt.readout)
     with clock("lower"):
         net = from_nir(graph)
     with clock("quantize"):

@@ -12,6 +12,7 @@ from ..encoding import check_encoding
 from ..energy import ann_macs
 from ..errors import InputShapeError
 from .chain import SUPPORTED, forward_ops, read_chain
+from ..network import READOUTS
 from .methods import METHODS, Inputs, Settings, method_function
 from .to_nir import build_graph, group_ops
 
@@ -32,7 +33,7 @@ def check_input_shape(model: nn.Module, x: np.ndarray) -> None:
 
 def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
             input_encoding: str = "current", method: str = "rate", train: tuple[np.ndarray, np.ndarray] | None = None,
-            settings: Settings | None = None):
+            settings: Settings | None = None, readout: str = "spikes"):
     """Convert `model` (eval mode) using `calibration` inputs (N, *input_shape) for normalization.
 
     method: one of neurokit.convert.methods.METHODS; the training methods also need `train` = (x, y).
@@ -41,7 +42,11 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         mean error), which shortens the time steps needed for a given accuracy.
     settings: every method knob (overrides percentile and v_init when given).
     input_encoding: "current" (analog input every step) or "rate" (Bernoulli spikes); see neurokit.encoding.
+    readout: "spikes" (argmax of the output layer's spike counts) or "potential" (argmax of its integrated
+        input, count + v / threshold; see neurokit.network.readout_of). Phase coding always reads potentials.
     """
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
     settings = settings or Settings(percentile=percentile, v_init=v_init)
     if not 0.0 <= settings.v_init < 1.0:
         raise ValueError(f"v_init must be in [0, 1) thresholds, got {settings.v_init}")
@@ -64,6 +69,7 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         "reset": "subtract",
         "v_init": result.v_init,
         "input_encoding": input_encoding,
+        "readout": readout,
         "bn_folded": sorted({n for op in ops for n in op.params.get("folded", [])}),
         "ann_macs": dict(ann_macs(ops, tuple(calibration.shape[1:]))),  # per Linear/Conv2d, for energy reports
         **result.info,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ...encoding import check_encoding, encoding_of, rate_spikes
+from ...network import readout_of
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
 from .arrays import arrays_for, check_device
@@ -108,12 +109,19 @@ def input_steps(net, steps: int) -> int:
 
 
 def output_scale(net) -> float | None:
-    """For a net whose last layer is a phase layer: raw latched v per normalized unit (1 for a float net,
-    vth << 6 for a quantized one); None otherwise (the output is spike counts)."""
-    last = net.layers[-1]
-    if getattr(last, "phase", None) is None:
+    """For a net read out by potential (neurokit.network.readout_of): raw v per threshold of its output
+    layer (1 for a float net, vth << 6 for a quantized one); None when the output is spike counts."""
+    if readout_of(net) != "potential":
         return None
+    last = net.layers[-1]
     return float(last.vth << 6) if hasattr(last, "vth") else 1.0
+
+
+def output_scores(net, counts: np.ndarray, last_v: np.ndarray, scale: float) -> np.ndarray:
+    """Potential readout in thresholds: an IF layer's spike count + v / threshold (its integrated input), a
+    phase layer's latched v / threshold."""
+    scores = np.asarray(last_v, np.float64).reshape(len(last_v), -1) / scale
+    return scores if net.layers[-1].phase is not None else scores + np.asarray(counts).reshape(len(counts), -1)
 
 
 def warn_latency(net, steps: int) -> None:
@@ -177,7 +185,7 @@ class Engine:
             counts = [xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
             outs.append(counts[-1])
             if readout is not None:
-                scores.append(xp.host(prepared.neurons[-1].latched).astype(np.float64) / readout)
+                scores.append(output_scores(net, counts[-1], xp.host(prepared.neurons[-1].last_v), readout))
             per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
             for li, c in enumerate(counts):
                 per_neuron[li] += c.sum(0).reshape(net.layers[li].out_shape)

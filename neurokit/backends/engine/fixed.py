@@ -126,6 +126,7 @@ class FixedNeurons:
     subtract: bool
     bias_bound: int
     xp: object
+    last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
     def build(cls, layer, xp):
@@ -184,6 +185,7 @@ class FixedNeurons:
                     if record:
                         rec_u[t] = drive.at(t)
                         rec_v[t] = v
+                self.last_v = v
                 return spikes, rec_u, rec_v
         v = xp.zeros((b, self.n), xp.int64) + self.v_init
         u = xp.zeros((b, self.n), xp.int64)
@@ -200,6 +202,7 @@ class FixedNeurons:
             if record:
                 rec_u[t] = u
                 rec_v[t] = v
+        self.last_v = v
         return spikes, rec_u, rec_v
 
     def _may_saturate(self, with_bias, steps: int) -> tuple[bool, bool]:
@@ -254,7 +257,7 @@ class FixedPhaseNeurons:
     lo: list
     hi: list
     xp: object
-    latched: object = None  # v after the last run, (B, n) int64: the output readout
+    last_v: object = None  # v after the last run, (B, n) int64: the output readout
 
     @classmethod
     def build(cls, layer, xp):
@@ -290,5 +293,5 @@ class FixedPhaseNeurons:
             if t >= steps:
                 break
             spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
-        self.latched = v
+        self.last_v = v
         return spikes, rec_u, rec_v

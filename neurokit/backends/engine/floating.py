@@ -44,6 +44,7 @@ class FloatNeurons:
     subtract: bool
     xp: object
     threshold: float = 1.0
+    last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
     def build(cls, layer, xp):
@@ -71,6 +72,7 @@ class FloatNeurons:
             if record:
                 rec_u[t] = u
                 rec_v[t] = v
+        self.last_v = v
         return spikes, rec_u, rec_v
 
 
@@ -89,7 +91,7 @@ class FloatPhaseNeurons:
     lo: list
     hi: list
     xp: object
-    latched: object = None  # v after the last run, (B, n): the output readout
+    last_v: object = None  # v after the last run, (B, n): the output readout
 
     @classmethod
     def build(cls, layer, xp):
@@ -125,7 +127,7 @@ class FloatPhaseNeurons:
             if t >= steps:
                 break
             spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
-        self.latched = v
+        self.last_v = v
         return spikes, rec_u, rec_v
 
 

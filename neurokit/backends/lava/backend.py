@@ -9,7 +9,7 @@ from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
 from ..base import LayerRecord, Progress, check_inputs, check_network
-from ..engine import check_phase, input_steps, output_scale, warn_latency
+from ..engine import check_phase, input_steps, output_scale, output_scores, warn_latency
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -44,7 +44,8 @@ class LavaBackend:
             backend=self.name, steps=steps, output_counts=output.reshape(n, -1).astype(np.int64),
             layer_spikes=per_layer.astype(np.int64), neuron_spikes=[c.astype(np.float64) for c in per_neuron],
             input_events=events, wall_s=time.perf_counter() - t0,
-            output_scores=None if scores is None else scores.reshape(n, -1).astype(np.float64) / readout,
+            output_scores=None if scores is None else output_scores(net, output.reshape(n, -1), scores.reshape(n, -1),
+                                                                    readout),
         )
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:

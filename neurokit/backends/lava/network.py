@@ -21,6 +21,7 @@ from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
+from ...network import readout_of
 from .proc.process import ConversionLIF, InputSource, PhaseNeuron, PotentialReader, SpikeCounter, StateRecorder
 
 
@@ -62,7 +63,8 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
     stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
     record_dir: also record every layer's spikes, u and v at every step into record_dir/layer{i}.npz.
-    readers: a list that receives the PotentialReader of a phase-coded output layer (its latched v per window).
+    readers: a list that receives the output layer's PotentialReader (its v at each window's end) when the
+        net is read out by potential (neurokit.network.readout_of).
     Returns (source, counters).
     """
     hold = steps if hold is None else hold
@@ -90,7 +92,7 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps, per_neuron_windows=last)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
-        if last and getattr(layer, "phase", None) is not None:
+        if last and readout_of(net) == "potential":
             reader = PotentialReader(lava_shape(layer.out_shape), windows, steps, np.int32 if fixed else np.float64)
             reader.v_ref.connect_var(neuron.v)
             if readers is not None:
@@ -167,8 +169,8 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     each frame held for `hold` steps (default: one frame of `steps` steps per sample).
 
     Returns (output counts (N, *out_shape) of the last layer, spikes per layer per sample (N, L),
-    spikes per neuron summed over samples for each layer (out_shape, torch layout), and for a phase-coded
-    output layer its raw latched v at each window's end (N, *out_shape), else None).
+    spikes per neuron summed over samples for each layer (out_shape, torch layout), and for a net read out
+    by potential the output layer's raw v at each window's end (N, *out_shape), else None).
     """
     readers = []
     source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold, readers=readers)

@@ -200,6 +200,7 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
         layers_info.append(entry)
     info = {
         "coding": "phase",
+        "readout": "potential",  # the output layer's latched v, whatever the caller asked for
         "phase": {"window": window, "layers_count": n_layers, "latency_steps": phase_latency(window, n_layers),
                   "target_steps": settings.target_steps, "search_samples": int(len(x)),
                   "bases_searched": [float(BASES[0]), float(BASES[-1])],
