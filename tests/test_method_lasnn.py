@@ -78,6 +78,12 @@ def test_needs_labelled_data(digits, digits_mlp):
         convert(digits_mlp, digits.x_train[:100], method="lasnn", settings=Settings(target_steps=T, epochs=1))
 
 
+def test_needs_two_steps(digits, digits_mlp):
+    with pytest.raises(ValueError, match="target_steps"):
+        convert(digits_mlp, digits.x_train[:100], method="lasnn", train=(digits.x_train[:50], digits.y_train[:50]),
+                settings=Settings(target_steps=1, epochs=1))
+
+
 def test_convert_metadata(digits, digits_mlp):
     graph = convert(digits_mlp, digits.x_train[:100], method="lasnn",
                     train=(digits.x_train[:200], digits.y_train[:200]), settings=Settings(target_steps=T, epochs=1))

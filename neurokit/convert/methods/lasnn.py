@@ -9,12 +9,14 @@ is cross-entropy on the student's output plus an attention-transfer feature loss
 with n_l the spike counts of layer l over the T steps, and Q the attention map of a feature map F (B, C, H, W):
 Q = mean_c F_c^2 flattened to (B, H*W) (Zagoruyko & Komodakis 2017, attention transfer with p = 2, the
 "attention scheme" LaSNN bridges the ANN-SNN gap with); for a dense hidden layer Q = F^2 per neuron.
+The output layer's logits for CE are its spike counts as rates in the teacher's units, lambda_L n_L / T,
+so CE trains the spike-count argmax that is deployed.
 The teacher's F is its ReLU output, the student's is its firing rate n_l / T times lambda_l (what one
 threshold stands for; the attention normalization makes that factor irrelevant to the loss, it is kept so
 both maps are in the same units). beta = 1000 as in attention transfer.
 
-What differs from the paper. LaSNN distils an ANN into a (smaller) SNN of its own architecture with LIF
-neurons trained from scratch. Here the student has the teacher's chain and starts from the teacher's weights
+What differs from the paper. LaSNN distils an ANN into a (smaller) SNN of LIF neurons "by distilling the
+knowledge other than converting the parameters of ANN" (its abstract): the student does not inherit weights. Here the student has the teacher's chain and starts from the teacher's weights
 under data-based normalization (Rueckauer et al. 2017: lambda_l = the `Settings.percentile` of layer l's
 activations), so at epoch 0 it is the rate-converted network and distillation fine-tunes it for T steps.
 Its neurons are integrate-and-fire, i.e. LIF without leak (Loihi 2's LIF with dv = 0, du = 1), because
@@ -37,13 +39,14 @@ default of 32 works, but BPTT time grows with T), epochs (default 8), lr (defaul
 seed. The student is tuned for its T: run it at that T. Shorter runs fail (with L layers the output
 layer's first input arrives at step L - 1, and the student never learned to decide earlier). Longer runs
 mostly hold in float, but nothing bounds what the layers do after step T: on MNIST a student trained at
-T = 4 and run for 12 steps drove its output layer's per-step input down to -19 thresholds, which wraps Loihi's 24-bit
-u under quantize's default headroom of 8 thresholds (fixed point 20 % at T = 8; headroom 16 fixes it).
+T = 4 and run for 12 steps drove its output layer's per-step input down to -19 thresholds, which wraps
+Loihi's 24-bit u under quantize's default headroom of 8 thresholds (fixed point 20 % at T = 8; headroom
+16 fixes it).
 
 Defaults were chosen on the bundled MNIST CNN distilled on 3,000 of its training images and validated on
-the other 1,000 (float engine, T = 8): lr 1e-3 / 2e-3 and 8 / 12 epochs were within noise at T = 8 (96.7 / 96.8 %, 95.5 %),
-2e-3 better at T = 12-32; random shifts of 1-2 pixels did not help; beta = 0 (CE only) scored the same at
-T = 8 but worse at T = 16-32 (94.3 / 92.8 % against 96.4 / 95.9 %).
+the other 1,000 (float engine, T = 8): lr 1e-3 / 2e-3 and 8 / 12 epochs were within noise at T = 8
+(96.7 / 96.8 %, 95.5 %), 2e-3 better at T = 12-32; random shifts of 1-2 pixels did not help; beta = 0
+(CE only) scored the same at T = 8 but worse at T = 16-32 (94.3 / 92.8 % against 96.4 / 95.9 %).
 """
 from __future__ import annotations
 
