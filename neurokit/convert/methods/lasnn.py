@@ -16,14 +16,15 @@ threshold stands for; the attention normalization makes that factor irrelevant t
 both maps are in the same units). beta = 1000 as in attention transfer.
 
 What differs from the paper. LaSNN distils an ANN into a (smaller) SNN of LIF neurons "by distilling the
-knowledge other than converting the parameters of ANN" (its abstract): the student does not inherit weights. Here the student has the teacher's chain and starts from the teacher's weights
-under data-based normalization (Rueckauer et al. 2017: lambda_l = the `Settings.percentile` of layer l's
-activations), so at epoch 0 it is the rate-converted network and distillation fine-tunes it for T steps.
-Its neurons are integrate-and-fire, i.e. LIF without leak (Loihi 2's LIF with dv = 0, du = 1), because
-the exported network runs on neurokit's IF pipeline; with reset by subtraction, threshold 1 in units of
-lambda, v starting at `Settings.v_init`. The paper's full text was not available while this was
-written: the loss above is its abstract's "attention scheme" + layer-wise distillation, made concrete
-as attention transfer; logit KD (soft targets) is not added.
+knowledge other than converting the parameters of ANN" (its abstract): the student does not inherit weights.
+Here the student has the teacher's chain and starts from the teacher's weights under data-based
+normalization (Rueckauer et al. 2017: lambda_l = the `Settings.percentile` of layer l's activations), so at
+epoch 0 it is the rate-converted network and distillation fine-tunes it for T steps. Its neurons are
+integrate-and-fire, i.e. LIF without leak (Loihi 2's LIF with dv = 0, du = 1), because the exported network
+runs on neurokit's IF pipeline; with reset by subtraction, threshold 1 in units of lambda, v starting at
+`Settings.v_init`. The paper's full text was not available while this was written: the loss above is its
+abstract's "attention scheme" + layer-wise distillation, made concrete as attention transfer; logit KD (soft
+targets) is not added.
 
 The student's forward is exactly what the float engine and Lava floating_pt run (neurokit.network):
 layer 0 receives the input as a current W_0 x from step 1 on (nothing at step 0: one step of synaptic
@@ -35,13 +36,14 @@ The trained weights are returned in ANN units with scales = lambda, so build_gra
 student's W_l lambda_(l-1) / lambda_l and b_l / lambda_l: the float engine's spikes are the student's.
 
 Reads Settings.target_steps (the BPTT window T; use 4-8, the method's point is few steps; Settings' own
-default of 32 works, but BPTT time grows with T), epochs (default 8), lr (default 2e-3), percentile, v_init,
-seed. The student is tuned for its T: run it at that T. Shorter runs fail (with L layers the output
-layer's first input arrives at step L - 1, and the student never learned to decide earlier). Longer runs
-mostly hold in float, but nothing bounds what the layers do after step T: on MNIST a student trained at
-T = 4 and run for 12 steps drove its output layer's per-step input down to -19 thresholds, which wraps
-Loihi's 24-bit u under quantize's default headroom of 8 thresholds (fixed point 20 % at T = 8; headroom
-16 fixes it).
+default of 32 works but is slow: 11 min on the bundled MNIST CNN on one core, against 1 min at T = 8),
+epochs (default 8), lr (default 2e-3), percentile, v_init, seed. The student is tuned for its T: run it at
+that T. Shorter runs fail (with L layers the first input that depends on x reaches the output layer at step
+L, so at T = 4 an L = 3 network decides on one step, and a student trained for more steps never learned to).
+Longer runs mostly hold in float, but nothing bounds what the layers do after step T: on MNIST a student
+trained at T = 4 and run for 12 steps drove its output layer's per-step input down to -19 thresholds, which
+wraps Loihi's 24-bit u under quantize's default headroom of 8 thresholds (fixed point 20 % at T = 8;
+headroom 16 fixes it).
 
 Defaults were chosen on the bundled MNIST CNN distilled on 3,000 of its training images and validated on
 the other 1,000 (float engine, T = 8): lr 1e-3 / 2e-3 and 8 / 12 epochs were within noise at T = 8
