@@ -43,7 +43,7 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
                    help="conversion method: " + "; ".join(f"{k}: {v}" for k, v in METHODS.items()) + " (default: rate)")
     p.add_argument("--target-steps", type=int, default=None, metavar="T",
                    help="time steps the method tunes for: ratenorm's threshold shift, lasnn's training window, "
-                        "phase's windows (default: 32)")
+                        "phase's windows (default: lasnn 8, ratenorm and phase 32)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs for tcl, ratenorm, lasnn (default: per method)")
     p.add_argument("--lr", type=float, default=None, help="learning rate for tcl, ratenorm, lasnn (default: per method)")
     p.add_argument("--readout", choices=("spikes", "potential"), default="spikes",
@@ -187,7 +187,7 @@ def cmd_convert(a) -> dict:
     from .network import from_nir
     from .pipeline import conversion_settings, convert_model, take
 
-    settings = conversion_settings(a.method, a.percentile, a.v_init, a.target_steps, a.epochs, a.lr)
+    settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr)
     model = load_torch_model(a.model)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")

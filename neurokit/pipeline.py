@@ -101,9 +101,9 @@ def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_in
                    method=method, train=train, settings=settings, readout=readout)
 
 
-def conversion_settings(method: str, percentile: float, v_init: float, target_steps: int | None,
-                        epochs: int | None, lr: float | None):
-    """Settings for `method` from command-line values (target_steps None: the method's default T)."""
+def conversion_settings(percentile: float, v_init: float, target_steps: int | None, epochs: int | None,
+                        lr: float | None):
+    """The conversion methods' Settings from command-line values (None: the method's default)."""
     from .convert import Settings
 
     if target_steps is not None and target_steps < 1:
@@ -112,10 +112,7 @@ def conversion_settings(method: str, percentile: float, v_init: float, target_st
         raise NeurokitError(f"--epochs must be 0 or more, got {epochs}")
     if lr is not None and not lr > 0:
         raise NeurokitError(f"--lr must be positive, got {lr}")
-    s = Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr)
-    if target_steps is not None:
-        s.target_steps = target_steps
-    return s
+    return Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr, target_steps=target_steps)
 
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
@@ -224,7 +221,7 @@ def deploy(opt: DeployOptions) -> dict:
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
     with clock("convert"):
-        settings = conversion_settings(opt.method, opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
+        settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, opt.method,
                               (data.x_train, data.y_train), settings, opt.readout)
     with clock("lower"):

@@ -102,3 +102,18 @@ def test_cli_convert_lasnn(tmp_path, digits_cnn, capsys):
                "--out", str(out), "--json"])
     assert rc == 0 and out.exists()
     assert json.loads(capsys.readouterr().out)["method"] == "lasnn"
+
+
+def test_potential_readout_student_is_what_the_engine_reads(digits, digits_mlp):
+    """Trained for the potential readout, the student's scores (count + v) are the float engine's output_scores."""
+    ops = read_chain(digits_mlp)
+    inputs = Inputs(digits.x_train[:100], digits.x_train[:300], digits.y_train[:300])
+    result = convert_lasnn(ops, inputs, Settings(target_steps=T, epochs=1, readout="potential"))
+    assert result.info["trained_readout"] == "potential"
+    graph = build_graph(result.ops, group_ops(result.ops), result.scales, (1, 8, 8), {"readout": "potential"},
+                        result.v_init)
+    x = digits.x_test[:100]
+    trace = Engine("float", device="cpu").run(from_nir(graph), x, T)
+    scores = student_predictions(result, x, T, readout="potential")
+    np.testing.assert_allclose(trace.output_scores, scores, rtol=0, atol=1e-9)
+    assert not np.array_equal(scores, trace.output_counts)  # v adds to the counts

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch import nn
@@ -47,7 +49,7 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
     """
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-    settings = settings or Settings(percentile=percentile, v_init=v_init)
+    settings = dataclasses.replace(settings or Settings(percentile=percentile, v_init=v_init), readout=readout)
     if not 0.0 <= settings.v_init < 1.0:
         raise ValueError(f"v_init must be in [0, 1) thresholds, got {settings.v_init}")
     run_method = method_function(method)

@@ -21,10 +21,15 @@ class Settings:
 
     percentile: float = 99.9  # activation percentile behind every data-based scale (100: max-norm)
     v_init: float = 0.5  # initial membrane potential in thresholds
-    target_steps: int = 32  # the T a method tunes for (rate-norm shift, LaSNN's BPTT window, phase windows)
+    target_steps: int | None = None  # the T a method tunes for (None: the method's default; see target())
     epochs: int | None = None  # training epochs (None: the method's default)
     lr: float | None = None  # learning rate (None: the method's default)
     seed: int = 0
+    readout: str = "spikes"  # how the deployed net reads its class (neurokit.network.readout_of); set by convert
+
+    def target(self, default: int) -> int:
+        """target_steps, or the method's `default` when the caller left it unset."""
+        return int(default if self.target_steps is None else self.target_steps)
 
 
 @dataclasses.dataclass

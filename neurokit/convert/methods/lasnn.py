@@ -35,9 +35,11 @@ ds/dv = max(0, 1 - |v - 1|); the reset term is detached from the graph (Zenke & 
 The trained weights are returned in ANN units with scales = lambda, so build_graph writes exactly the
 student's W_l lambda_(l-1) / lambda_l and b_l / lambda_l: the float engine's spikes are the student's.
 
-Reads Settings.target_steps (the BPTT window T; use 4-8, the method's point is few steps; Settings' own
-default of 32 works but is slow: 11 min on the bundled MNIST CNN on one core, against 1 min at T = 8),
-epochs (default 8), lr (default 2e-3), percentile, v_init, seed. The student is tuned for its T: run it at
+Cross-entropy acts on what the deployed net reads (Settings.readout): the output spike counts, or with the
+potential readout count + v, the output layer's integrated input.
+Reads Settings.target_steps (the BPTT window T, default 8: the method's point is few steps; T = 32 works but
+is slow: 11 min on the bundled MNIST CNN on one core, against 1 min at T = 8), epochs (default 8), lr (default
+2e-3), percentile, v_init, readout, seed. The student is tuned for its T: run it at
 that T. Shorter runs fail (with L layers the first input that depends on x reaches the output layer at step
 L, so at T = 4 an L = 3 network decides on one step, and a student trained for more steps never learned to).
 Longer runs mostly hold in float, but nothing bounds what the layers do after step T: on MNIST a student
@@ -62,6 +64,7 @@ from .base import Converted, Inputs, Settings
 from .torchnet import ChainModule, train
 
 DEFAULT_EPOCHS = 8
+DEFAULT_TARGET_STEPS = 8  # the BPTT window when --target-steps is not given: the method's point is few steps
 DEFAULT_LR = 2e-3
 BETA = 1000.0  # attention-transfer weight (Zagoruyko & Komodakis 2017)
 BATCH = 64
@@ -92,9 +95,10 @@ def _synapse(module: ChainModule, i: int, x: torch.Tensor) -> torch.Tensor:
 
 
 def spiking_forward(module: ChainModule, lambdas: list[float], x: torch.Tensor, steps: int,
-                    v_init: float) -> list[torch.Tensor]:
+                    v_init: float, with_potential: bool = False):
     """Spike counts of every layer over `steps` steps, (B, *layer shape) each, with the deployed dynamics
-    (see the module docstring); differentiable through the surrogate."""
+    (see the module docstring); differentiable through the surrogate. with_potential=True also returns the
+    last layer's v after the last step: (counts, v)."""
     counts = []
     dtype = module.synapses[0].weight.dtype
     x = x.to(dtype)
@@ -122,7 +126,17 @@ def spiking_forward(module: ChainModule, lambdas: list[float], x: torch.Tensor, 
         prev = torch.stack(spikes)
         counts.append(prev.sum(0))
         lam_prev = lam
-    return counts
+    return (counts, v) if with_potential else counts
+
+
+def output_scores(module: ChainModule, lambdas: list[float], x: torch.Tensor, steps: int, v_init: float,
+                  readout: str):
+    """(counts of every layer, the output the deployed net reads: (B, classes)): spike counts, or with the
+    potential readout count + v in thresholds (neurokit.network.readout_of); the potential's gradient
+    needs no surrogate."""
+    counts, v = spiking_forward(module, lambdas, x, steps, v_init, with_potential=True)
+    out = counts[-1] + v if readout == "potential" else counts[-1]
+    return counts, out.flatten(1)
 
 
 def _attention(f: torch.Tensor) -> torch.Tensor:
@@ -139,19 +153,21 @@ def feature_loss(student_maps: list[torch.Tensor], teacher_maps: list[torch.Tens
     return BETA / 2 * total
 
 
-def student_predictions(converted: Converted, x: np.ndarray, steps: int, batch: int = 500) -> np.ndarray:
-    """Output spike counts (N, classes) of the student that `converted` holds, run in float64 with the
-    deployed dynamics: argmax(1) of them is what the exported SNN predicts."""
+def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout: str = "spikes",
+                        batch: int = 500) -> np.ndarray:
+    """Output scores (N, classes) of the student that `converted` holds, run in float64 with the deployed
+    dynamics (spike counts, or count + v with the potential readout): argmax(1) of them is what the exported
+    SNN predicts."""
     module = ChainModule(converted.ops).double()
     with torch.no_grad():
         return np.concatenate([
-            spiking_forward(module, converted.scales, torch.as_tensor(x[i:i + batch]), steps, converted.v_init)[-1]
-            .flatten(1).numpy() for i in range(0, len(x), batch)])
+            output_scores(module, converted.scales, torch.as_tensor(x[i:i + batch]), steps, converted.v_init,
+                          readout)[1].numpy() for i in range(0, len(x), batch)])
 
 
 def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
     x, y = inputs.labelled("lasnn")
-    steps = int(settings.target_steps)
+    steps = settings.target(DEFAULT_TARGET_STEPS)
     if steps < 2:
         raise ValueError(f"lasnn needs target_steps >= 2 (one step is the synaptic delay), got {steps}")
     epochs = DEFAULT_EPOCHS if settings.epochs is None else int(settings.epochs)
@@ -167,9 +183,9 @@ def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
     def losses(xb, yb):
         with torch.no_grad():
             _, t_maps = teacher(xb, record=True)
-        counts = spiking_forward(student, lambdas, xb, steps, v_init)
+        counts, out = output_scores(student, lambdas, xb, steps, v_init, settings.readout)
         s_maps = [c / steps * lam for c, lam in zip(counts[:last], lambdas[:last])]
-        logits = counts[-1].flatten(1) / steps * lambdas[-1]
+        logits = out / steps * lambdas[-1]
         return feature_loss(s_maps, t_maps), nn.functional.cross_entropy(logits, yb)
 
     # Feature loss before / after on one fixed batch of training samples.
@@ -194,7 +210,7 @@ def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
     per_epoch = -(-len(x) // BATCH)
     epoch_means = [np.mean(record[e * per_epoch:(e + 1) * per_epoch], axis=0) for e in range(epochs)]
     result = Converted(student.to_ops(), [float(l) for l in lambdas], v_init)
-    acc = float(np.mean(student_predictions(result, x, steps).argmax(1) == np.asarray(y)))
+    acc = float(np.mean(student_predictions(result, x, steps, settings.readout).argmax(1) == np.asarray(y)))
     result.info = {
         "student_accuracy_train": acc,
         "feature_loss": [float(epoch_means[0][0]), float(epoch_means[-1][0])] if epochs else [],
@@ -203,6 +219,7 @@ def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
         "probe_ce_loss": [before[1], after[1]],
         "loss": [float(h) for h in history],
         "train_steps": steps,
+        "trained_readout": settings.readout,
         "epochs": epochs,
         "lr": lr,
         "beta": BETA,

@@ -70,6 +70,7 @@ from .base import Converted, Inputs, Settings
 
 BASES = np.round(np.concatenate([[1.02, 1.04, 1.06, 1.08], np.arange(1.10, 2.0001, 0.05)]), 2)
 SHIFTS = np.round(np.arange(0.50, 1.0001, 0.05), 2)
+DEFAULT_TARGET_STEPS = 32  # total steps per inference the windows are sized for, when not given
 SEARCH_SAMPLES = 256  # calibration samples the (b, h) search reads
 SEARCH_VALUES = 200_000  # positive activations per layer it scores (a random subset beyond that)
 
@@ -164,7 +165,8 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
     """Reads Settings.percentile, target_steps, seed."""
     groups = group_ops(ops)
     n_layers = len(groups)
-    window = phase_window(settings.target_steps, n_layers)
+    target = settings.target(DEFAULT_TARGET_STEPS)
+    window = phase_window(target, n_layers)
     offsets, integrate = phase_timing(window, n_layers)
     scales = activation_scales(ops, groups, inputs.calibration, settings.percentile)
     x = np.asarray(inputs.calibration[:SEARCH_SAMPLES], np.float64)
@@ -202,7 +204,7 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
         "coding": "phase",
         "readout": "potential",  # the output layer's latched v, whatever the caller asked for
         "phase": {"window": window, "layers_count": n_layers, "latency_steps": phase_latency(window, n_layers),
-                  "target_steps": settings.target_steps, "search_samples": int(len(x)),
+                  "target_steps": target, "search_samples": int(len(x)),
                   "bases_searched": [float(BASES[0]), float(BASES[-1])],
                   "shifts_searched": [float(SHIFTS[0]), float(SHIFTS[-1])],
                   "layers": layers_info},

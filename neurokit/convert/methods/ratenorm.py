@@ -48,6 +48,7 @@ from .tcl import clipped_output_scale, shift_for
 from .torchnet import ChainModule, accuracy, train
 
 EPOCHS = 10
+DEFAULT_TARGET_STEPS = 32  # the T the threshold shift is tuned for, when not given
 LR = 1e-4  # fine-tuning a trained network (as tcl.LR)
 MOMENTUM = 0.1  # running-max momentum, SpikingNorm's default
 SCALE_GRID = tuple(float(c) for c in np.geomspace(1.0, 0.2, 25))  # candidate shared scales sigma(s)
@@ -73,7 +74,7 @@ def convert_ratenorm(ops, inputs: Inputs, settings: Settings) -> Converted:
     x, y = inputs.labelled("ratenorm")
     epochs = EPOCHS if settings.epochs is None else settings.epochs
     lr = LR if settings.lr is None else settings.lr
-    steps = int(settings.target_steps)
+    steps = settings.target(DEFAULT_TARGET_STEPS)
     if steps < 1:
         raise ValueError(f"target_steps must be at least 1, got {steps}")
     calib = inputs.calibration
