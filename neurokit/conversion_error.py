@@ -44,6 +44,9 @@ def decompose(net, qnet, x: np.ndarray, steps: int) -> list[dict]:
     """Per layer of `net` (float SpikingNet) and `qnet` (its quantized form): the four errors on samples x."""
     from .backends.engine import Engine
 
+    phase = [l.name for l in net.layers if l.phase is not None]
+    if phase:
+        raise ValueError(f"the error decomposition measures rate codes; layer {phase[0]} is phase-coded")
     float_rates = layer_rates(Engine("float", device="cpu"), net, x, steps)
     fixed_rates = layer_rates(Engine("fixed", device="cpu"), qnet, x, steps)
     out = []

@@ -232,11 +232,13 @@ def deploy(opt: DeployOptions) -> dict:
         float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
-    with clock("conversion error"):
-        from .conversion_error import decompose
+    conversion_error = None
+    if all(l.phase is None for l in net.layers):  # the decomposition is one of rate codes
+        with clock("conversion error"):
+            from .conversion_error import decompose
 
-        n_err = min(len(x), ERROR_SAMPLES)
-        conversion_error = {"samples": n_err, "layers": decompose(net, qnet, x[:n_err], opt.steps)}
+            n_err = min(len(x), ERROR_SAMPLES)
+            conversion_error = {"samples": n_err, "layers": decompose(net, qnet, x[:n_err], opt.steps)}
     lava_check = None
     if opt.backend == "engine":
         with clock("Lava check"):

@@ -75,6 +75,17 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["fixed_accuracy"] == r["fixed_accuracy"]
 
 
+def test_deploy_with_a_phase_coded_method(digits_model, tmp_path, capsys):
+    rc, stdout, _ = _run(["deploy", digits_model, "--data", "digits", "--samples", 40, "--steps", 16,
+                          "--method", "phase", "--target-steps", 16, "--json", "--quiet"], capsys)
+    r = json.loads(stdout)
+    assert rc == 0 and r["conversion"]["method"] == "phase" and r["conversion"]["readout"] == "potential"
+    assert r["lava_check"]["checked"] and r["lava_check"]["match"]  # the phase neuron in Lava == the engine
+    assert r["conversion_error"] is None  # a rate-code decomposition: not computed for phase coding
+    assert r["fixed_accuracy"] >= r["ann_accuracy"] - 0.1
+    assert r["layers"][-1]["spikes"] == 0  # the output layer is read as a latched potential
+
+
 def test_stages_one_by_one(digits_model, tmp_path, capsys):
     g, q, rec = tmp_path / "m.nir", tmp_path / "m.q.nir", tmp_path / "run.json"
     assert _run(["convert", digits_model, "--data", "digits", "--out", g, "--json"], capsys)[0] == 0
