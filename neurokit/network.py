@@ -129,6 +129,13 @@ def readout_of(net) -> str:
     return mode
 
 
+def fire_phases(spikes, v, lo, hi, first: int, steps: int) -> None:
+    """The fire window of a phase layer, starting at step `first`: spikes[first + k] = lo[k] <= v < hi[k]
+    (at most one spike per neuron, the intervals being disjoint); steps beyond `steps` are not run."""
+    for k in range(min(len(lo), steps - first)):
+        spikes[first + k] = (v >= lo[k]) & (v < hi[k])
+
+
 def phase_latency(net) -> int | None:
     """Steps until a phase net's last layer has latched its output (None for rate nets): run at least this."""
     last = net.layers[-1]

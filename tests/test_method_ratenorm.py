@@ -10,11 +10,9 @@ import pytest
 import torch
 
 from neurokit.convert import Settings, convert, read_chain
-from neurokit.convert.methods import Inputs, method_function, ratenorm
+from neurokit.convert.methods import Inputs, method_function
 from neurokit.errors import NeurokitError
 from neurokit.network import from_nir
-
-torch.set_num_threads(1)
 
 
 def _meta(graph) -> dict:

@@ -13,8 +13,6 @@ from neurokit.convert.methods import Inputs, method_function, tcl
 from neurokit.errors import NeurokitError
 from neurokit.network import from_nir
 
-torch.set_num_threads(1)
-
 
 def _meta(graph) -> dict:
     return json.loads(graph.metadata["neurokit"])

@@ -22,6 +22,7 @@ import numpy as np
 
 from quantize.discretize import SIGN_INHIBITORY, SIGN_MIXED, mantissa_shift
 
+from ...network import fire_phases, phase_bounds
 from .arrays import wrap32
 
 M = 1 << 23  # 24-bit state
@@ -261,8 +262,6 @@ class FixedPhaseNeurons:
 
     @classmethod
     def build(cls, layer, xp):
-        from neurokit.network import phase_bounds
-
         q = layer.phase
         lo, hi = phase_bounds([int(x) for x in q.thresholds], PHASE_TOP)
         return cls(n=int(np.prod(layer.out_shape)), decay=int(q.decay), bias=xp.asarray(phase_bias(layer), xp.int64),
@@ -288,10 +287,6 @@ class FixedPhaseNeurons:
                 rec_u[t] = u
         if record and end < steps:
             rec_v[end:] = v
-        for k in range(self.window):
-            t = end + 1 + k
-            if t >= steps:
-                break
-            spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
+        fire_phases(spikes, v, self.lo, self.hi, end + 1, steps)
         self.last_v = v
         return spikes, rec_u, rec_v

@@ -13,6 +13,8 @@ import dataclasses
 
 import numpy as np
 
+from ...network import fire_phases, phase_bounds
+
 
 @dataclasses.dataclass
 class FloatSynapse:
@@ -95,8 +97,6 @@ class FloatPhaseNeurons:
 
     @classmethod
     def build(cls, layer, xp):
-        from ...network import phase_bounds
-
         code = layer.phase
         lo, hi = phase_bounds(code.thresholds(), np.inf)
         return cls(n=int(np.prod(layer.out_shape)), bias=xp.asarray(layer.bias.reshape(-1), xp.float64),
@@ -122,11 +122,7 @@ class FloatPhaseNeurons:
                 rec_u[t] = u
         if record and end < steps:
             rec_v[end:] = v
-        for k in range(self.window):
-            t = end + 1 + k
-            if t >= steps:
-                break
-            spikes[t] = (v >= self.lo[k]) & (v < self.hi[k])
+        fire_phases(spikes, v, self.lo, self.hi, end + 1, steps)
         self.last_v = v
         return spikes, rec_u, rec_v
 
