@@ -101,11 +101,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         if wstats["clipped_fraction"] > 0:
             notes.append(f"{wstats['clipped_fraction']:.1%} of weights clipped")
         headroom_i = layer_headroom(layer, layers[-1], demands[i], profile, x_int if graded else None)
-        layer_warnings = warnings_for(layer.name, headroom_i, profile)
-        if qphase is not None:  # rate limits do not apply; the accumulator saturates rather than wraps
-            layer_warnings = [w.replace("u wraps and flips sign", "the phase accumulator saturates")
-                              for w in layer_warnings if "synaptic input u" in w]
-        warnings += layer_warnings
+        warnings += warnings_for(layer.name, headroom_i, profile, phase=qphase is not None)
         if qphase is not None and headroom_i["u"]["may_wrap"]:
             notes.append(f"the phase accumulator saturates at the {profile.neuron.state_bits}-bit state (no wrap) if "
                          f"one step's input exceeds {headroom_i['u']['limit']:,} (worst case "

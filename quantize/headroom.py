@@ -99,16 +99,18 @@ def _bits(limit: float, value: float) -> float | None:
     return math.log2(limit / value) if value > 0 else None
 
 
-def warnings_for(name: str, h: dict, profile) -> list[str]:
-    """Warnings a user must see: u wrapping on calibration data, rate saturation beyond the tolerance."""
+def warnings_for(name: str, h: dict, profile, phase: bool = False) -> list[str]:
+    """Warnings a user must see: u wrapping on calibration data, rate saturation beyond the tolerance.
+    phase=True: a phase layer, whose accumulator saturates instead of wrapping and which has no rate limit."""
     out = []
     n = profile.neuron
     u, rate, v = h["u"], h["rate"], h["v"]
     if u["wraps"]:
+        effect = "the phase accumulator saturates" if phase else "u wraps and flips sign"
         out.append(f"layer {name}: synaptic input u reaches {u['peak']:.3g} on calibration data, beyond the "
-                   f"{n.state_bits}-bit state ({u['limit']:,}, neuron.state_bits): u wraps and flips sign; "
+                   f"{n.state_bits}-bit state ({u['limit']:,}, neuron.state_bits): {effect}; "
                    "quantize with a larger headroom or fewer input bits")
-    if rate["saturated_fraction"] > RATE_SATURATION_TOLERANCE:
+    if rate["saturated_fraction"] > RATE_SATURATION_TOLERANCE and not phase:
         mx = n.cited("max_spikes_per_step").cite()
         out.append(f"layer {name}: {rate['saturated_fraction']:.1%} of calibration activations ask for more than "
                    f"{rate['max_rate']:g} spike per step (up to {rate['demand_max']:.2f}; neuron.max_spikes_per_step "
