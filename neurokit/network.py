@@ -138,8 +138,8 @@ def fire_phases(spikes, v, lo, hi, first: int, steps: int) -> None:
 
 def phase_latency(net) -> int | None:
     """Steps until a phase net's last layer has latched its output (None for rate nets): run at least this."""
-    last = net.layers[-1]
-    return None if last.phase is None else last.phase.latch_step + 1
+    code = net.layers[-1].phase  # a PhaseCode, or quantize's QPhase: both have offset and integrate
+    return None if code is None else code.offset + code.integrate
 
 
 @dataclasses.dataclass

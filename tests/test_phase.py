@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from neurokit.backends import get_backend
 from neurokit.convert import Settings, convert
 from neurokit.convert.methods.phase import decode, phase_latency, phase_timing, phase_window, search
-from neurokit.network import Layer, PhaseCode, SpikingNet, from_nir, phase_bounds
+from neurokit.network import Layer, PhaseCode, SpikingNet, from_nir, phase_bounds, phase_latency
 from netgen import phase_networks
 from quantize import quantize
 
@@ -204,9 +204,12 @@ def test_files_round_trip(mlp_phase, tmp_path):
 def test_too_few_steps_warns_and_rate_input_is_refused(mlp_phase, digits):
     from neurokit.errors import UnsupportedModelError
 
-    _, net, _, _ = mlp_phase
+    _, net, q, _ = mlp_phase
+    assert phase_latency(net) == phase_latency(q) == T_MLP
     with pytest.warns(UserWarning, match="latches its output"):
         get_backend("float", device="cpu").run(net, digits.x_test[:2], T_MLP - 1)
+    with pytest.warns(UserWarning, match="latches its output"):
+        get_backend("engine", device="cpu").run(q, digits.x_test[:2], T_MLP - 1)
     rate = SpikingNet(net.input_shape, net.layers, {**net.metadata, "input_encoding": "rate"})
     with pytest.raises(UnsupportedModelError, match="current"):
         get_backend("float", device="cpu").run(rate, digits.x_test[:2], T_MLP)

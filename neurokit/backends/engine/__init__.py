@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from ...encoding import check_encoding, encoding_of, rate_spikes
-from ...network import readout_of
 from ...trace import Trace
-from ..base import LayerRecord, Progress, check_inputs, check_network
+from ..base import (LayerRecord, Progress, check_inputs, check_network, check_phase, input_steps, output_scale,
+                    output_scores, warn_latency)
 from .arrays import arrays_for, check_device
 from .fixed import FixedNeurons, FixedPhaseNeurons, FixedSynapse
 from .floating import FloatNeurons, FloatPhaseNeurons, FloatSynapse
@@ -89,49 +89,6 @@ class PreparedNet:
     def width(self) -> int:
         """The widest layer input or output: what one sample's working set scales with."""
         return max(max(l.n_inputs, l.n_neurons) for l in self.net.layers)
-
-
-def check_phase(net, rate: bool) -> None:
-    """Phase layers integrate a held (current-coded) input; Bernoulli input spikes are not a phase code."""
-    from ...errors import UnsupportedModelError
-
-    if rate and any(getattr(l, "phase", None) is not None for l in net.layers):
-        raise UnsupportedModelError("phase-coded networks take current-coded input; convert with --input-coding current")
-
-
-def input_steps(net, steps: int) -> int:
-    """Steps in which the held input counts as sent: every step, except for a phase-coded first layer, which
-    reads it only during its integration window (one step), so a deployment sends it once."""
-    first = getattr(net.layers[0], "phase", None)
-    if first is None:
-        return steps
-    return max(0, min(steps, first.offset + first.integrate) - first.offset)
-
-
-def output_scale(net) -> float | None:
-    """For a net read out by potential (neurokit.network.readout_of): raw v per threshold of its output
-    layer (1 for a float net, vth << 6 for a quantized one); None when the output is spike counts."""
-    if readout_of(net) != "potential":
-        return None
-    last = net.layers[-1]
-    return float(last.vth << 6) if hasattr(last, "vth") else 1.0
-
-
-def output_scores(net, counts: np.ndarray, last_v: np.ndarray, scale: float) -> np.ndarray:
-    """Potential readout in thresholds: an IF layer's spike count + v / threshold (its integrated input), a
-    phase layer's latched v / threshold."""
-    scores = np.asarray(last_v, np.float64).reshape(len(last_v), -1) / scale
-    return scores if net.layers[-1].phase is not None else scores + np.asarray(counts).reshape(len(counts), -1)
-
-
-def warn_latency(net, steps: int) -> None:
-    import warnings
-
-    last = net.layers[-1]
-    need = last.phase.offset + last.phase.integrate if getattr(last, "phase", None) is not None else 0
-    if steps < need:
-        warnings.warn(f"a phase-coded network latches its output after {need} "
-                      f"steps; {steps} steps give no output (scores 0)", stacklevel=3)
 
 
 def max_graded_input(net) -> int:

@@ -8,8 +8,8 @@ import numpy as np
 from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
-from ..base import LayerRecord, Progress, check_inputs, check_network
-from ..engine import check_phase, input_steps, output_scale, output_scores, warn_latency
+from ..base import (LayerRecord, Progress, check_inputs, check_network, check_phase, input_steps, output_scale,
+                    output_scores, warn_latency)
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
