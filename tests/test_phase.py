@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from neurokit.backends import get_backend
 from neurokit.convert import Settings, convert
-from neurokit.convert.methods.phase import decode, phase_latency, phase_timing, phase_window, search
+from neurokit.convert.methods.phase import decode, latency_steps, phase_timing, phase_window, search
 from neurokit.network import Layer, PhaseCode, SpikingNet, from_nir, phase_bounds, phase_latency
 from netgen import phase_networks
 from quantize import quantize
@@ -42,8 +42,8 @@ def _fire_window(code: PhaseCode) -> range:
 
 # ---------------------------------------------------------------------------------------------------------
 def test_timing_and_window_from_target_steps():
-    assert phase_window(32, 3) == 14 and phase_latency(14, 3) == 32
-    assert phase_window(16, 2) == 13 and phase_latency(13, 2) == 16
+    assert phase_window(32, 3) == 14 and latency_steps(14, 3) == 32
+    assert phase_window(16, 2) == 13 and latency_steps(13, 2) == 16
     assert phase_window(5, 4) == 1  # too few steps: one phase, latency above the target
     offsets, integrate = phase_timing(4, 3)
     assert offsets == [1, 3, 8] and integrate == [1, 4, 4]

@@ -92,7 +92,7 @@ def phase_timing(window: int, layers: int) -> tuple[list[int], list[int]]:
     return offsets, integrate
 
 
-def phase_latency(window: int, layers: int) -> int:
+def latency_steps(window: int, layers: int) -> int:
     offsets, integrate = phase_timing(window, layers)
     return offsets[-1] + integrate[-1]
 
@@ -203,7 +203,7 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
     info = {
         "coding": "phase",
         "readout": "potential",  # the output layer's latched v, whatever the caller asked for
-        "phase": {"window": window, "layers_count": n_layers, "latency_steps": phase_latency(window, n_layers),
+        "phase": {"window": window, "layers_count": n_layers, "latency_steps": latency_steps(window, n_layers),
                   "target_steps": target, "search_samples": int(len(x)),
                   "bases_searched": [float(BASES[0]), float(BASES[-1])],
                   "shifts_searched": [float(SHIFTS[0]), float(SHIFTS[-1])],
