@@ -126,6 +126,9 @@ def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
     rc, _, err = _run(["convert", digits_model, "--data", "digits", "--target-steps", 0, "--out", tmp_path / "x.nir"],
                       capsys)
     assert rc == 2 and err.strip() == "neurokit: error: --target-steps must be at least 1, got 0"
+    rc, _, err = _run(["convert", digits_model, "--data", "digits", "--method", "phase", "--input-coding", "rate",
+                       "--out", tmp_path / "x.nir"], capsys)
+    assert rc == 2 and "phase coding takes current-coded input" in err
     assert not (tmp_path / "x.nir").exists()
 
 

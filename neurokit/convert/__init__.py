@@ -12,7 +12,7 @@ from torch import nn
 
 from ..encoding import check_encoding
 from ..energy import ann_macs
-from ..errors import InputShapeError
+from ..errors import InputShapeError, UnsupportedModelError
 from .chain import SUPPORTED, forward_ops, read_chain
 from ..network import READOUTS
 from .methods import METHODS, Inputs, Settings, method_function
@@ -53,6 +53,8 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
     if not 0.0 <= settings.v_init < 1.0:
         raise ValueError(f"v_init must be in [0, 1) thresholds, got {settings.v_init}")
     run_method = method_function(method)
+    if method == "phase" and input_encoding == "rate":  # the phase neuron integrates a held current
+        raise UnsupportedModelError("phase coding takes current-coded input; convert with --input-coding current")
     model = model.eval()
     calibration = np.asarray(calibration)
     check_input_shape(model, calibration)
