@@ -44,8 +44,7 @@ from torch import nn
 from ..normalize import activation_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
-from .tcl import clipped_output_scale, shift_for
-from .torchnet import ChainModule, accuracy, train
+from .torchnet import ChainModule, accuracy, clipped_output_scale, shift_for, train
 
 EPOCHS = 10
 DEFAULT_TARGET_STEPS = 32  # the T the threshold shift is tuned for, when not given

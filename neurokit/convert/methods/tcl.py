@@ -23,14 +23,13 @@ Reads Settings.percentile, v_init, epochs, lr, seed.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..normalize import activation_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
-from .torchnet import ChainModule, accuracy, train
+from .torchnet import ChainModule, accuracy, clipped_output_scale, shift_for, train
 
 # L2 coefficient on the clipping bounds (Ho & Chang 2021 train the bounds with an L2 penalty
 # like the weights); 5e-4 is the usual weight-decay strength of the CIFAR / ImageNet VGG and ResNet training
@@ -42,23 +41,6 @@ LR = 1e-4  # fine-tuning a trained network: larger steps (5e-4, 1e-3) raised the
 # bounds move LAMBDA_GAIN times faster (relative) than the weights and reach the equilibrium of cross-entropy and
 # penalty within a short fine-tuning (measured on the MNIST CNN: 10 epochs reach what 30 epochs at gain 1 approach).
 LAMBDA_GAIN = 10.0
-SHIFT = 2  # +-pixel roll augmentation for images, as examples/mnist_cnn/train.py (MNIST-sized inputs)
-
-
-def shift_for(x: np.ndarray) -> int:
-    """SHIFT for images of 16 pixels a side or more; none for tiny images (8x8 digits) or non-images."""
-    return SHIFT if x.ndim == 4 and min(x.shape[2:]) >= 16 else 0
-
-
-def clipped_output_scale(module: ChainModule, calibration: np.ndarray, activation, percentile: float,
-                         batch: int = 500) -> float:
-    """Percentile of the positive outputs of `module` run with `activation` in place of each ReLU."""
-    module.eval()
-    with torch.no_grad():
-        out = np.concatenate([module(torch.as_tensor(calibration[i:i + batch], dtype=torch.float32),
-                                     activation).numpy().ravel() for i in range(0, len(calibration), batch)])
-    pos = out[out > 0]
-    return float(np.percentile(pos, percentile)) if pos.size else 1.0
 
 
 def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:

@@ -17,6 +17,8 @@ from torch import nn
 from ..chain import Op
 from ..to_nir import group_ops
 
+SHIFT = 2  # +-pixel roll augmentation for fine-tuning on images, as examples/mnist_cnn/train.py
+
 
 class ChainModule(nn.Module):
     """Synapses of the chain as nn.Conv2d / nn.Linear (float32), grouped as the spiking layers are."""
@@ -116,3 +118,19 @@ def accuracy(module: ChainModule, x: np.ndarray, y: np.ndarray, activation=None,
         pred = np.concatenate([module(torch.as_tensor(x[i:i + batch], dtype=torch.float32), activation).argmax(1).numpy()
                                for i in range(0, len(x), batch)])
     return float(np.mean(pred == np.asarray(y)))
+
+
+def shift_for(x: np.ndarray) -> int:
+    """SHIFT for images of 16 pixels a side or more; none for tiny images (8x8 digits) or non-images."""
+    return SHIFT if x.ndim == 4 and min(x.shape[2:]) >= 16 else 0
+
+
+def clipped_output_scale(module: ChainModule, calibration: np.ndarray, activation, percentile: float,
+                         batch: int = 500) -> float:
+    """Percentile of the positive outputs of `module` run with `activation` in place of each ReLU."""
+    module.eval()
+    with torch.no_grad():
+        out = np.concatenate([module(torch.as_tensor(calibration[i:i + batch], dtype=torch.float32),
+                                     activation).numpy().ravel() for i in range(0, len(calibration), batch)])
+    pos = out[out > 0]
+    return float(np.percentile(pos, percentile)) if pos.size else 1.0
