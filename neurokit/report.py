@@ -153,6 +153,8 @@ def conversion_summary(c: dict) -> str:
         parts.append(f"v_init {c['v_init']:g} thresholds")
     if c.get("input_encoding"):
         parts.append(f"{c['input_encoding']} input")
+    if c.get("readout"):
+        parts.append(f"readout {c['readout']}")
     return "; ".join(parts)
 
 
