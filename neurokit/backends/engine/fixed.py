@@ -22,8 +22,9 @@ import numpy as np
 
 from quantize.discretize import SIGN_INHIBITORY, SIGN_MIXED, mantissa_shift
 
-from ...network import fire_phases, phase_bounds
+from ...network import phase_bounds
 from .arrays import wrap32
+from .phase import PhaseSchedule
 
 M = 1 << 23  # 24-bit state
 F32_EXACT = 1 << 24
@@ -241,7 +242,7 @@ def phase_bias(layer) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class FixedPhaseNeurons:
+class FixedPhaseNeurons(PhaseSchedule):
     """neurokit's PhaseNeuron fixed_pt model (lava/proc/models.py) for one layer; state (B, n) int64.
 
     Integration window (steps offset .. offset + K - 1):
@@ -259,6 +260,7 @@ class FixedPhaseNeurons:
     hi: list
     xp: object
     last_v: object = None  # v after the last run, (B, n) int64: the output readout
+    state_dtype = "int64"
 
     @classmethod
     def build(cls, layer, xp):
@@ -267,26 +269,9 @@ class FixedPhaseNeurons:
         return cls(n=int(np.prod(layer.out_shape)), decay=int(q.decay), bias=xp.asarray(phase_bias(layer), xp.int64),
                    window=int(q.window), offset=int(q.offset), end=int(q.offset + q.integrate - 1), lo=lo, hi=hi, xp=xp)
 
-    def run(self, drive, steps: int, record: bool = False):
-        xp = self.xp
-        b = drive.batch
-        spikes = xp.zeros((steps, b, self.n), xp.bool_)
-        rec_u = xp.zeros((steps, b, self.n), xp.int64) if record else None
-        rec_v = xp.zeros((steps, b, self.n), xp.int64) if record else None
-        u = xp.zeros((b, self.n), xp.int64)
-        v = xp.zeros((b, self.n), xp.int64)
-        end = self.end
-        for t in range(self.offset, min(end + 1, steps)):
-            if self.decay != 4096:
-                u = truncate_div_4096(u * self.decay, xp)
-            u = u + (xp.astype(drive.at(t), xp.int64) << 6) + self.bias
-            xp.clip_(u, -(M - 1), M - 1)
-            if t == end:
-                v, u = u, xp.zeros((b, self.n), xp.int64)
-            if record:
-                rec_u[t] = u
-        if record and end < steps:
-            rec_v[end:] = v
-        fire_phases(spikes, v, self.lo, self.hi, end + 1, steps)
-        self.last_v = v
-        return spikes, rec_u, rec_v
+    def integrate(self, u, a_in):
+        if self.decay != 4096:
+            u = truncate_div_4096(u * self.decay, self.xp)
+        u = u + (self.xp.astype(a_in, self.xp.int64) << 6) + self.bias
+        self.xp.clip_(u, -(M - 1), M - 1)
+        return u

@@ -13,7 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from ...network import fire_phases, phase_bounds
+from ...network import phase_bounds
+from .phase import PhaseSchedule
 
 
 @dataclasses.dataclass
@@ -79,7 +80,7 @@ class FloatNeurons:
 
 
 @dataclasses.dataclass
-class FloatPhaseNeurons:
+class FloatPhaseNeurons(PhaseSchedule):
     """Single-spike phase coding (neurokit.network.PhaseCode) as neurokit's PhaseNeuron floating_pt model
     computes it: in the integration window u <- (u * decay + a_in) + bias, decay = 1 / in_base; v <- u,
     u <- 0 at its last step; at phase k of the fire window spike iff lo[k] <= v < hi[k]."""
@@ -103,28 +104,11 @@ class FloatPhaseNeurons:
                    decay=phase_decay_float(code.in_base), window=code.window, offset=code.offset, end=code.latch_step,
                    lo=[float(x) for x in lo], hi=[float(x) for x in hi], xp=xp)
 
-    def run(self, drive, steps: int, record: bool = False):
-        xp = self.xp
-        b = drive.batch
-        spikes = xp.zeros((steps, b, self.n), xp.bool_)
-        rec_u = xp.zeros((steps, b, self.n), xp.float64) if record else None
-        rec_v = xp.zeros((steps, b, self.n), xp.float64) if record else None
-        u = xp.zeros((b, self.n), xp.float64)
-        v = xp.zeros((b, self.n), xp.float64)
-        end = self.end
-        for t in range(self.offset, min(end + 1, steps)):
-            u = u * self.decay
-            xp.add_(u, drive.at(t))
-            xp.add_(u, self.bias)
-            if t == end:
-                v, u = u, xp.zeros((b, self.n), xp.float64)
-            if record:
-                rec_u[t] = u
-        if record and end < steps:
-            rec_v[end:] = v
-        fire_phases(spikes, v, self.lo, self.hi, end + 1, steps)
-        self.last_v = v
-        return spikes, rec_u, rec_v
+    def integrate(self, u, a_in):
+        u = u * self.decay
+        self.xp.add_(u, a_in)  # the Lava model's order: (u * decay + a_in) + bias
+        self.xp.add_(u, self.bias)
+        return u
 
 
 def phase_decay_float(in_base: float) -> float:
