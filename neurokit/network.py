@@ -97,6 +97,15 @@ class PhaseCode:
     def latch_step(self) -> int:
         return self.offset + self.integrate - 1
 
+    @property
+    def decay_factor(self) -> float:
+        """The accumulator's decay per step, 1 / in_base (the float engine and Lava floating_pt model)."""
+        return 1.0 / float(self.in_base)
+
+    def bounds(self) -> tuple[list, list]:
+        """lo[k], hi[k] per phase: v in [lo, hi) fires at phase k (phase_bounds, no upper limit)."""
+        return phase_bounds(self.thresholds(), np.inf)
+
     def metadata(self) -> dict:
         return {NEURON_KEY: "phase", "phase_base": float(self.base), "phase_shift": float(self.shift),
                 "phase_window": int(self.window), "phase_offset": int(self.offset),

@@ -10,9 +10,12 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from neurokit.network import LayerGeometry
+from neurokit.network import LayerGeometry, phase_bounds
 
 FORMAT = "neurokit-quantized/1"
+
+
+PHASE_TOP = (1 << 31) - 1  # hi of a phase layer's last phase: above any 24-bit v
 
 
 @dataclasses.dataclass
@@ -30,6 +33,11 @@ class QPhase:
     shift: float
     in_base: float
     integrate: int  # steps of the integration window
+
+    def bounds(self) -> tuple[list, list]:
+        """Integer lo[k], hi[k] per phase: v in [lo, hi) fires at phase k; the last phase's hi lies above
+        any 24-bit v."""
+        return phase_bounds([int(x) for x in self.thresholds], PHASE_TOP)
 
     def metadata(self) -> dict:
         return {"neuron": "phase", "phase_decay": np.int64(self.decay),

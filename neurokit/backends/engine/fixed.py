@@ -22,7 +22,6 @@ import numpy as np
 
 from quantize.discretize import SIGN_INHIBITORY, SIGN_MIXED, mantissa_shift
 
-from ...network import phase_bounds
 from .arrays import wrap32
 from .phase import PhaseSchedule
 
@@ -231,9 +230,6 @@ class FixedNeurons:
             self.xp.zero_where_(v, out)
 
 
-PHASE_TOP = (1 << 31) - 1  # hi of the last phase: above any 24-bit v
-
-
 def phase_bias(layer) -> np.ndarray:
     """bias_mant << bias_exp (arithmetic >> for a negative exponent), int64: what a phase neuron adds per step."""
     mant = layer.bias_mant.reshape(-1).astype(np.int64)
@@ -265,7 +261,7 @@ class FixedPhaseNeurons(PhaseSchedule):
     @classmethod
     def build(cls, layer, xp):
         q = layer.phase
-        lo, hi = phase_bounds([int(x) for x in q.thresholds], PHASE_TOP)
+        lo, hi = q.bounds()
         return cls(n=int(np.prod(layer.out_shape)), decay=int(q.decay), bias=xp.asarray(phase_bias(layer), xp.int64),
                    window=int(q.window), offset=int(q.offset), end=int(q.offset + q.integrate - 1), lo=lo, hi=hi, xp=xp)
 

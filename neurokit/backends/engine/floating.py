@@ -13,7 +13,6 @@ import dataclasses
 
 import numpy as np
 
-from ...network import phase_bounds
 from .phase import PhaseSchedule
 
 
@@ -99,9 +98,9 @@ class FloatPhaseNeurons(PhaseSchedule):
     @classmethod
     def build(cls, layer, xp):
         code = layer.phase
-        lo, hi = phase_bounds(code.thresholds(), np.inf)
+        lo, hi = code.bounds()
         return cls(n=int(np.prod(layer.out_shape)), bias=xp.asarray(layer.bias.reshape(-1), xp.float64),
-                   decay=phase_decay_float(code.in_base), window=code.window, offset=code.offset, end=code.latch_step,
+                   decay=code.decay_factor, window=code.window, offset=code.offset, end=code.latch_step,
                    lo=[float(x) for x in lo], hi=[float(x) for x in hi], xp=xp)
 
     def integrate(self, u, a_in):
@@ -109,8 +108,3 @@ class FloatPhaseNeurons(PhaseSchedule):
         self.xp.add_(u, a_in)  # the Lava model's order: (u * decay + a_in) + bias
         self.xp.add_(u, self.bias)
         return u
-
-
-def phase_decay_float(in_base: float) -> float:
-    """The accumulator's decay per step in floating point (the Lava model uses the same number)."""
-    return 1.0 / float(in_base)

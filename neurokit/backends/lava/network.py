@@ -137,22 +137,15 @@ def _neuron(layer, fixed: bool, steps: int, stock_lif: bool):
 
 
 def _phase_neuron(layer, fixed: bool, steps: int):
-    from ...network import phase_bounds
-
     code = layer.phase
     shape = lava_shape(layer.out_shape)
+    lo, hi = code.bounds()
     if fixed:
-        from ..engine.fixed import PHASE_TOP
-
-        lo, hi = phase_bounds([int(x) for x in code.thresholds], PHASE_TOP)
         return PhaseNeuron(shape=shape, bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp,
                            decay=int(code.decay), lo=np.array(lo, np.int32), hi=np.array(hi, np.int32),
                            window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
-    from ..engine.floating import phase_decay_float
-
-    lo, hi = phase_bounds(code.thresholds(), np.inf)
     return PhaseNeuron(shape=shape, bias_mant=to_lava(np.asarray(layer.bias, np.float64)), bias_exp=0,
-                       decay=phase_decay_float(code.in_base), lo=np.array(lo, np.float64), hi=np.array(hi, np.float64),
+                       decay=code.decay_factor, lo=np.array(lo, np.float64), hi=np.array(hi, np.float64),
                        window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
 
 
