@@ -162,10 +162,6 @@ class Layer(LayerGeometry):
     v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
     phase: PhaseCode | None = None  # single-spike phase coding (None: integrate-and-fire)
 
-    @property
-    def neuron(self) -> str:
-        return "if" if self.phase is None else "phase"
-
 
 @dataclasses.dataclass
 class SpikingNet:

@@ -24,15 +24,15 @@ class Trace:
     neuron_spikes: list[np.ndarray]  # per layer: spike count per neuron summed over samples (out_shape)
     input_events: np.ndarray  # per input element: messages it sent into layer 0, summed over samples and steps
     wall_s: float = 0.0
-    output_scores: np.ndarray | None = None  # (N, n_out) float: the output layer's latched potential (phase nets)
+    output_scores: np.ndarray | None = None  # (N, n_out) float: the potential readout, in thresholds (or None)
 
     @property
     def samples(self) -> int:
         return int(self.output_counts.shape[0])
 
     def predictions(self) -> np.ndarray:
-        """argmax of the output scores when the net has them (phase coding: the latched potential, in
-        thresholds), else of the output spike counts; ties go to the lowest class index."""
+        """argmax of the output scores when the net is read out by potential (neurokit.network.readout_of),
+        else of the output spike counts; ties go to the lowest class index."""
         if self.output_scores is not None:
             return np.argmax(self.output_scores, axis=1)
         return np.argmax(self.output_counts, axis=1)

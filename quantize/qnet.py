@@ -70,10 +70,6 @@ class QLayer(LayerGeometry):
     v_init: np.ndarray | None = None  # int32 initial v per neuron, raw state units (None: 0)
     phase: QPhase | None = None  # single-spike phase coding (None: integrate-and-fire)
 
-    @property
-    def neuron(self) -> str:
-        return "if" if self.phase is None else "phase"
-
     def __post_init__(self):
         if self.v_init is None:
             self.v_init = np.zeros(self.out_shape, np.int32)

@@ -61,14 +61,14 @@ def check_inputs(net, x: np.ndarray) -> np.ndarray:
 
 def check_phase(net, rate: bool) -> None:
     """Phase layers integrate a held (current-coded) input; Bernoulli input spikes are not a phase code."""
-    if rate and any(getattr(l, "phase", None) is not None for l in net.layers):
+    if rate and any(l.phase is not None for l in net.layers):
         raise UnsupportedModelError("phase-coded networks take current-coded input; convert with --input-coding current")
 
 
 def input_steps(net, steps: int) -> int:
     """Steps in which the held input counts as sent: every step, except for a phase-coded first layer, which
     reads it only during its integration window (one step), so a deployment sends it once."""
-    first = getattr(net.layers[0], "phase", None)
+    first = net.layers[0].phase
     if first is None:
         return steps
     return max(0, min(steps, first.offset + first.integrate) - first.offset)

@@ -116,7 +116,7 @@ class Engine:
         xp = arrays_for(self.device)
         synapses, neurons = [], []
         for i, layer in enumerate(net.layers):
-            phase = getattr(layer, "phase", None) is not None
+            phase = layer.phase is not None
             if fixed:
                 synapses.append(FixedSynapse.build(layer, xp, max_graded_input(net) if i == 0 and not rate else 1))
                 neurons.append((FixedPhaseNeurons if phase else FixedNeurons).build(layer, xp))

@@ -61,7 +61,7 @@ class LavaBackend:
         and the input events per input element."""
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
-        if self.stock_lif and any(getattr(l, "phase", None) is not None for l in net.layers):
+        if self.stock_lif and any(l.phase is not None for l in net.layers):
             raise UnsupportedModelError("phase-coded layers need neurokit's PhaseNeuron (a custom neuron program on "
                                         "Loihi 2, which neurokit does not provide); Lava's stock LIF cannot run them")
         check_phase(net, encoding_of(net) == "rate")

@@ -83,7 +83,7 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         if layer.kind == "dense" and i > 0 and len(layer.in_shape) == 3:
             port = port.flatten()
         port.connect(syn.s_in)
-        if getattr(layer, "phase", None) is not None:
+        if layer.phase is not None:
             neuron = _phase_neuron(layer, fixed, steps)
         else:
             neuron = _neuron(layer, fixed, steps, stock_lif)
