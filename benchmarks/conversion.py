@@ -172,14 +172,14 @@ def tables(record: dict) -> str:
         steps = sorted({p["steps"] for row in net["variants"].values() for p in row["points"]})
         out.append(f"**{net['title']}** ({net['samples']} test images, ANN {100 * net['ann_accuracy']:.1f} %): "
                    "accuracy in %, Loihi 2 fixed point (float SNN in brackets)\n")
-        out.append("| method | " + " | ".join(f"T={T}" for T in steps) + " |")
-        out.append("|---|" + "---|" * len(steps))
+        out.append("| method | readout | " + " | ".join(f"T={T}" for T in steps) + " |")
+        out.append("|---|---|" + "---|" * len(steps))
         for name, row in net["variants"].items():
             cells = []
             for T in steps:
                 p = _point(row, T)
                 cells.append(f"{100 * p['fixed']:.1f} ({100 * p['float']:.1f})" if p else "-")
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
+            out.append(f"| {name} | {row['readout']} | " + " | ".join(cells) + " |")
         out.append("")
         sel = [T for T in (8, 32) if T in steps]
         out.append("| method | convert s | " + " | ".join(f"spikes T={T} | synops T={T}" for T in sel) + " |")
