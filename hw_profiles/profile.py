@@ -185,6 +185,14 @@ def _check_consistency(path: Path, s: dict[str, Section]) -> None:
             f"{path}: threshold_bits + threshold_shift ({neu.threshold_bits}+{neu.threshold_shift}) "
             f"exceeds neuron.state_bits ({neu.state_bits}); the threshold could never be reached"
         )
+    from types import SimpleNamespace
+
+    from neurokit.arithmetic import UnsupportedArithmeticError, arithmetic_of_profile, check_supported
+
+    try:  # a profile whose arithmetic no backend computes would quantize for hardware nobody simulates
+        check_supported(arithmetic_of_profile(SimpleNamespace(neuron=neu, synapse=syn)), str(path))
+    except UnsupportedArithmeticError as e:
+        raise ProfileError(str(e)) from None
     if neu.refractory_delay_min > neu.refractory_delay_max:
         raise ProfileError(f"{path}: neuron.refractory_delay_min ({neu.refractory_delay_min}) exceeds "
                            f"refractory_delay_max ({neu.refractory_delay_max})")

@@ -52,6 +52,9 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-coding", choices=("current", "rate"), default="current",
                    help="input as a constant current every step, or as Bernoulli spikes with P = value in [0, 1] "
                         "(default: current)")
+    p.add_argument("--replace-maxpool", choices=("avg",), default=None,
+                   help="read MaxPool2d as AvgPool2d (max pooling has no spiking equivalent on Loihi); deploy "
+                        "reports the ANN's accuracy before and after (default: refuse MaxPool2d)")
 
 
 def weight_bits_arg(text: str) -> int | dict[str, int]:
@@ -184,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_convert(a) -> dict:
     from .data import load_dataset
     from .io import load_torch_model, write_nir
-    from .network import from_nir
+    from .lower import from_nir
     from .pipeline import conversion_settings, convert_model, take
 
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr)
@@ -192,13 +195,14 @@ def cmd_convert(a) -> dict:
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, a.method,
-                          (data.x_train, data.y_train), settings, a.readout)
+                          (data.x_train, data.y_train), settings, a.readout, a.replace_maxpool)
     net = from_nir(graph)  # proves the graph lowers before it is written
     write_nir(graph, a.out)
     meta = net.metadata
     return {"out": a.out, "nodes": list(graph.nodes), "layers": [
-        {"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "lambda": lam}
-        for l, lam in zip(net.layers, meta["lambdas"])],
+        {"name": p.name, "kind": "+".join(q.kind for q in net.incoming(p.name)), "neurons": p.n_neurons,
+         "inputs": [q.source for q in net.incoming(p.name)], "lambda": lam}
+        for p, lam in zip(net.populations, meta["lambdas"])],
         "method": meta["method"], "readout": meta["readout"], "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
         "ann_macs": int(sum(meta["ann_macs"].values()))}
 
@@ -260,7 +264,7 @@ def cmd_fit(a) -> dict:
     if Path(a.model).suffix in (".pt", ".pth"):
         from .data import load_dataset
         from .io import load_torch_model
-        from .network import from_nir
+        from .lower import from_nir
         from .pipeline import convert_model, take
 
         model = load_torch_model(a.model)
@@ -333,7 +337,7 @@ def cmd_deploy(a) -> dict:
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
         v_init=a.v_init, input_coding=a.input_coding, method=a.method, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
-        lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits,
+        lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool,
         progress=not a.quiet))
 
 
@@ -345,7 +349,8 @@ EXIT_DOES_NOT_FIT = 1
 # ---- output -------------------------------------------------------------------------------------------
 
 def render(command: str, result: dict) -> str:
-    from .report import _table, render_text
+    from .report import render_text
+    from .tables import text_table
 
     if command in ("deploy", "report"):
         return render_text(result)
@@ -353,32 +358,32 @@ def render(command: str, result: dict) -> str:
         rows = [[l["name"], l["kind"], l["neurons"], f"{l['lambda']:.4g}"] for l in result["layers"]]
         return "\n".join([f"wrote {result['out']} ({result['normalization']} normalization; BatchNorm folded: "
                           f"{', '.join(result['bn_folded']) or 'none'}; ANN MACs {result['ann_macs']:,})"]
-                         + _table(["layer", "kind", "neurons", "lambda"], rows))
+                         + text_table(["layer", "kind", "neurons", "lambda"], rows))
     if command == "fit":
         from .fit.render import render_fit
 
         return render_fit(result, result["model"])
     if command == "quantize":
-        from .report import _quant_rows, _quant_title
+        from .report import quantization_lines, quantization_title
 
-        return "\n".join([f"wrote {result['out']}", _quant_title(result)] + _quant_rows(result))
+        return "\n".join([f"wrote {result['out']}", quantization_title(result)] + quantization_lines(result))
     if command == "run":
         acc = "-" if result["accuracy"] is None else f"{100 * result['accuracy']:.1f} %"
         rows = [[l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['synops']:.4g}"] for l in result["layers"]]
         return "\n".join([f"{result['backend']}: accuracy {acc} on {result['samples']} samples, T = {result['steps']} "
-                          f"({result['wall_s']:.1f} s)"] + _table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
+                          f"({result['wall_s']:.1f} s)"] + text_table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
     if command == "verify":
         return render_verify(result)
     return json.dumps(result, indent=2)
 
 
 def render_verify(result: dict) -> str:
-    from .report import _table
+    from .tables import text_table
 
     head = (f"Lava fixed_pt vs engine, {result['samples']} samples x {result['steps']} steps: "
             + ("bit-exact (spikes, u and v of every neuron at every step)" if result["match"] else "MISMATCH"))
     rows = [[l["name"], l["neurons"], l["spikes"], "equal" if l["equal"] else "differs"] for l in result["layers"]]
-    lines = [head] + _table(["layer", "neurons", "spikes", "spikes, u, v"], rows)
+    lines = [head] + text_table(["layer", "neurons", "spikes", "spikes, u, v"], rows)
     m = result["first_mismatch"]
     if m:
         lines.append(f"first mismatch: layer {m['layer']}, neuron {tuple(m['neuron'])}, sample {m['sample']}, "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
 PJ = 1e-12
 
@@ -31,21 +30,18 @@ class EnergyTerm:
         return self.count * self.pj_each * PJ
 
 
-def ann_macs(ops, input_shape: tuple[int, ...]) -> list[tuple[str, int]]:
-    """Multiply-accumulates per inference of each Linear/Conv2d in a converted op chain (BatchNorm folded,
-    so it costs nothing; pooling and ReLU are not MACs)."""
-    from .convert.chain import forward_ops
-
-    with torch.no_grad():
-        _, outs = forward_ops(ops, torch.zeros((1,) + tuple(input_shape), dtype=torch.float64), record=True)
+def ann_macs(ann, input_shape: tuple[int, ...]) -> list[tuple[str, int]]:
+    """Multiply-accumulates per inference of each Linear/Conv2d of an ANN graph (neurokit.convert.ann;
+    BatchNorm folded, so it costs nothing; pooling, ReLU and additions are not MACs)."""
+    shapes = ann.shapes(input_shape)
     macs = []
-    for op, out in zip(ops, outs):
+    for op in ann.body:
         w = op.params.get("weight")
         if op.kind == "linear":
             macs.append((op.name, int(w.shape[0] * w.shape[1])))
         elif op.kind == "conv":
             per_output = int(np.prod(w.shape[1:]))  # (C_in / groups) * kH * kW
-            macs.append((op.name, int(out[0].numel()) * per_output))
+            macs.append((op.name, int(np.prod(shapes[op.name])) * per_output))
     return macs
 
 

@@ -1,52 +1,66 @@
-"""The spiking network in hardware shape, read from a NIR graph.
+"""The spiking network as a directed graph: populations of neurons and projections between them.
 
-Loihi has no pooling or flatten layer: a synapse maps spikes of one neuron population onto the next.
-`from_nir` folds SumPool2d/AvgPool2d/Flatten into the following Conv2d/Affine exactly, and normalizes
-each neuron population to threshold 1 (folding r / v_threshold into its weights and bias).
+This module holds the graph type and the rules every stage and backend shares.
 
-Discrete-time semantics shared by every backend (they are Lava's): at step t each layer receives
-W . s_prev(t-1) (one step of synaptic delay per layer, the input counting as layer 0's spikes),
-v += input + bias, spike if v > 1, then v -= 1 (reset by subtraction) or v = 0 (reset to zero).
-v starts at v_init (NIR metadata, default 0) and u, the synaptic current, forgets every step.
+- A **population** is a group of neurons of one model (neurokit.neurons: CUBA integrate-and-fire / LIF,
+  single-spike phase coding) with a shape, e.g. (C, H, W) or (n,), and that model's parameters.
+- A **projection** carries the spikes of one population (or the network's input, source "input") to
+  another: a dense or convolution synapse (pooling and flatten folded into it exactly), its weights, its
+  geometry and its delay. A population sums every projection into it and may feed several; a projection
+  from a population to itself or to an earlier one makes the graph recurrent. The representation and the
+  file formats hold cycles; backends say when they cannot run one.
 
-Phase layers (IF metadata neuron = "phase", single-spike phase coding; see
-neurokit/convert/methods/phase.py) keep the synaptic delay but replace the neuron: during its integration
-window, steps offset .. offset + I - 1 (I = K, or 1 for the layer that takes the held input),
-u <- u / in_base + input + bias; at the window's last step v <- u (latched) and u <- 0; during the next
-K steps (phases k = 0 .. K - 1) it spikes at most once, at
-the phase k whose value base**-(K-1-k) codes v (thresholds shift * base**-j). Inputs outside the
-integration window are ignored; each sample runs one window per layer.
+Discrete-time semantics (they are Lava's): the network's input counts as the spikes of the source
+"input" at every step (current coding: a held graded value; rate coding: Bernoulli spikes). At step t a
+population receives, from each projection into it, W . s_source(t - 1) (one step of synaptic delay per
+projection, as Lava's Dense and Conv have), summed; its neuron model turns that into spikes at step t.
+Each sample starts from the model's initial state with nothing in flight. The class is read from one
+population, `Network.output` (neurokit.network.readout_of).
+
+Float networks (neurokit.lower.from_nir) are normalized: every neuron fires at v > 1 (thresholds) and
+weights are in thresholds per unit of input. Quantized networks (quantize.QuantizedNet, a subclass) hold
+the integers Lava's fixed_pt models take, with the arithmetic they were built for.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
+from collections import deque
 
-import nir
 import numpy as np
+import torch
 
 from .errors import UnsupportedModelError
 
-RESET_KEY = "reset_mode"  # NIR has no reset-by-subtraction field: neurokit carries it in IF metadata
-V_INIT_KEY = "v_init"  # nor an initial membrane potential
-RESET_MODES = ("subtract", "zero")
-NEURON_KEY = "neuron"  # "if" (default) or "phase" (single-spike phase coding)
-PHASE_KEYS = ("phase_base", "phase_shift", "phase_window", "phase_offset", "phase_in_base", "phase_integrate")
-SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, IF"
+INPUT = "input"  # the source name of projections that read the network's input
+READOUT_KEY = "readout"  # network metadata: how the class is read from the output population
+READOUTS = ("spikes", "potential")
+SYNAPSE_KINDS = ("dense", "conv")
+
+
+class GraphError(UnsupportedModelError):
+    """The graph is malformed (a missing node, a shape mismatch, a population with no input) or has a
+    structure the asked-for stage cannot handle (a cycle)."""
 
 
 @dataclasses.dataclass
-class LayerGeometry:
-    """What a synapse + neuron population connects, float or quantized: shapes and convolution geometry."""
+class Projection:
+    """Synapses from `source` (a population, or INPUT) to `target`. Weights in torch layout: dense
+    (n_out, n_in), conv (C_out, C_in / groups, kH, kW); float (thresholds per unit of input) in a float
+    network, Lava's 8-bit-scale integers in a quantized one (QProjection)."""
 
     name: str
+    source: str
+    target: str
     kind: str  # "dense" | "conv"
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
+    weight: np.ndarray
     stride: tuple[int, int] = dataclasses.field(default=(1, 1), kw_only=True)
     padding: tuple[int, int] = dataclasses.field(default=(0, 0), kw_only=True)
     dilation: tuple[int, int] = dataclasses.field(default=(1, 1), kw_only=True)
     groups: int = dataclasses.field(default=1, kw_only=True)
+    delay: int = dataclasses.field(default=1, kw_only=True)  # steps; Lava's Dense and Conv have exactly 1
+    folded: tuple[str, ...] = dataclasses.field(default=(), kw_only=True)  # NIR nodes folded into it
 
     @property
     def n_neurons(self) -> int:
@@ -57,329 +71,204 @@ class LayerGeometry:
         return int(np.prod(self.in_shape))
 
 
-@dataclasses.dataclass(frozen=True)
-class PhaseCode:
-    """Single-spike phase coding of one layer (float; the quantized form is quantize.qnet.QPhase).
+@dataclasses.dataclass
+class Population:
+    """Neurons of one model. `neuron` holds the model's parameters (a dataclass whose class attribute
+    `model` names a neurokit.neurons model), float or fixed point."""
 
-    The layer integrates during steps offset .. offset + integrate - 1 (u decays by 1 / in_base per step:
-    in_base is the code base of the layer that sends to it; integrate = window for a phase-coded input,
-    1 for the held input), latches v = u at that window's last step, and in the next `window` steps fires
-    at most once: at phase k, value index
-    j = window - 1 - k, iff thresholds[j] <= v < thresholds[j - 1] (no upper bound for j = 0), where
-    thresholds[j] = shift * base**-j. That spike stands for the value base**-j."""
-
-    base: float
-    shift: float
-    window: int
-    offset: int
-    in_base: float = 1.0
-    integrate: int | None = None  # steps of the integration window (None: window)
-
-    def __post_init__(self):
-        if self.integrate is None:
-            object.__setattr__(self, "integrate", self.window)
-        if self.window < 1 or self.offset < 1 or self.integrate < 1:
-            raise UnsupportedModelError(f"phase coding needs window, offset and integrate >= 1 (got {self.window}, "
-                                        f"{self.offset}, {self.integrate})")
-        if not self.base > 1 or not self.shift > 0 or not self.in_base >= 1:
-            raise UnsupportedModelError(f"phase coding needs base > 1, shift > 0, in_base >= 1 (got {self.base}, "
-                                        f"{self.shift}, {self.in_base})")
-
-    def thresholds(self) -> np.ndarray:
-        """shift * base**-j, j = 0 .. window - 1 (decreasing)."""
-        return self.shift * float(self.base) ** -np.arange(self.window, dtype=np.float64)
-
-    def values(self) -> np.ndarray:
-        """base**-j: the value a spike with value index j stands for."""
-        return float(self.base) ** -np.arange(self.window, dtype=np.float64)
+    name: str
+    shape: tuple[int, ...]
+    neuron: object
 
     @property
-    def latch_step(self) -> int:
-        return self.offset + self.integrate - 1
+    def n_neurons(self) -> int:
+        return int(np.prod(self.shape))
 
     @property
-    def decay_factor(self) -> float:
-        """The accumulator's decay per step, 1 / in_base (the float engine and Lava floating_pt model)."""
-        return 1.0 / float(self.in_base)
+    def model(self):
+        """The neuron model (neurokit.neurons.NeuronModel) that runs this population."""
+        from .neurons import model_of
 
-    def bounds(self) -> tuple[list, list]:
-        """lo[k], hi[k] per phase: v in [lo, hi) fires at phase k (phase_bounds, no upper limit)."""
-        return phase_bounds(self.thresholds(), np.inf)
-
-    def metadata(self) -> dict:
-        return {NEURON_KEY: "phase", "phase_base": float(self.base), "phase_shift": float(self.shift),
-                "phase_window": int(self.window), "phase_offset": int(self.offset),
-                "phase_in_base": float(self.in_base), "phase_integrate": int(self.integrate)}
+        return model_of(self.neuron)
 
 
-def phase_bounds(thresholds, top):
-    """Per phase k: the interval [lo[k], hi[k]) of v that fires at phase k; thresholds[j] for value index
-    j = K - 1 - k, hi of the last phase = `top` (above any v)."""
-    thr = list(thresholds)
-    k_count = len(thr)
-    lo = [thr[k_count - 1 - k] for k in range(k_count)]
-    hi = [thr[k_count - 2 - k] if k < k_count - 1 else top for k in range(k_count)]
-    return lo, hi
+@dataclasses.dataclass
+class Network:
+    input_shape: tuple[int, ...]
+    populations: list[Population]
+    projections: list[Projection]
+    output: str  # the population the class is read from
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+    # ---- lookups ------------------------------------------------------------------------------------
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise GraphError(f"the network has no population '{name}'")
+
+    def incoming(self, name: str) -> list[Projection]:
+        """Projections into population `name`, in the network's order (the order their inputs are summed)."""
+        return [p for p in self.projections if p.target == name]
+
+    def outgoing(self, name: str) -> list[Projection]:
+        return [p for p in self.projections if p.source == name]
+
+    def source_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.input_shape) if name == INPUT else tuple(self.population(name).shape)
+
+    @property
+    def output_population(self) -> Population:
+        return self.population(self.output)
+
+    # ---- structure ----------------------------------------------------------------------------------
+    def cycle(self) -> list[str] | None:
+        """Population names around one cycle (the first found), or None for a feed-forward graph."""
+        succ = {p.name: [q.target for q in self.outgoing(p.name)] for p in self.populations}
+        state: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(n):
+            state[n] = 1
+            stack.append(n)
+            for m in succ.get(n, []):
+                if state.get(m) == 1:
+                    return stack[stack.index(m):] + [m]
+                if m not in state:
+                    found = visit(m)
+                    if found:
+                        return found
+            stack.pop()
+            state[n] = 2
+            return None
+
+        for p in self.populations:
+            if p.name not in state:
+                found = visit(p.name)
+                if found:
+                    return found
+        return None
+
+    def order(self, what: str = "this stage") -> list[Population]:
+        """Populations in topological order (each after every population that projects into it), ties in
+        the network's own order. A recurrent graph is an error naming its cycle: `what` cannot run it."""
+        indeg = {p.name: 0 for p in self.populations}
+        for q in self.projections:
+            if q.source != INPUT:
+                indeg[q.target] += 1
+        ready = deque(p.name for p in self.populations if indeg[p.name] == 0)
+        out = []
+        while ready:
+            n = ready.popleft()
+            out.append(self.population(n))
+            for q in self.outgoing(n):
+                indeg[q.target] -= 1
+                if indeg[q.target] == 0:
+                    ready.append(q.target)
+        if len(out) < len(self.populations):
+            loop = self.cycle() or []
+            raise GraphError(f"the network is recurrent (cycle {' -> '.join(loop)}); {what} runs feed-forward "
+                             "graphs only")
+        return out
+
+    def is_chain(self) -> bool:
+        """input -> p0 -> p1 -> ... -> output, one projection into each population from the one before."""
+        prev = INPUT
+        for p in self.populations:
+            inc = self.incoming(p.name)
+            if len(inc) != 1 or inc[0].source != prev:
+                return False
+            prev = p.name
+        return prev == self.output
+
+    def validate(self) -> "Network":
+        """Names unique, every projection between existing nodes with matching shapes, every population
+        with at least one input, the output a population. Returns self."""
+        names = [p.name for p in self.populations]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise GraphError(f"two populations are named '{dup[0]}'; population names must be unique")
+        if INPUT in names:
+            raise GraphError(f"a population is named '{INPUT}', the name reserved for the network's input")
+        pnames = [q.name for q in self.projections]
+        dup = sorted({n for n in pnames if pnames.count(n) > 1})
+        if dup:
+            raise GraphError(f"two projections are named '{dup[0]}'; projection names must be unique")
+        known = set(names)
+        for q in self.projections:
+            for end, role in ((q.source, "source"), (q.target, "target")):
+                if end != INPUT and end not in known:
+                    raise GraphError(f"projection '{q.name}' names {role} '{end}', which is not a population of the "
+                                     "network; add it or remove the projection")
+            if q.target == INPUT:
+                raise GraphError(f"projection '{q.name}' targets the network's input; only populations receive")
+            if q.kind not in SYNAPSE_KINDS:
+                raise GraphError(f"projection '{q.name}' has kind {q.kind!r}; neurokit knows {', '.join(SYNAPSE_KINDS)}")
+            if q.delay != 1:
+                raise GraphError(f"projection '{q.name}' has a delay of {q.delay} steps; Lava's Dense and Conv "
+                                 "deliver after exactly 1 step, the only delay neurokit runs")
+            src = self.source_shape(q.source)
+            if int(np.prod(src)) != q.n_inputs or (q.kind == "conv" and tuple(src) != tuple(q.in_shape)):
+                raise GraphError(f"projection '{q.name}' expects a {tuple(q.in_shape)} input but its source "
+                                 f"'{q.source}' is {tuple(src)}; fix the graph's shapes")
+            tgt = self.population(q.target).shape
+            if int(np.prod(tgt)) != q.n_neurons or tuple(tgt) != tuple(q.out_shape):
+                raise GraphError(f"projection '{q.name}' produces {tuple(q.out_shape)} but its target '{q.target}' "
+                                 f"is {tuple(tgt)}; fix the graph's shapes")
+        for p in self.populations:
+            if not self.incoming(p.name):
+                raise GraphError(f"population '{p.name}' has no input (no projection into it); connect it or "
+                                 "remove it")
+        if self.output not in known:
+            raise GraphError(f"the network's output '{self.output}' is not a population of the network")
+        return self
 
 
-READOUT_KEY = "readout"  # graph metadata: how the class is read from the output layer
-READOUTS = ("spikes", "potential")
-
+# ---- the shared rules ----------------------------------------------------------------------------------
 
 def readout_of(net) -> str:
-    """'spikes': the class is the argmax of the output layer's spike counts. 'potential': the argmax of its
-    integrated input, spike count + v / threshold at the window's end (reset by subtraction keeps the
-    sum); a phase-coded output layer is always read by its latched potential."""
-    if net.layers[-1].phase is not None:
-        return "potential"
+    """'spikes': the class is the argmax of the output population's spike counts. 'potential': the argmax
+    of its integrated input, spike count + v / threshold at the window's end (reset by subtraction keeps
+    the sum). A neuron model may fix the readout (a phase-coded output is always read by its latched
+    potential)."""
+    forced = net.output_population.model.forced_readout
+    if forced is not None:
+        return forced
     mode = net.metadata.get(READOUT_KEY, "spikes")
     if mode not in READOUTS:
         raise UnsupportedModelError(f"the network's metadata readout={mode!r}; neurokit knows {', '.join(READOUTS)}")
     return mode
 
 
-def fire_phases(spikes, v, lo, hi, first: int, steps: int) -> None:
-    """The fire window of a phase layer, starting at step `first`: spikes[first + k] = lo[k] <= v < hi[k]
-    (at most one spike per neuron, the intervals being disjoint); steps beyond `steps` are not run."""
-    for k in range(min(len(lo), steps - first)):
-        spikes[first + k] = (v >= lo[k]) & (v < hi[k])
+def latency(net) -> int | None:
+    """Steps a network needs before its output population holds its answer, when its neuron model says
+    (phase coding); None when any T works."""
+    return net.output_population.model.latency(net.output_population.neuron)
 
 
-def phase_latency(net) -> int | None:
-    """Steps until a phase net's last layer has latched its output (None for rate nets): run at least this."""
-    code = net.layers[-1].phase  # a PhaseCode, or quantize's QPhase: both have offset and integrate
-    return None if code is None else code.offset + code.integrate
+def conv_out_hw(in_hw, kernel, stride, padding, dilation) -> tuple[int, int]:
+    return tuple((int(in_hw[i]) + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+                 for i in range(2))
 
 
-@dataclasses.dataclass
-class Layer(LayerGeometry):
-    """One synapse + neuron population. Weights in torch layout; bias per neuron; threshold 1."""
-
-    weight: np.ndarray
-    bias: np.ndarray
-    reset: str = "subtract"
-    folded: tuple[str, ...] = ()  # NIR nodes folded into this synapse
-    v_init: np.ndarray | None = None  # initial v per neuron, in thresholds (None: 0)
-    phase: PhaseCode | None = None  # single-spike phase coding (None: integrate-and-fire)
+def project(proj: Projection, x: torch.Tensor, weight=None) -> torch.Tensor:
+    """W . x of one projection in float (x: (N, *in_shape) tensor), (N, *out_shape). weight: another
+    array of the projection's shape to apply instead (e.g. its integers)."""
+    w = torch.as_tensor(proj.weight if weight is None else weight, dtype=x.dtype)
+    if proj.kind == "conv":
+        return torch.nn.functional.conv2d(x.reshape((len(x),) + tuple(proj.in_shape)), w, None, tuple(proj.stride),
+                                          tuple(proj.padding), tuple(proj.dilation), proj.groups)
+    return (x.reshape(len(x), -1) @ w.reshape(w.shape[0], -1).T).reshape((len(x),) + tuple(proj.out_shape))
 
 
-@dataclasses.dataclass
-class SpikingNet:
-    input_shape: tuple[int, ...]
-    layers: list[Layer]
-    metadata: dict = dataclasses.field(default_factory=dict)
-
-
-def graph_chain(graph: nir.NIRGraph) -> list[str]:
-    """Node names from the single Input to the single Output; fails on branches."""
-    inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
-    if len(inputs) != 1:
-        raise UnsupportedModelError(f"the NIR graph has {len(inputs)} Input nodes; neurokit needs exactly one")
-    succ: dict[str, list[str]] = {n: [] for n in graph.nodes}
-    for a, b in graph.edges:
-        if a not in succ or b not in succ:
-            raise UnsupportedModelError(f"NIR edge ({a!r}, {b!r}) names a node that is not in the graph")
-        succ[a].append(b)
-    chain = [inputs[0]]
-    while not isinstance(graph.nodes[chain[-1]], nir.Output):
-        nxt = succ[chain[-1]]
-        if len(nxt) != 1:
-            raise UnsupportedModelError(
-                f"NIR node '{chain[-1]}' has {len(nxt)} successors; only chains (no branches) are supported"
-            )
-        if nxt[0] in chain:
-            raise UnsupportedModelError(f"NIR graph has a cycle through '{nxt[0]}'; recurrent graphs are not supported")
-        chain.append(nxt[0])
-    if len(chain) != len(graph.nodes):
-        stray = sorted(set(graph.nodes) - set(chain))
-        raise UnsupportedModelError(f"NIR nodes {stray} are not on the Input-Output chain")
-    return chain
-
-
-def from_nir(graph: nir.NIRGraph) -> SpikingNet:
-    chain = graph_chain(graph)
-    input_shape = tuple(int(s) for s in np.atleast_1d(graph.nodes[chain[0]].input_type["input"]))
-    shape = input_shape
-    layers: list[Layer] = []
-    pending: list[tuple[str, nir.NIRNode]] = []  # pooling / flatten before the next synapse
-    synapse = None
-    for name in chain[1:-1]:
-        node = graph.nodes[name]
-        if isinstance(node, (nir.SumPool2d, nir.AvgPool2d, nir.Flatten)):
-            if synapse is not None:
-                raise UnsupportedModelError(f"NIR node '{name}' ({type(node).__name__}) sits between a synapse "
-                                            "and its neuron; only Conv2d/Affine -> IF is supported")
-            pending.append((name, node))
-        elif isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)):
-            if synapse is not None:
-                raise UnsupportedModelError(f"NIR node '{name}' follows synapse '{synapse[0]}' without a neuron between")
-            synapse = (name, node)
-        elif isinstance(node, nir.IF):
-            if synapse is None:
-                raise UnsupportedModelError(f"NIR neuron '{name}' has no Affine/Linear/Conv2d before it")
-            layer = _make_layer(name, node, synapse, pending, shape)
-            layers.append(layer)
-            shape = layer.out_shape
-            pending, synapse = [], None
-        else:
-            raise UnsupportedModelError(
-                f"NIR node '{name}' ({type(node).__name__}) is not supported; supported: {SUPPORTED_NODES}"
-            )
-    if synapse is not None or pending:
-        raise UnsupportedModelError("the NIR graph does not end with a neuron layer before its Output")
-    if not layers:
-        raise UnsupportedModelError("the NIR graph has no neuron layer")
-    meta = graph.metadata.get("neurokit") if isinstance(graph.metadata, dict) else None
-    return SpikingNet(input_shape, layers, json.loads(meta) if isinstance(meta, str) else {})
-
-
-def _pair(v) -> tuple[int, int]:
-    a = np.atleast_1d(np.asarray(v)).astype(int)
-    return (int(a[0]), int(a[-1]))
-
-
-def _make_layer(name, neuron: nir.IF, synapse, pending, in_shape) -> Layer:
-    syn_name, syn = synapse
-    folded = tuple(n for n, _ in pending) + (syn_name,)
-    if isinstance(syn, nir.Conv2d):
-        layer = _conv_layer(name, syn_name, syn, pending, in_shape)
-    else:
-        layer = _dense_layer(name, syn_name, syn, pending, in_shape)
-    layer.folded = folded
-    _apply_neuron(layer, name, neuron)
-    return layer
-
-
-def _pool_kernel(pname, pool, shape) -> tuple[int, int]:
-    k, s, p = _pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding)
-    if s != k or p != (0, 0):
-        raise UnsupportedModelError(f"NIR node '{pname}': pooling needs stride == kernel_size and padding 0 "
-                                    f"(got kernel {k}, stride {s}, padding {p})")
-    if len(shape) != 3:
-        raise UnsupportedModelError(f"NIR node '{pname}': pooling needs a (C, H, W) input, got {shape}")
-    return k
-
-
-def _pool_factor(pool, k) -> float:
-    return 1.0 / (k[0] * k[1]) if isinstance(pool, nir.AvgPool2d) else 1.0
-
-
-def _conv_layer(name, syn_name, syn: nir.Conv2d, pending, in_shape) -> Layer:
-    w = np.asarray(syn.weight, np.float64)
-    if w.ndim != 4:
-        raise UnsupportedModelError(f"NIR node '{syn_name}' (Conv2d): weight must be 4-D (C_out, C_in, kH, kW)")
-    if isinstance(syn.padding, str):
-        raise UnsupportedModelError(f"NIR node '{syn_name}': string padding '{syn.padding}' is not supported; "
-                                    "use integer padding")
-    stride, padding, dilation = _pair(syn.stride), _pair(syn.padding), _pair(syn.dilation)
-    groups = int(syn.groups)
-    shape = tuple(in_shape)
-    # Pool shapes first (forward), then fold them into the kernel (backward, last pool first).
-    pools = []
-    for pname, pool in pending:
-        if isinstance(pool, nir.Flatten):
-            raise UnsupportedModelError(f"NIR node '{pname}' (Flatten) before Conv2d '{syn_name}' is not supported")
-        k = _pool_kernel(pname, pool, shape)
-        pools.append((pname, pool, k, shape))
-        shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
-    conv_in = shape
-    if w.shape[1] * groups != conv_in[0]:
-        raise UnsupportedModelError(f"NIR node '{syn_name}' (Conv2d) expects {w.shape[1] * groups} input channels, "
-                                    f"gets {conv_in[0]}")
-    out_hw = [(conv_in[1 + i] + 2 * padding[i] - dilation[i] * (w.shape[2 + i] - 1) - 1) // stride[i] + 1
-              for i in range(2)]
-    out_shape = (w.shape[0], out_hw[0], out_hw[1])
-    for pname, pool, k, pshape in reversed(pools):
-        if any(pshape[1 + i] % k[i] for i in range(2)) and padding != (0, 0):
-            raise UnsupportedModelError(f"NIR node '{pname}': a {pshape[1:]} map does not divide by pool kernel {k}; "
-                                        "with padding in the next Conv2d the fold would not be exact")
-        # conv over the pooled map == conv over the full map with each tap spread over a k x k block
-        kh = k[0] * (dilation[0] * (w.shape[2] - 1) + 1)
-        kw = k[1] * (dilation[1] * (w.shape[3] - 1) + 1)
-        big = np.zeros(w.shape[:2] + (kh, kw))
-        for a in range(w.shape[2]):
-            for b in range(w.shape[3]):
-                r, c = k[0] * dilation[0] * a, k[1] * dilation[1] * b
-                big[:, :, r:r + k[0], c:c + k[1]] = w[:, :, a:a + 1, b:b + 1]
-        w = big * _pool_factor(pool, k)
-        stride = (stride[0] * k[0], stride[1] * k[1])
-        padding = (padding[0] * k[0], padding[1] * k[1])
-        dilation = (1, 1)
-    bias = np.zeros(w.shape[0]) if syn.bias is None else np.asarray(syn.bias, np.float64).reshape(-1)
-    if bias.size == 1 and w.shape[0] > 1:
-        bias = np.full(w.shape[0], float(bias[0]))
-    bias = np.broadcast_to(bias.reshape(-1, 1, 1), out_shape).copy()
-    return Layer(name, "conv", tuple(in_shape), out_shape, w, bias, stride=stride, padding=padding,
-                 dilation=dilation, groups=groups)
-
-
-def _dense_layer(name, syn_name, syn, pending, in_shape) -> Layer:
-    w = np.asarray(syn.weight, np.float64)
-    if w.ndim != 2:
-        raise UnsupportedModelError(f"NIR node '{syn_name}': weight must be 2-D (out, in), got shape {w.shape}")
-    bias = np.asarray(syn.bias, np.float64).reshape(-1) if isinstance(syn, nir.Affine) else np.zeros(w.shape[0])
-    shape = tuple(in_shape)
-    pools = []
-    for pname, op in pending:
-        if isinstance(op, nir.Flatten):
-            shape = (int(np.prod(shape)),)
-        else:
-            if len(shape) != 3:
-                raise UnsupportedModelError(f"NIR node '{pname}': pooling after Flatten is not supported")
-            k = _pool_kernel(pname, op, shape)
-            pools.append((op, k, shape))
-            shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
-    if len(shape) != 1:
-        raise UnsupportedModelError(f"NIR node '{syn_name}' (Affine) gets a {shape} input; insert a Flatten before it")
-    if w.shape[1] != shape[0]:
-        raise UnsupportedModelError(f"NIR node '{syn_name}' expects {w.shape[1]} inputs, gets {shape[0]}")
-    for op, k, pshape in reversed(pools):
-        c, hp, wp = pshape[0], pshape[1] // k[0], pshape[2] // k[1]
-        full = np.zeros((w.shape[0],) + tuple(pshape))
-        up = np.repeat(np.repeat(w.reshape(w.shape[0], c, hp, wp), k[0], axis=2), k[1], axis=3)
-        full[:, :, :hp * k[0], :wp * k[1]] = up * _pool_factor(op, k)
-        w = full.reshape(w.shape[0], -1)
-    return Layer(name, "dense", tuple(in_shape), (w.shape[0],), w, bias.copy())
-
-
-def _apply_neuron(layer: Layer, name: str, neuron: nir.IF) -> None:
-    shape = layer.out_shape
-    try:
-        r = np.broadcast_to(np.asarray(neuron.r, np.float64), shape)
-        vth = np.broadcast_to(np.asarray(neuron.v_threshold, np.float64), shape)
-        v_reset = np.broadcast_to(np.asarray(neuron.v_reset, np.float64), shape)
-    except ValueError:
-        raise UnsupportedModelError(f"NIR neuron '{name}': parameter shape {np.shape(neuron.r)} does not match "
-                                    f"its input {shape}") from None
-    if np.any(vth <= 0):
-        raise UnsupportedModelError(f"NIR neuron '{name}': v_threshold must be positive")
-    if np.any(v_reset != 0):
-        raise UnsupportedModelError(f"NIR neuron '{name}': non-zero v_reset is not supported")
-    meta = neuron.metadata or {}
-    mode = meta.get(RESET_KEY, "zero")  # NIR's own IF semantics reset to v_reset
-    if mode not in RESET_MODES:
-        raise UnsupportedModelError(f"NIR neuron '{name}': metadata {RESET_KEY}={mode!r}; expected one of {RESET_MODES}")
-    layer.reset = mode
-    gain = r / vth  # v/vth obeys the same dynamics with input r*I/vth and threshold 1
-    if layer.kind == "conv":
-        per_channel = gain.reshape(shape[0], -1)
-        if np.any(per_channel != per_channel[:, :1]):
-            raise UnsupportedModelError(f"NIR neuron '{name}': r / v_threshold must be uniform within each channel")
-        layer.weight = layer.weight * per_channel[:, 0].reshape(-1, 1, 1, 1)
-    else:
-        layer.weight = layer.weight * gain.reshape(-1, 1)
-    layer.bias = layer.bias * gain
-    try:
-        layer.v_init = np.broadcast_to(np.asarray(meta.get(V_INIT_KEY, 0.0), np.float64), shape) / vth
-    except ValueError:
-        raise UnsupportedModelError(f"NIR neuron '{name}': metadata v_init does not match its shape {shape}") from None
-    kind = str(meta.get(NEURON_KEY, "if"))
-    if kind == "phase":
-        missing = [k for k in PHASE_KEYS if k not in meta]
-        if missing:
-            raise UnsupportedModelError(f"NIR neuron '{name}': phase neuron without metadata {missing}")
-        layer.phase = PhaseCode(base=float(meta["phase_base"]), shift=float(meta["phase_shift"]),
-                                window=int(meta["phase_window"]), offset=int(meta["phase_offset"]),
-                                in_base=float(meta["phase_in_base"]), integrate=int(meta["phase_integrate"]))
-    elif kind != "if":
-        raise UnsupportedModelError(f"NIR neuron '{name}': metadata {NEURON_KEY}={kind!r}; expected 'if' or 'phase'")
+def fanout(proj: Projection) -> np.ndarray:
+    """Structural fan-out of each presynaptic neuron of `proj` (shape proj.in_shape): the synapses its
+    spike walks, zero weights included."""
+    if proj.kind == "dense":
+        return np.full(proj.in_shape, float(proj.n_neurons))
+    x = torch.zeros((1,) + tuple(proj.in_shape), dtype=torch.float64, requires_grad=True)
+    k = torch.ones(np.shape(proj.weight), dtype=torch.float64)
+    y = torch.nn.functional.conv2d(x, k, None, tuple(proj.stride), tuple(proj.padding), tuple(proj.dilation),
+                                   proj.groups)
+    y.sum().backward()
+    return x.grad[0].numpy()

@@ -70,11 +70,11 @@ def check_steps(steps: int) -> int:
 
 
 def load_network(path: str | Path):
-    """A neurokit quantized network (QuantizedNet) or any supported NIR graph (SpikingNet)."""
+    """A neurokit quantized network (QuantizedNet) or any supported NIR graph (a float Network)."""
     from quantize.qnet import from_nir as quantized_from_nir
 
     from .io import read_nir
-    from .network import from_nir
+    from .lower import from_nir
 
     graph = read_nir(path)
     if isinstance(graph.metadata, dict) and "neurokit_quantized" in graph.metadata:
@@ -92,13 +92,27 @@ def ann_predictions(model: torch.nn.Module, x: np.ndarray, batch: int = 500) -> 
 
 def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
                   input_coding: str = "current", method: str = "rate", train=None, settings=None,
-                  readout: str = "spikes"):
+                  readout: str = "spikes", replace_maxpool: str | None = None):
     """train: (x, y) labelled samples for the methods that train (neurokit.convert.methods.TRAINS)."""
     from .convert import check_input_shape, convert
 
     check_input_shape(model, calibration)
     return convert(model, calibration, percentile=percentile, v_init=v_init, input_encoding=input_coding,
-                   method=method, train=train, settings=settings, readout=readout)
+                   method=method, train=train, settings=settings, readout=readout, replace_maxpool=replace_maxpool)
+
+
+def replaced_ann_accuracy(model, x: np.ndarray, y: np.ndarray, replace_maxpool: str | None) -> float | None:
+    """With --replace-maxpool: the accuracy of the ANN as neurokit reads it (AvgPool2d for MaxPool2d), the
+    network the conversion starts from; None otherwise."""
+    if replace_maxpool is None:
+        return None
+    from .convert import read_model
+
+    ann = read_model(model, tuple(x.shape[1:]), replace_maxpool)
+    with torch.no_grad():
+        pred = np.concatenate([ann.forward(torch.as_tensor(x[i:i + 500], dtype=torch.float64)).argmax(1).numpy()
+                               for i in range(0, len(x), 500)])
+    return float(np.mean(pred == y))
 
 
 def conversion_settings(percentile: float, v_init: float, target_steps: int | None, epochs: int | None,
@@ -137,20 +151,29 @@ def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: boo
 
 
 def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
-    """Accuracy and per-layer spikes / synaptic operations per inference of one run."""
-    from .trace import synops_per_layer
+    """Accuracy and per-population spikes / synaptic operations per inference of one run, and the synaptic
+    operations of each projection."""
+    from .trace import synops_per_projection
 
-    synops = synops_per_layer(net.layers, trace)
+    per_projection = synops_per_projection(net, trace)
     spikes = trace.layer_spikes.mean(0)
-    layers = [{
-        "name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": float(spikes[i]),
-        "synops": float(synops[i]), "spikes_per_neuron_step": float(spikes[i] / (l.n_neurons * trace.steps)),
-    } for i, l in enumerate(net.layers)]
+    layers = []
+    for i, p in enumerate(net.populations):
+        incoming = net.incoming(p.name)
+        layers.append({
+            "name": p.name, "kind": incoming[0].kind if len(incoming) == 1 else "+".join(q.kind for q in incoming),
+            "neurons": p.n_neurons, "spikes": float(spikes[i]),
+            "synops": float(sum(per_projection[q.name] for q in incoming)),
+            "spikes_per_neuron_step": float(spikes[i] / (p.n_neurons * trace.steps)),
+            "inputs": [q.source for q in incoming],
+        })
     return {
         "backend": trace.backend, "samples": trace.samples, "steps": trace.steps,
         "accuracy": None if labels is None else trace.accuracy(labels),
         "layers": layers, "wall_s": trace.wall_s,
-        "ann_macs_per_layer": net.metadata.get("ann_macs", {}),
+        "projections": [{"name": q.name, "source": q.source, "target": q.target, "kind": q.kind,
+                         "synops": per_projection[q.name]} for q in net.projections],
+        "ann_macs_per_layer": net.metadata.get("population_macs") or net.metadata.get("ann_macs", {}),
         "profile": getattr(net, "profile", None),
     }
 
@@ -176,6 +199,7 @@ class DeployOptions:
     lr: float | None = None
     weight_bits: int | None = None
     input_bits: int = 8
+    replace_maxpool: str | None = None
     progress: bool = True
 
 
@@ -194,7 +218,7 @@ def deploy(opt: DeployOptions) -> dict:
     from .backends import get_backend
     from .data import load_dataset
     from .io import load_torch_model
-    from .network import from_nir
+    from .lower import from_nir
     from .report import build_report
 
     clock = StageClock()
@@ -220,10 +244,11 @@ def deploy(opt: DeployOptions) -> dict:
         check_input_shape(model, x)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
+        replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, opt.method,
-                              (data.x_train, data.y_train), settings, opt.readout)
+                              (data.x_train, data.y_train), settings, opt.readout, opt.replace_maxpool)
     with clock("lower"):
         net = from_nir(graph)
     with clock("quantize"):
@@ -233,7 +258,7 @@ def deploy(opt: DeployOptions) -> dict:
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
     conversion_error = None
-    if all(l.phase is None for l in net.layers):  # the decomposition is one of rate codes
+    if all(p.model.rate_coded for p in net.populations):  # the decomposition is one of rate codes
         with clock("conversion error"):
             from .conversion_error import decompose
 
@@ -244,7 +269,9 @@ def deploy(opt: DeployOptions) -> dict:
         with clock("Lava check"):
             lava_check = check_against_lava(qnet, x[:opt.verify_samples], opt.steps)
     report = build_report(
-        model=opt.model, dataset=data.name, profile=profile, steps=opt.steps, ann={"accuracy": ann_accuracy},
+        model=opt.model, dataset=data.name, profile=profile, steps=opt.steps,
+        ann={"accuracy": ann_accuracy, **({"accuracy_maxpool_replaced": replaced_accuracy}
+                                          if replaced_accuracy is not None else {})},
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         conversion_error=conversion_error,

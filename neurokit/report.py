@@ -10,6 +10,7 @@ import json
 import numpy as np
 
 from . import energy
+from .tables import text_table
 
 
 def to_json(obj, indent: int | None = 2) -> str:
@@ -34,8 +35,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     layers = fixed_run["layers"]
     snn_terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
                                   [l["synops"] for l in layers], steps)
-    macs_per_layer = (conversion or {}).get("ann_macs") or {}
-    macs = int(sum(macs_per_layer.values()))
+    macs = int(sum(((conversion or {}).get("ann_macs") or {}).values()))
+    macs_per_layer = (conversion or {}).get("population_macs") or (conversion or {}).get("ann_macs") or {}
     ann_terms = energy.ann_energy(profile, macs)
     used = {t.constant for t in snn_terms} | {t.constant for t in ann_terms.values()}
     synops = sum(l["synops"] for l in layers)
@@ -43,6 +44,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
         "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
         "ann_accuracy": None if ann is None else ann["accuracy"],
+        "ann_accuracy_maxpool_replaced": (ann or {}).get("accuracy_maxpool_replaced"),
         "snn_float_accuracy": None if float_run is None else float_run["accuracy"],
         "fixed_accuracy": fixed_run["accuracy"],
         "lava_check": lava_check,
@@ -66,15 +68,17 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     return report
 
 
+def layer_macs(macs: dict, names: list[str]) -> list:
+    """ANN MACs per population: keyed by population name (neurokit.convert's population_macs), or, for older
+    records keyed by ANN layer, in order when there is one per population; None where unknown."""
+    if all(n in macs for n in names):
+        return [int(macs[n]) for n in names]
+    values = list(macs.values())
+    return [int(v) for v in values] if len(values) == len(names) else [None] * len(names)
+
+
 def _pct(x) -> str:
     return "   -  " if x is None else f"{100 * x:5.1f} %"
-
-
-def _table(headers: list[str], rows: list[list], indent: str = "  ") -> list[str]:
-    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    fmt = lambda r: indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return [fmt(cells[0]), indent + "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
 
 
 def _si(x: float, unit: str) -> str:
@@ -92,10 +96,12 @@ def render_text(r: dict) -> str:
         out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
     out.append("")
     out.append("Accuracy")
-    rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])],
-            ["SNN float (as Lava floating_pt)", n, _pct(r["snn_float_accuracy"])],
+    rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]]
+    if r.get("ann_accuracy_maxpool_replaced") is not None:
+        rows.append(["ANN, MaxPool2d read as AvgPool2d (float64)", n, _pct(r["ann_accuracy_maxpool_replaced"])])
+    rows += [["SNN float (as Lava floating_pt)", n, _pct(r["snn_float_accuracy"])],
             [f"SNN fixed point, {r['backend']} (as Lava fixed_pt)", n, _pct(r["fixed_accuracy"])]]
-    out += _table(["model", "samples", "accuracy"], rows)
+    out += text_table(["model", "samples", "accuracy"], rows)
     check = r.get("lava_check")
     if check and check["checked"]:
         verdict = ("bit-exact: every spike, u and v of every neuron at every step" if check["match"] else
@@ -105,27 +111,26 @@ def render_text(r: dict) -> str:
     elif check:
         out.append(f"  engine not checked against Lava: {check['reason']}")
     out += ["", f"Per layer, per inference ({r['backend']}, mean over {n} samples)"]
-    macs = r.get("ann_macs_per_layer") or {}
-    mac_list = list(macs.values()) if len(macs) == len(r["layers"]) else []
+    macs = layer_macs(r.get("ann_macs_per_layer") or {}, [l["name"] for l in r["layers"]])
     rows = []
-    for i, l in enumerate(r["layers"]):
+    for l, m in zip(r["layers"], macs):
         rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes_per_neuron_step']:.4f}",
-                     f"{l['synops']:.4g}", f"{mac_list[i]:,}" if i < len(mac_list) else "-"])
+                     f"{l['synops']:.4g}", "-" if m is None else f"{m:,}"])
     rows.append(["total", "", sum(l["neurons"] for l in r["layers"]), f"{r['spikes']:.0f}", "",
                  f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
-    out += _table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
-    out.append("  synops in: messages into the layer's synapses x structural fan-out (layer 0: the input's messages)")
+    out += text_table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
+    out.append("  synops in: messages into the layer's synapses x structural fan-out (from the input: its messages)")
     out += ["", "Energy per inference (event model; constants below)"]
     rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", _si(t["joules"], "J")]
             for t in r["energy_terms"]]
-    out += _table(["term", "count", "constant", "pJ each", "energy"], rows)
+    out += text_table(["term", "count", "constant", "pJ each", "energy"], rows)
     ratio = r["energy_snn_j"] / r["energy_ann_j"] if r["energy_ann_j"] else float("nan")
     out += [f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
             f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}",
             f"  not counted: {r['energy_not_counted']}"]
     if r.get("quantization"):
-        out += ["", _quant_title(r["quantization"])]
-        out += _quant_rows(r["quantization"])
+        out += ["", quantization_title(r["quantization"])]
+        out += quantization_lines(r["quantization"])
         if r.get("snn_float_accuracy") is not None and r.get("fixed_accuracy") is not None:
             change = r["fixed_accuracy"] - r["snn_float_accuracy"]
             out.append(f"  accuracy float -> fixed point ({r['backend']}, {n} samples, T = {T}): "
@@ -138,7 +143,7 @@ def render_text(r: dict) -> str:
         out.append(f"  {c['key']} = {c['value']}{flag}\n      source: {c['source']}")
     if r.get("stage_seconds"):
         out += ["", "Stage wall times"]
-        out += _table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in r["stage_seconds"].items()])
+        out += text_table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in r["stage_seconds"].items()])
     if r.get("files"):
         out += ["", "Files"] + [f"  {k}: {v}" for k, v in r["files"].items()]
     return "\n".join(out)
@@ -163,13 +168,13 @@ def _conversion_error_rows(e: dict, steps: int) -> list[str]:
     out = ["", f"Conversion error per layer (mean |difference| in thresholds per step, {e['samples']} samples, T = {steps})"]
     rows = [[l["layer"], f"{l['activation_mean']:.4f}", f"{l['saturation']:.4f}", f"{100 * l['saturated_fraction']:.2f} %",
              f"{l['sampling']:.4f}", f"{l['quantization']:.4f}", f"{l['total']:.4f}"] for l in e["layers"]]
-    out += _table(["layer", "mean activation", "saturation", "saturated", "sampling (T)", "quantization", "total"], rows)
+    out += text_table(["layer", "mean activation", "saturation", "saturated", "sampling (T)", "quantization", "total"], rows)
     out.append("  saturation: activation above one spike per step (local); sampling: the rate code at T given the "
                "layer's actual inputs; quantization: fixed point vs float SNN (cumulative); total: fixed point vs ANN")
     return out
 
 
-def _quant_title(q: dict) -> str:
+def quantization_title(q: dict) -> str:
     i = q["input"]
     coding = ("rate-coded binary spikes" if i.get("encoding") == "rate" else
               f"{i['bits']}-bit graded current, {i['scale']:.4g} levels per unit, "
@@ -177,15 +182,21 @@ def _quant_title(q: dict) -> str:
     return f"Quantization onto {q['profile']} (input: {coding}; v headroom {q['headroom_thresholds']:g} thresholds)"
 
 
-def _quant_rows(q: dict) -> list[str]:
+def quantization_lines(q: dict) -> list[str]:
     rows = []
     for l in q["layers"]:
-        w, b = l["weights"], l["bias"]
-        rows.append([l["name"], l["weight_bits"], l["weight_exp"], l["sign_mode"], l["vth"], l["scale_limited_by"],
-                     f"{w['zeroed_fraction']:.1%}", f"{w['clipped_fraction']:.1%}",
-                     f"{w['rel_error_mean']:.2%}/{w['rel_error_max']:.2%}",
-                     f"{b['bias_exp']}", f"{b['clipped_fraction']:.1%}", f"{b['rel_error_max']:.2%}", l["reset"]])
-    lines = _table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
+        b = l["bias"]
+        projections = l.get("projections") or [l]
+        for j, p in enumerate(projections):
+            w = p["weights"]
+            name = l["name"] if len(projections) == 1 else f"{l['name']} <- {p['source']}"
+            own = [l["vth"], l["scale_limited_by"]] if j == 0 else ["", ""]
+            tail = [f"{b['bias_exp']}", f"{b['clipped_fraction']:.1%}", f"{b['rel_error_max']:.2%}", l["reset"]] \
+                if j == 0 else ["", "", "", ""]
+            rows.append([name, p["weight_bits"], p["weight_exp"], p["sign_mode"], *own,
+                         f"{w['zeroed_fraction']:.1%}", f"{w['clipped_fraction']:.1%}",
+                         f"{w['rel_error_mean']:.2%}/{w['rel_error_max']:.2%}", *tail])
+    lines = text_table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
                     "w err mean/max", "b exp", "b clipped", "b err max", "reset"], rows)
     lines.append("  w→0: nonzero weights rounded to 0; w err: mean and max |error| / max |w|; "
                  "b err max: max |error| / max |bias|")
@@ -223,7 +234,7 @@ def _headroom_rows(q: dict) -> list[str]:
     limit = q["layers"][0]["headroom"]["u"]["limit"] if q["layers"] else 0
     lines = ["", f"State headroom and rate (calibration data; u wraps and v saturates beyond {limit:,}; "
                  f"max rate {q.get('max_rate', 1):g} spike per step)"]
-    lines += _table(["layer", "u peak", "bits spare", "u worst", "bits spare", "v up/step", "v down/step",
+    lines += text_table(["layer", "u peak", "bits spare", "u worst", "bits spare", "v up/step", "v down/step",
                      "steps to v max", "steps to v min", "asks spikes/step", "> max rate"], rows)
     lines.append("  u peak: exact on calibration inputs for the graded first layer, rate-model estimate after it; "
                  "u worst: all excitatory inputs in one step; v up/down: thresholds per step v climbs (asking "
@@ -234,7 +245,7 @@ def _headroom_rows(q: dict) -> list[str]:
 def _bit_search_rows(s: dict) -> list[str]:
     lines = ["", f"Weight-bit search: accuracy budget {100 * s['max_drop']:.2f} points below {_pct(s['reference'])} "
                  f"({s['reference_bits']}-bit weights); result {_pct(s['accuracy'])} after {len(s['trials'])} trials"]
-    lines += _table(["layer", "weight bits", "weights", "weights x bits"],
+    lines += text_table(["layer", "weight bits", "weights", "weights x bits"],
                     [[name, s["bits"][name], f"{s['weights'][name]:,}", f"{s['weights'][name] * s['bits'][name]:,}"]
                      for name in s["bits"]])
     return lines

@@ -1,6 +1,6 @@
 """Every fixed-point decision of the kit, in one place.
 
-Units. A layer's normalized threshold (1.0) becomes the integer `vth`; the chip compares v > vth << 6.
+Units. A population's normalized threshold (1.0) becomes the integer `vth`; the chip compares v > vth << 6.
 One binary spike through 8-bit-scale weight W8 adds (W8 << weight_exp) << 6 to u, the same scale as
 vth << 6 (reference A.2). So with scale V = vth, a normalized weight w becomes W8 * 2**weight_exp ~ w * V,
 and a normalized bias b (added to v each step, without the << 6) becomes bias_mant << bias_exp ~ b * V * 64.
@@ -16,8 +16,13 @@ import math
 
 import numpy as np
 
-SIGN_MIXED, SIGN_EXCITATORY, SIGN_INHIBITORY = 1, 2, 3  # lava.utils.weightutils.SignMode values
-SIGN_NAMES = {SIGN_MIXED: "mixed", SIGN_EXCITATORY: "excitatory", SIGN_INHIBITORY: "inhibitory"}
+from neurokit.arithmetic import (IF_DU, IF_DV, SIGN_EXCITATORY, SIGN_INHIBITORY, SIGN_MIXED, SIGN_NAMES,
+                                 mantissa_range, mantissa_shift, sign_mode)
+
+__all__ = ["IF_DU", "IF_DV", "SIGN_EXCITATORY", "SIGN_INHIBITORY", "SIGN_MIXED", "SIGN_NAMES", "Limits", "LayerScale",
+           "choose_scale", "population_scale", "projection_scale", "quantize_weights", "quantize_bias",
+           "quantize_decay", "input_scale", "quantize_input", "quantize_v_init", "quantize_phase_thresholds",
+           "mantissa_range", "mantissa_shift", "sign_mode", "phase_decay", "phase_gain"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,40 +44,21 @@ class Limits:
 
     @classmethod
     def from_profile(cls, profile, weight_bits: int | None = None) -> "Limits":
+        from neurokit.arithmetic import arithmetic_of_profile
+
         s, n = profile.synapse, profile.neuron
         nwb = s.weight_bits if weight_bits is None else weight_bits
         if not 1 <= nwb <= s.weight_bits:
             raise ValueError(f"weight bits must be in 1..{s.weight_bits} for profile {profile.name}, got {nwb}")
         return cls(
             weight_bits=nwb, weight_exp_min=s.weight_exp_min, weight_exp_max=s.weight_exp_max,
-            conv_applies_weight_exp=s.conv_applies_weight_exp,
+            # the chip may apply a conv weight_exp (Loihi 1 does); what runs it (Lava's Conv) must too
+            conv_applies_weight_exp=s.conv_applies_weight_exp and arithmetic_of_profile(profile).conv_weight_exp,
             threshold_max=(1 << n.threshold_bits) - 1, threshold_shift=n.threshold_shift,
             activation_shift=n.activation_shift, state_max=(1 << (n.state_bits - 1)) - 1,
             bias_mant_max=(1 << (n.bias_mant_bits - 1)) - 1, bias_exp_min=n.bias_exp_min,
             bias_exp_max=n.bias_exp_max, decay_unity=1 << n.decay_bits,
         )
-
-
-def sign_mode(w: np.ndarray) -> int:
-    """Lava's determine_sign_mode: all >= 0 excitatory, all <= 0 inhibitory, else mixed."""
-    if np.all(w >= 0):
-        return SIGN_EXCITATORY
-    if np.all(w <= 0):
-        return SIGN_INHIBITORY
-    return SIGN_MIXED
-
-
-def mantissa_range(mode: int, nwb: int) -> tuple[int, int]:
-    if mode == SIGN_MIXED:
-        return -(1 << (nwb - 1)), (1 << (nwb - 1)) - 1
-    if mode == SIGN_EXCITATORY:
-        return 0, (1 << nwb) - 1
-    return -((1 << nwb) - 1), 0
-
-
-def mantissa_shift(mode: int, nwb: int) -> int:
-    """LSBs below the mantissa on the 8-bit scale (Lava truncate_weights: 8 - nwb + is_mixed)."""
-    return 8 - nwb + (mode == SIGN_MIXED)
 
 
 @dataclasses.dataclass
@@ -83,40 +69,61 @@ class LayerScale:
     limited_by: str  # which limit set vth
 
 
-def choose_scale(w_eff: np.ndarray, bias: np.ndarray, conv: bool, lim: Limits, headroom: float) -> LayerScale:
-    """Pick vth (= V) and weight_exp for one layer.
+def population_scale(weights: list[tuple[str, np.ndarray, bool]], bias: np.ndarray, lim: Limits,
+                     headroom: float) -> tuple[int, str]:
+    """(vth, the limit that set it) for one population: one threshold scale V shared by every projection into
+    it (nengo-loihi's discretize_block rule: one scale per target, a weight exponent per projection).
 
-    w_eff: normalized weights per integer input level; bias: normalized bias per neuron.
-    V is as large as the limits allow: threshold width, state headroom (v may reach `headroom` thresholds
-    before saturating), the weight exponent range, and the bias range.
+    weights: (label, normalized weights per integer input level, conv?) per projection; bias: normalized
+    bias per neuron. V is as large as the limits allow: threshold width, state headroom (v may reach
+    `headroom` thresholds before saturating), each projection's weight exponent range, and the bias range.
     """
-    mode = sign_mode(w_eff)
-    m_lo, m_hi = mantissa_range(mode, lim.weight_bits)
-    shift = mantissa_shift(mode, lim.weight_bits)
-    pos, neg = float(np.max(w_eff, initial=0.0)), float(-np.min(w_eff, initial=0.0))
-    # ratio r: V * r = the largest weight in mantissa steps of size 2**exponent
-    r = max(pos / m_hi if m_hi > 0 else 0.0, neg / -m_lo if m_lo < 0 else 0.0)
     caps = {
         "threshold width": float(lim.threshold_max),
         "state headroom": lim.state_max / (headroom * (1 << lim.threshold_shift)),
     }
-    fixed_exp = conv and not lim.conv_applies_weight_exp
-    if r > 0:
-        e_max = 0 if fixed_exp else lim.weight_exp_max
-        caps["weight exponent" if not fixed_exp else "conv weight_exp fixed at 0"] = 2.0 ** (e_max + shift) / r
+    for label, w_eff, conv in weights:
+        r, shift = _weight_ratio(w_eff, lim)
+        if r > 0:
+            fixed_exp = conv and not lim.conv_applies_weight_exp
+            e_max = 0 if fixed_exp else lim.weight_exp_max
+            key = "weight exponent" if not fixed_exp else "conv weight_exp fixed at 0"
+            if len(weights) > 1:
+                key += f" ({label})"
+            caps[key] = min(caps.get(key, np.inf), 2.0 ** (e_max + shift) / r)
     b_max = float(np.max(np.abs(bias), initial=0.0))
     if b_max > 0:
-        bias_cap = lim.bias_mant_max * 2.0 ** lim.bias_exp_max / (b_max * (1 << lim.activation_shift))
+        bias_cap = lim.bias_mant_max * 2.0 ** lim.bias_exp_max / (b_max * (1 << lim.threshold_shift))
         # Shrinking V below 64 costs more threshold resolution than a clipped bias; keep 64 as a floor.
         caps["bias range"] = max(bias_cap, 64.0)
     limited_by = min(caps, key=caps.get)
-    vth = max(1, int(math.floor(caps[limited_by])))
-    if fixed_exp or r == 0:
+    return max(1, int(math.floor(caps[limited_by]))), limited_by
+
+
+def _weight_ratio(w_eff: np.ndarray, lim: Limits) -> tuple[float, int]:
+    """r with V * r = the largest weight in mantissa steps of size 2**exponent, and the mantissa shift."""
+    mode = sign_mode(w_eff)
+    m_lo, m_hi = mantissa_range(mode, lim.weight_bits)
+    pos, neg = float(np.max(w_eff, initial=0.0)), float(-np.min(w_eff, initial=0.0))
+    r = max(pos / m_hi if m_hi > 0 else 0.0, neg / -m_lo if m_lo < 0 else 0.0)
+    return r, mantissa_shift(mode, lim.weight_bits)
+
+
+def projection_scale(w_eff: np.ndarray, conv: bool, vth: int, lim: Limits, limited_by: str = "") -> LayerScale:
+    """The weight exponent and sign mode of one projection into a population of scale vth."""
+    r, shift = _weight_ratio(w_eff, lim)
+    if (conv and not lim.conv_applies_weight_exp) or r == 0:
         wexp = 0
     else:
         e = math.ceil(math.log2(vth * r)) - shift
         wexp = int(min(max(e, lim.weight_exp_min), lim.weight_exp_max))
-    return LayerScale(vth=vth, weight_exp=wexp, sign_mode=mode, limited_by=limited_by)
+    return LayerScale(vth=vth, weight_exp=wexp, sign_mode=sign_mode(w_eff), limited_by=limited_by)
+
+
+def choose_scale(w_eff: np.ndarray, bias: np.ndarray, conv: bool, lim: Limits, headroom: float) -> LayerScale:
+    """vth (= V) and weight_exp for a population with one projection (see population_scale)."""
+    vth, limited_by = population_scale([("", w_eff, conv)], bias, lim, headroom)
+    return projection_scale(w_eff, conv, vth, lim, limited_by)
 
 
 def quantize_weights(w_eff: np.ndarray, sc: LayerScale, lim: Limits) -> tuple[np.ndarray, dict]:
@@ -142,8 +149,9 @@ def quantize_weights(w_eff: np.ndarray, sc: LayerScale, lim: Limits) -> tuple[np
 
 
 def quantize_bias(bias: np.ndarray, vth: int, lim: Limits) -> tuple[np.ndarray, int, dict]:
-    """bias_mant, bias_exp with (bias_mant << bias_exp) ~ bias * vth * 2**activation_shift."""
-    raw = bias * vth * (1 << lim.activation_shift)
+    """bias_mant, bias_exp with (bias_mant << bias_exp) ~ bias * vth * 2**threshold_shift: the bias adds to v
+    directly, in the units the threshold vth << threshold_shift is compared in."""
+    raw = bias * vth * (1 << lim.threshold_shift)
     peak = float(np.max(np.abs(raw), initial=0.0))
     exp = lim.bias_exp_min
     while exp < lim.bias_exp_max and peak / 2.0 ** exp > lim.bias_mant_max + 0.5:
@@ -182,13 +190,16 @@ def quantize_v_init(v_init, vth: int, lim: Limits, shape) -> np.ndarray:
     return np.clip(raw, -lim.state_max, lim.state_max).astype(np.int32)
 
 
-# Integrate-and-fire on Loihi's CUBA neuron: u forgets each step (du + 1 = 4096), v does not decay (dv = 0).
-IF_DU = 4095
-IF_DV = 0
+def quantize_decay(decay: float, lim: Limits, offset: int) -> int:
+    """A float decay per step d in [0, 1] (x <- x (1 - d)) as Lava's 12-bit du / dv: the factor is
+    (4096 - d_int - offset) / 4096, offset 1 for du (Lava's ds_offset), 0 for dv."""
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"a decay must lie in [0, 1] per step, got {decay}")
+    return int(np.clip(round(decay * lim.decay_unity) - offset, 0, lim.decay_unity - 1))
 
 
 def phase_decay(in_base: float) -> int:
-    """A phase layer's accumulator decay D (u <- trunc(u * D / 4096)) for an input code of base in_base."""
+    """A phase population's accumulator decay D (u <- trunc(u * D / 4096)) for an input code of base in_base."""
     return int(min(4096, max(1, round(4096.0 / float(in_base)))))
 
 

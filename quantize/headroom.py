@@ -1,12 +1,14 @@
-"""How close each layer comes to the chip's state and rate limits, estimated from calibration data.
+"""How close each population comes to the chip's state and rate limits, estimated from calibration data.
 
 Two sources:
-- the rate model of the float network: layer l asks for d_l = W_l r_(l-1) + b_l thresholds per step,
-  with r_0 the input and r_l = clip(d_l, 0, max rate). A neuron that asks for d > max rate fires at the
-  max rate and the rest is lost; its v climbs by d - max rate per step. With d < 0, v falls by |d|.
-- the integers of the quantized layer: one step's synaptic input enters u as (W8 . s) << (weight_exp + 6),
-  and u wraps at the state width. For the graded first layer u is computed exactly on the calibration
-  inputs; for spiking layers the worst case is every excitatory input spiking in the same step.
+- the rate model of the float network: population p asks for d_p = sum over projections W r_source + b_p
+  thresholds per step, with r_input the input and r_p = clip(d_p, 0, max rate). A neuron that asks for
+  d > max rate fires at the max rate and the rest is lost; its v climbs by d - max rate per step. With
+  d < 0, v falls by |d|.
+- the integers of the quantized projections: one step's synaptic input enters u as the sum over
+  projections of (W8 . s) << (weight_exp + 6), and u wraps at the state width. For a population fed only by
+  the graded network input u is computed exactly on the calibration inputs; spiking inputs give a worst
+  case: every excitatory input spiking in the same step.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import math
 
 import numpy as np
 import torch
+
+from neurokit.network import INPUT, project
 
 # Percentile normalization (99.9 by default) clips about 0.1 % of activations by design; warn above 1 %.
 RATE_SATURATION_TOLERANCE = 0.01
@@ -24,61 +28,69 @@ def max_rate(profile) -> float:
     return profile.neuron.max_spikes_per_step / profile.neuron.refractory_delay_min
 
 
-def _forward(layer, x: torch.Tensor, weight=None) -> torch.Tensor:
-    w = torch.as_tensor(layer.weight if weight is None else weight, dtype=x.dtype)
-    if layer.kind == "conv":
-        return torch.nn.functional.conv2d(x, w, None, tuple(layer.stride), tuple(layer.padding),
-                                          tuple(layer.dilation), layer.groups)
-    return x.reshape(len(x), -1) @ w.reshape(w.shape[0], -1).T
-
-
-def rate_demand(net, calibration: np.ndarray, rate_cap: float, batch: int = 64) -> list[dict]:
-    """Per layer of the float net: what the calibration inputs ask of its neurons, in thresholds per step."""
-    stats = [dict(demand_max=-math.inf, demand_min=math.inf, saturated=0, count=0, u_max=0.0) for _ in net.layers]
+def rate_demand(net, calibration: np.ndarray, rate_cap: float, batch: int = 64) -> dict[str, dict]:
+    """Per population of the float net: what the calibration inputs ask of its neurons, in thresholds per step."""
+    order = net.order("the rate model of quantization")
+    stats = {p.name: dict(demand_max=-math.inf, demand_min=math.inf, saturated=0, count=0, u_max=0.0)
+             for p in order}
     with torch.no_grad():
         for i in range(0, len(calibration), batch):
-            r = torch.as_tensor(np.asarray(calibration[i:i + batch]), dtype=torch.float32)  # an estimate: float32 will do
-            for layer, s in zip(net.layers, stats):
-                syn = _forward(layer, r)
-                d = syn + torch.as_tensor(layer.bias, dtype=torch.float32).reshape(1, *syn.shape[1:])
+            # an estimate: float32 will do
+            rates = {INPUT: torch.as_tensor(np.asarray(calibration[i:i + batch]), dtype=torch.float32)}
+            for pop in order:
+                s = stats[pop.name]
+                syn = sum(project(q, rates[q.source]) for q in net.incoming(pop.name))
+                d = syn + torch.as_tensor(pop.neuron.bias, dtype=torch.float32).reshape(1, *syn.shape[1:])
                 s["demand_max"] = max(s["demand_max"], float(d.max()))
                 s["demand_min"] = min(s["demand_min"], float(d.min()))
                 s["saturated"] += int((d > rate_cap).sum())
                 s["count"] += d.numel()
                 s["u_max"] = max(s["u_max"], float(syn.abs().max()))
-                r = d.clamp(0.0, rate_cap)
+                rates[pop.name] = d.clamp(0.0, rate_cap)
     return stats
 
 
-def graded_u_peak(qlayer, x_int: np.ndarray, batch: int = 64) -> float:
-    """Largest |W8 . x| over the calibration inputs (integer synaptic sum of the graded first layer)."""
+def graded_u_peak(projections, x_int: np.ndarray, arith, batch: int = 64) -> float:
+    """Largest |u| (raw units) the graded network input gives through `projections` on the calibration
+    inputs: sum of the integer synaptic sums, each shifted by its weight exponent and the activation shift."""
     peak = 0.0
     with torch.no_grad():
         for i in range(0, len(x_int), batch):
             x = torch.as_tensor(np.asarray(x_int[i:i + batch]), dtype=torch.float64)  # exact below 2**53
-            peak = max(peak, float(_forward(qlayer, x, qlayer.weight.astype(np.float64)).abs().max()))
+            u = sum(project(q, x, q.weight.astype(np.float64)) * 2.0 ** (q.weight_exp + arith.activation_shift)
+                    for q in projections)
+            peak = max(peak, float(u.abs().max()))
     return peak
 
 
-def binary_u_bound(qlayer) -> float:
-    """Largest |W8 . s| for binary s: all excitatory (or all inhibitory) inputs of a neuron in one step."""
-    per_out = qlayer.weight.astype(np.float64).reshape(len(qlayer.weight), -1)  # conv: a whole kernel, as inside the map
-    return float(max(np.clip(per_out, 0, None).sum(1).max(initial=0), -np.clip(per_out, None, 0).sum(1).min(initial=0)))
+def binary_u_bound(proj, arith) -> np.ndarray:
+    """Largest |u| (raw units) binary spikes can give through one projection in one step, per target neuron
+    (a conv projection per output channel, a whole kernel as inside the map): all excitatory (or all
+    inhibitory) inputs at once. Shaped to broadcast over the target's shape."""
+    w = proj.weight.astype(np.float64)
+    per_out = w.reshape(len(w), -1)
+    worst = np.maximum(np.clip(per_out, 0, None).sum(1), -np.clip(per_out, None, 0).sum(1))
+    worst = worst * 2.0 ** (proj.weight_exp + arith.activation_shift)
+    return worst.reshape(-1, 1, 1) if proj.kind == "conv" else worst
 
 
-def layer_headroom(layer, qlayer, demand: dict, profile, x_int: np.ndarray | None) -> dict:
-    """u and v headroom and rate saturation of one layer, in raw state units and thresholds."""
+def population_headroom(projections, pop, demand: dict, profile, x_int: np.ndarray, arith) -> dict:
+    """u and v headroom and rate saturation of one quantized population, in raw state units and thresholds.
+    projections: the quantized projections into it; x_int: the calibration inputs as integers."""
     n = profile.neuron
     state_max = (1 << (n.state_bits - 1)) - 1
-    unit = 2.0 ** (qlayer.weight_exp + n.activation_shift)  # one unit of W8 . s in u
-    thr = qlayer.vth * 2.0 ** n.threshold_shift  # one threshold in raw v units
+    thr = pop.neuron.vth * 2.0 ** n.threshold_shift  # one threshold in raw v units
     cap = max_rate(profile)
-    if x_int is not None:  # graded input: exact on the calibration data
-        u_peak, u_source = graded_u_peak(qlayer, x_int) * unit, "calibration (exact)"
+    graded = [q for q in projections if q.graded_input_bits]
+    binary = [q for q in projections if not q.graded_input_bits]
+    if graded and not binary:  # only the graded input: exact on the calibration data
+        u_peak, u_source = graded_u_peak(graded, x_int, arith), "calibration (exact)"
         u_bound = u_peak
     else:
         u_peak, u_source = demand["u_max"] * thr, "calibration (rate model)"
-        u_bound = binary_u_bound(qlayer) * unit
+        u_bound = float(np.max(sum(binary_u_bound(q, arith) for q in binary), initial=0.0))
+        if graded:
+            u_bound += graded_u_peak(graded, x_int, arith)
     up = max(demand["demand_max"] - cap, 0.0)  # v climbs by this many thresholds per step
     down = max(-demand["demand_min"], 0.0)
     return {
@@ -99,18 +111,18 @@ def _bits(limit: float, value: float) -> float | None:
     return math.log2(limit / value) if value > 0 else None
 
 
-def warnings_for(name: str, h: dict, profile, phase: bool = False) -> list[str]:
-    """Warnings a user must see: u wrapping on calibration data, rate saturation beyond the tolerance.
-    phase=True: a phase layer, whose accumulator saturates instead of wrapping and which has no rate limit."""
+def warnings_for(name: str, h: dict, profile, model) -> list[str]:
+    """Warnings a user must see: u wrapping on calibration data, rate saturation beyond the tolerance (for
+    rate-coded neuron models; a model whose u saturates says so instead of wrapping)."""
     out = []
     n = profile.neuron
     u, rate, v = h["u"], h["rate"], h["v"]
     if u["wraps"]:
-        effect = "the phase accumulator saturates" if phase else "u wraps and flips sign"
+        effect = "u wraps and flips sign" if model.u_wraps else "the accumulator saturates"
         out.append(f"layer {name}: synaptic input u reaches {u['peak']:.3g} on calibration data, beyond the "
                    f"{n.state_bits}-bit state ({u['limit']:,}, neuron.state_bits): {effect}; "
                    "quantize with a larger headroom or fewer input bits")
-    if rate["saturated_fraction"] > RATE_SATURATION_TOLERANCE and not phase:
+    if rate["saturated_fraction"] > RATE_SATURATION_TOLERANCE and model.rate_coded:
         mx = n.cited("max_spikes_per_step").cite()
         out.append(f"layer {name}: {rate['saturated_fraction']:.1%} of calibration activations ask for more than "
                    f"{rate['max_rate']:g} spike per step (up to {rate['demand_max']:.2f}; neuron.max_spikes_per_step "

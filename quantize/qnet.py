@@ -1,6 +1,13 @@
-"""The quantized network, and its file: a NIR graph whose float parameters are the exact dequantized
-values and whose node metadata hold the integers Lava's fixed_pt models take. Any NIR reader can load
-it as a float graph; `load_quantized` gets the integers back bit for bit."""
+"""The quantized network, and its file.
+
+The file is a NIR graph whose float parameters are the exact dequantized values (any NIR reader can load
+it as a float graph) and whose node metadata hold the integers Lava's fixed_pt models take. The graph is
+stored explicitly: the header names every population (shape, neuron model) and every projection (source,
+target) in order, so nothing depends on node naming or edge order; the edges say the same and are checked
+against the header. Recurrent graphs are stored like any other.
+
+Files written by neurokit 0.1 (format neurokit-quantized/1, chains of layers) still load.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,88 +17,36 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from neurokit.network import LayerGeometry, phase_bounds
+from neurokit.arithmetic import LOIHI2, Arithmetic, UnsupportedArithmeticError
+from neurokit.network import INPUT, Network, Population, Projection
+from neurokit.neurons import model_for_nir, model_named
 
-FORMAT = "neurokit-quantized/1"
-
-
-PHASE_TOP = (1 << 31) - 1  # hi of a phase layer's last phase: above any 24-bit v
-
-
-@dataclasses.dataclass
-class QPhase:
-    """A phase layer's integers (neurokit.network.PhaseCode in fixed point): the accumulator decays as
-    u <- trunc(u * decay / 4096) during the integration window; thresholds[j] (raw v units, like vth << 6)
-    is the least v that sends value index j (value base**-j). base and in_base are the effective bases
-    the integers stand for (in_base = 4096 / decay), shift as converted."""
-
-    decay: int
-    thresholds: np.ndarray  # int32 (window,), non-increasing, >= 1
-    window: int
-    offset: int
-    base: float
-    shift: float
-    in_base: float
-    integrate: int  # steps of the integration window
-
-    def bounds(self) -> tuple[list, list]:
-        """Integer lo[k], hi[k] per phase: v in [lo, hi) fires at phase k; the last phase's hi lies above
-        any 24-bit v."""
-        return phase_bounds([int(x) for x in self.thresholds], PHASE_TOP)
-
-    def metadata(self) -> dict:
-        return {"neuron": "phase", "phase_decay": np.int64(self.decay),
-                "phase_thresholds": np.asarray(self.thresholds, np.int32), "phase_window": np.int64(self.window),
-                "phase_offset": np.int64(self.offset), "phase_base": float(self.base),
-                "phase_shift": float(self.shift), "phase_in_base": float(self.in_base),
-                "phase_integrate": np.int64(self.integrate)}
-
-    @classmethod
-    def from_metadata(cls, meta: dict) -> "QPhase":
-        return cls(decay=int(meta["phase_decay"]), thresholds=np.asarray(meta["phase_thresholds"], np.int32),
-                   window=int(meta["phase_window"]), offset=int(meta["phase_offset"]),
-                   base=float(meta["phase_base"]), shift=float(meta["phase_shift"]),
-                   in_base=float(meta["phase_in_base"]), integrate=int(meta["phase_integrate"]))
+FORMAT = "neurokit-quantized/2"
+FORMAT_V1 = "neurokit-quantized/1"
 
 
-@dataclasses.dataclass
-class QLayer(LayerGeometry):
-    weight: np.ndarray  # int32, Lava's 8-bit scale (mantissa << (8 - nwb + is_mixed)), torch layout
+@dataclasses.dataclass(kw_only=True)
+class QProjection(Projection):
+    """A projection's integers: weight holds Lava's 8-bit-scale values (mantissa << (8 - nwb + is_mixed))."""
+
     weight_exp: int
     weight_bits: int
     sign_mode: int
-    vth: int
-    bias_mant: np.ndarray  # int32 per neuron (out_shape)
-    bias_exp: int
-    du: int
-    dv: int
-    reset: str
-    graded_input_bits: int = 0  # >0: this layer receives graded (multi-bit) messages
-    v_init: np.ndarray | None = None  # int32 initial v per neuron, raw state units (None: 0)
-    phase: QPhase | None = None  # single-spike phase coding (None: integrate-and-fire)
+    graded_input_bits: int = 0  # > 0: it carries graded (multi-bit) messages from the network's input
 
-    def __post_init__(self):
-        if self.v_init is None:
-            self.v_init = np.zeros(self.out_shape, np.int32)
-
-    def dequantized(self, input_scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """Normalized float weight and bias this layer computes (threshold 1)."""
-        w = self.weight.astype(np.float64) * 2.0 ** self.weight_exp / self.vth
-        if self.graded_input_bits:
-            w = w * input_scale
-        b = self.bias_mant.astype(np.float64) * 2.0 ** self.bias_exp / (self.vth * 64.0)
-        return w, b
+    def dequantized(self, input_scale: float, vth: int, arith: Arithmetic = LOIHI2) -> np.ndarray:
+        """The normalized float weight it computes into a population of scale vth (threshold 1)."""
+        w = arith.weight_value(self.weight, self.weight_exp, vth)
+        return w * input_scale if self.graded_input_bits else w
 
 
-@dataclasses.dataclass
-class QuantizedNet:
-    input_shape: tuple[int, ...]
+@dataclasses.dataclass(kw_only=True)
+class QuantizedNet(Network):
     input_scale: float  # integer input levels per input unit
     input_bits: int
     input_signed: bool
-    layers: list[QLayer]
     profile: str
-    metadata: dict = dataclasses.field(default_factory=dict)
+    arithmetic: Arithmetic = LOIHI2
 
     def encode_input(self, x: np.ndarray) -> np.ndarray:
         from .discretize import quantize_input
@@ -99,51 +54,54 @@ class QuantizedNet:
         return quantize_input(x, self.input_scale, self.input_bits, self.input_signed)
 
 
-_INT_FIELDS = ("weight_exp", "weight_bits", "sign_mode", "vth", "bias_exp", "du", "dv", "groups", "graded_input_bits")
+_INT_FIELDS = ("weight_exp", "weight_bits", "sign_mode", "groups", "graded_input_bits", "delay")
 _TUPLE_FIELDS = ("in_shape", "out_shape", "stride", "padding", "dilation")
 
 
 def to_nir(q: QuantizedNet) -> nir.NIRGraph:
+    arith = q.arithmetic
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(q.input_shape))}
-    order = ["input"]
-    shape = q.input_shape
-    for layer in q.layers:
-        w, b = layer.dequantized(q.input_scale)
-        meta = {f: np.int64(getattr(layer, f)) for f in _INT_FIELDS}
-        meta.update({f: np.array(getattr(layer, f), np.int64) for f in _TUPLE_FIELDS})
-        meta.update(kind=layer.kind, weight_int=layer.weight.astype(np.int32), bias_mant=layer.bias_mant.astype(np.int32))
-        if layer.kind == "conv":
-            syn = nir.Conv2d(input_shape=np.array(shape[1:]), weight=w, stride=np.array(layer.stride),
-                             padding=np.array(layer.padding), dilation=np.array(layer.dilation), groups=layer.groups,
-                             bias=np.zeros(w.shape[0]), metadata=meta)
-        else:
-            if len(shape) != 1:
-                flat = f"{layer.name}_flatten"
-                nodes[flat] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
-                order.append(flat)
-            syn = nir.Affine(weight=w, bias=np.zeros(w.shape[0]), metadata=meta)
-        nodes[f"{layer.name}_synapse"] = syn
-        order.append(f"{layer.name}_synapse")
-        # Bias lives in the neuron on Loihi; NIR IF has none, so it stays in metadata (and in weight-free
-        # float form in the neuron's metadata for readers that want it).
-        nodes[layer.name] = nir.IF(r=np.ones(layer.out_shape), v_threshold=np.ones(layer.out_shape),
-                                   v_reset=np.zeros(layer.out_shape),
-                                   metadata={"reset_mode": layer.reset, "bias": b,
-                                             "v_init": layer.v_init / (layer.vth * 64.0),
-                                             "v_init_int": layer.v_init.astype(np.int32),
-                                             **(layer.phase.metadata() if layer.phase is not None else {})})
-        order.append(layer.name)
-        shape = layer.out_shape
-    nodes["output"] = nir.Output(output_type=np.array(shape))
-    order.append("output")
+    edges = []
+    taken = {"input", "output"} | {p.name for p in q.populations} | {p.name for p in q.projections}
+    for pop in q.populations:
+        for proj in q.incoming(pop.name):
+            vth = pop.neuron.vth
+            w = proj.dequantized(q.input_scale, vth, arith)
+            meta = {f: np.int64(getattr(proj, f)) for f in _INT_FIELDS}
+            meta.update({f: np.array(getattr(proj, f), np.int64) for f in _TUPLE_FIELDS})
+            meta.update(kind=proj.kind, source=proj.source, target=proj.target,
+                        weight_int=np.asarray(proj.weight, np.int32))
+            src = "input" if proj.source == INPUT else proj.source
+            if proj.kind == "conv":
+                nodes[proj.name] = nir.Conv2d(input_shape=np.array(proj.in_shape[1:]), weight=w,
+                                              stride=np.array(proj.stride), padding=np.array(proj.padding),
+                                              dilation=np.array(proj.dilation), groups=proj.groups,
+                                              bias=np.zeros(w.shape[0]), metadata=meta)
+            else:
+                if len(proj.in_shape) != 1:
+                    flat = f"{proj.name}_flatten"
+                    if flat in taken:
+                        raise ValueError(f"node name {flat!r} is taken; rename projection {proj.name}")
+                    nodes[flat] = nir.Flatten(input_type={"input": np.array(proj.in_shape)}, start_dim=0, end_dim=-1)
+                    edges.append((src, flat))
+                    src = flat
+                nodes[proj.name] = nir.Affine(weight=w.reshape(w.shape[0], -1), bias=np.zeros(w.shape[0]),
+                                              metadata=meta)
+            edges += [(src, proj.name), (proj.name, pop.name)]
+        # Bias lives in the neuron on Loihi; NIR's IF has none, so it travels in the neuron's metadata.
+        nodes[pop.name] = pop.model.to_qnir(pop.neuron, pop.shape, arith)
+    nodes["output"] = nir.Output(output_type=np.array(q.population(q.output).shape))
+    edges.append((q.output, "output"))
     header = {"format": FORMAT, "input_scale": q.input_scale, "input_bits": q.input_bits,
-              "input_signed": q.input_signed, "profile": q.profile, "metadata": q.metadata}
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(order[:-1], order[1:])),
-                        metadata={"neurokit_quantized": json.dumps(header)})
+              "input_signed": q.input_signed, "profile": q.profile, "metadata": q.metadata,
+              "arithmetic": arith.to_dict(), "output": q.output,
+              "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model.name} for p in q.populations],
+              "projections": [{"name": p.name, "source": p.source, "target": p.target} for p in q.projections]}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit_quantized": json.dumps(header)})
 
 
 def from_nir(graph: nir.NIRGraph) -> QuantizedNet:
-    from neurokit.errors import FileFormatError
+    from neurokit.errors import FileFormatError, NeurokitError
 
     raw = graph.metadata.get("neurokit_quantized") if isinstance(graph.metadata, dict) else None
     if raw is None:
@@ -151,37 +109,87 @@ def from_nir(graph: nir.NIRGraph) -> QuantizedNet:
                               "metadata); run 'neurokit quantize' on it first")
     try:
         header = json.loads(raw)
-        if header.get("format") != FORMAT:
-            raise FileFormatError(f"quantized network format {header.get('format')!r} is not {FORMAT!r}; re-run "
-                                  "'neurokit quantize'")
-        return _read_quantized(graph, header)
-    except (KeyError, StopIteration, ValueError, TypeError, AttributeError) as e:
+        fmt = header.get("format")
+        if fmt == FORMAT_V1:
+            return _read_v1(graph, header)
+        if fmt != FORMAT:
+            raise FileFormatError(f"quantized network format {fmt!r} is not {FORMAT!r}; re-run 'neurokit quantize'")
+        return _read(graph, header)
+    except (FileFormatError, UnsupportedArithmeticError):
+        raise
+    except (NeurokitError, KeyError, StopIteration, ValueError, TypeError, AttributeError, IndexError) as e:
         what = f"missing {e}" if isinstance(e, KeyError) else (str(e).splitlines()[0] if str(e) else type(e).__name__)
         raise FileFormatError(f"damaged quantized network ({what}); re-run 'neurokit quantize'") from None
 
 
-def _read_quantized(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
-    layers = []
-    for name, node in graph.nodes.items():
-        if not isinstance(node, nir.IF):
-            continue
-        meta = graph.nodes[f"{name}_synapse"].metadata
-        layers.append(QLayer(
-            name=name, kind=str(meta["kind"]), weight=np.asarray(meta["weight_int"], np.int32),
-            bias_mant=np.asarray(meta["bias_mant"], np.int32), reset=str(node.metadata["reset_mode"]),
-            v_init=np.asarray(node.metadata["v_init_int"], np.int32),
-            phase=QPhase.from_metadata(node.metadata) if node.metadata.get("neuron") == "phase" else None,
-            **{f: int(meta[f]) for f in _INT_FIELDS},
-            **{f: tuple(int(v) for v in meta[f]) for f in _TUPLE_FIELDS},
-        ))
-    order = {n: i for i, (n, _) in enumerate(graph.edges)}
-    layers.sort(key=lambda l: order[l.name])
+def _projection(name: str, meta: dict, source: str, target: str) -> QProjection:
+    return QProjection(name=name, source=source, target=target, kind=str(meta["kind"]),
+                       weight=np.asarray(meta["weight_int"], np.int32),
+                       **{f: int(meta[f]) for f in _INT_FIELDS if f in meta},
+                       **{f: tuple(int(v) for v in meta[f]) for f in _TUPLE_FIELDS})
+
+
+def _read(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
+    arith = Arithmetic.from_dict(header["arithmetic"])
+    populations = []
+    for entry in header["populations"]:
+        name, shape = str(entry["name"]), tuple(int(s) for s in entry["shape"])
+        node = graph.nodes[name]
+        model = model_for_nir(name, node)
+        if model.name != entry["model"]:
+            raise ValueError(f"population {name} is stored as {entry['model']} but its node reads as {model.name}")
+        populations.append(Population(name, shape, model_named(entry["model"]).from_qnir(name, node, shape)))
+    edges = set(map(tuple, graph.edges))
+    projections = []
+    for entry in header["projections"]:
+        name, source, target = str(entry["name"]), str(entry["source"]), str(entry["target"])
+        node = graph.nodes[name]
+        meta = node.metadata
+        if (str(meta["source"]), str(meta["target"])) != (source, target):
+            raise ValueError(f"projection {name}: the header and its node disagree on source and target")
+        src = "input" if source == INPUT else source
+        if (name, target) not in edges or (src, name) not in edges and (f"{name}_flatten", name) not in edges:
+            raise ValueError(f"projection {name}: the graph's edges do not connect {source} -> {name} -> {target}")
+        projections.append(_projection(name, meta, source, target))
     inp = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
     return QuantizedNet(
-        input_shape=tuple(int(s) for s in inp.input_type["input"]), input_scale=float(header["input_scale"]),
-        input_bits=int(header["input_bits"]), input_signed=bool(header["input_signed"]), layers=layers,
-        profile=str(header["profile"]), metadata=header.get("metadata", {}),
-    )
+        input_shape=tuple(int(s) for s in inp.input_type["input"]), populations=populations,
+        projections=projections, output=str(header["output"]), metadata=header.get("metadata", {}),
+        input_scale=float(header["input_scale"]), input_bits=int(header["input_bits"]),
+        input_signed=bool(header["input_signed"]), profile=str(header["profile"]), arithmetic=arith,
+    ).validate()
+
+
+def _read_v1(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
+    """neurokit 0.1's chain files: layer L is the IF node L with its synapse in node 'L_synapse' (the
+    integers of both in the synapse's metadata), layers in edge order."""
+    from neurokit.neurons import QCuba, QPhase, QPhaseNeuron
+
+    order = {n: i for i, (n, _) in enumerate(graph.edges)}
+    layers = sorted((n for n, node in graph.nodes.items() if isinstance(node, nir.IF)), key=lambda n: order[n])
+    populations, projections = [], []
+    source = INPUT
+    for name in layers:
+        node, meta = graph.nodes[name], graph.nodes[f"{name}_synapse"].metadata
+        shape = tuple(int(v) for v in meta["out_shape"])
+        bias = np.asarray(meta["bias_mant"], np.int32).reshape(shape)
+        if node.metadata.get("neuron") == "phase":
+            neuron = QPhaseNeuron(vth=int(meta["vth"]), bias_mant=bias, bias_exp=int(meta["bias_exp"]),
+                                  code=QPhase.from_metadata(node.metadata))
+        else:
+            neuron = QCuba(vth=int(meta["vth"]), bias_mant=bias, bias_exp=int(meta["bias_exp"]), du=int(meta["du"]),
+                           dv=int(meta["dv"]), v_init=np.asarray(node.metadata["v_init_int"], np.int32).reshape(shape),
+                           reset=str(node.metadata["reset_mode"]))
+        populations.append(Population(name, shape, neuron))
+        projections.append(_projection(f"{name}_synapse", meta, source, name))
+        source = name
+    inp = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
+    return QuantizedNet(
+        input_shape=tuple(int(s) for s in inp.input_type["input"]), populations=populations,
+        projections=projections, output=source, metadata=header.get("metadata", {}),
+        input_scale=float(header["input_scale"]), input_bits=int(header["input_bits"]),
+        input_signed=bool(header["input_signed"]), profile=str(header["profile"]),
+    ).validate()
 
 
 def save_quantized(q: QuantizedNet, path: str | Path) -> None:

@@ -1,7 +1,7 @@
 """The fewest weight bits per layer within an accuracy budget.
 
     result = search_weight_bits(net, profile, calibration, evaluate, max_drop=0.005)
-    result.bits          # {layer: bits}
+    result.bits          # {population: bits}
     result.qnet          # quantized at those bits
 
 `evaluate(qnet) -> accuracy` is any callable (a backend run on held-out samples, usually), so the search
@@ -74,10 +74,10 @@ def search_weight_bits(net, profile, calibration: np.ndarray, evaluate: Callable
             trials.append(Trial(dict(bits), acc))
         return measured[key]
 
-    bits = {layer.name: max_bits for layer in net.layers}
+    bits = {p.name: max_bits for p in net.populations}  # every projection into a population at one width
     reference = measure(bits)
     target = reference - max_drop - 1e-12  # tolerance for float accuracies equal to the target
-    weights = {layer.name: int(np.asarray(layer.weight).size) for layer in net.layers}
+    weights = {p.name: int(sum(np.asarray(q.weight).size for q in net.incoming(p.name))) for p in net.populations}
     for name in sorted(weights, key=weights.get, reverse=True):
         lo, hi = min_bits, bits[name]  # bits[name] is a measured, accepted width
         while lo < hi:

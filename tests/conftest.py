@@ -63,9 +63,9 @@ def digits_cnn(digits) -> nn.Module:
 
 @pytest.fixture(scope="session")
 def digits_mlp_net(digits_mlp, digits):
-    """The MLP converted (percentile 99.9, v_init 0.5) and lowered to a SpikingNet."""
+    """The MLP converted (percentile 99.9, v_init 0.5) and lowered to a Network."""
     from neurokit.convert import convert
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     return from_nir(convert(digits_mlp, digits.x_train[:300]))
 
@@ -73,6 +73,6 @@ def digits_mlp_net(digits_mlp, digits):
 @pytest.fixture(scope="session")
 def digits_cnn_net(digits_cnn, digits):
     from neurokit.convert import convert
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     return from_nir(convert(digits_cnn, digits.x_train[:300]))

@@ -15,7 +15,7 @@ def scripted(needs: dict, base: float = 0.9, penalty: float = 0.1):
     calls = []
 
     def evaluate(qnet) -> float:
-        bits = {l.name: l.weight_bits for l in qnet.layers}
+        bits = {p.name: qnet.incoming(p.name)[0].weight_bits for p in qnet.populations}
         calls.append(bits)
         return base - penalty * sum(bits[n] < b for n, b in needs.items())
 
@@ -27,12 +27,12 @@ def test_finds_the_fewest_bits_each_layer_needs(digits_cnn_net, digits, profile)
     evaluate, calls = scripted(needs)
     r = search_weight_bits(digits_cnn_net, profile, digits.x_train[:50], evaluate, max_drop=0.01)
     assert r.bits == needs and r.accuracy == r.reference == 0.9 and r.reference_bits == 8
-    assert [l.weight_bits for l in r.qnet.layers] == [5, 3, 1]
+    assert [q.weight_bits for q in r.qnet.projections] == [5, 3, 1]
     assert [l["weight_bits"] for l in r.report["layers"]] == [5, 3, 1]
     # largest layers first; binary search: about log2(8) trials per layer, never a configuration twice
     assert r.trials[0].bits == {"if0": 8, "if1": 8, "if2": 8}
     first = next(n for n, b in r.trials[1].bits.items() if b != 8)
-    weights = {l.name: l.weight.size for l in digits_cnn_net.layers}
+    weights = {q.target: q.weight.size for q in digits_cnn_net.projections}
     assert first == max(weights, key=weights.get)
     assert len(calls) == len(r.trials) <= 1 + 3 * 3
     assert len({tuple(sorted(t.bits.items())) for t in r.trials}) == len(r.trials)
@@ -51,7 +51,7 @@ def test_only_measured_configurations_are_accepted(digits_cnn_net, digits, profi
     noise = {}
 
     def noisy(qnet) -> float:  # not monotone in the bits at all
-        key = tuple(l.weight_bits for l in qnet.layers)
+        key = tuple(q.weight_bits for q in qnet.projections)
         return noise.setdefault(key, float(rng.uniform(0.80, 0.90)))
 
     r = search_weight_bits(digits_cnn_net, profile, digits.x_train[:50], noisy, max_drop=0.02)
@@ -74,7 +74,7 @@ def mnist_cnn_net():
     from neurokit.convert import convert
     from neurokit.data import load_dataset
     from neurokit.io import load_torch_model
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     return from_nir(convert(load_torch_model("examples/mnist_cnn/mnist_cnn.pt"), load_dataset("mnist").x_train[:500]))
 

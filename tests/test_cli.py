@@ -118,11 +118,11 @@ def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
                        "--v-init", 0, "--out", g, "--json"], capsys)
     r = json.loads(out)
     assert rc == 0 and r["method"] == "rate" and r["normalization"] == "max"
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
     from neurokit.io import read_nir
 
     net = from_nir(read_nir(g))
-    assert net.metadata["method"] == "rate" and all(np.all(l.v_init == 0) for l in net.layers)
+    assert net.metadata["method"] == "rate" and all(np.all(p.neuron.v_init == 0) for p in net.populations)
     rc, _, err = _run(["convert", digits_model, "--data", "digits", "--target-steps", 0, "--out", tmp_path / "x.nir"],
                       capsys)
     assert rc == 2 and err.strip() == "neurokit: error: --target-steps must be at least 1, got 0"

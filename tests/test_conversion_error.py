@@ -6,7 +6,7 @@ import pytest
 
 from neurokit.conversion_error import decompose
 from neurokit.convert import convert
-from neurokit.network import from_nir
+from neurokit.lower import from_nir
 from quantize import quantize
 
 

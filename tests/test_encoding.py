@@ -11,7 +11,7 @@ from neurokit.backends import get_backend
 from neurokit.convert import convert
 from neurokit.encoding import check_encoding, rate_spikes
 from neurokit.errors import InputShapeError
-from neurokit.network import from_nir
+from neurokit.lower import from_nir
 from quantize import quantize
 
 
@@ -57,7 +57,7 @@ def test_rate_coded_quantized_net_has_binary_input(rate_net):
     net, x = rate_net
     qnet, report = quantize(net, load_profile("loihi2"), x)
     assert report["input"]["encoding"] == "rate"
-    assert qnet.layers[0].graded_input_bits == 0
+    assert qnet.projections[0].graded_input_bits == 0
     trace = get_backend("lava-fixed").run(qnet, x[:4], 16)
     assert trace.output_counts.shape == (4, 3)
     np.testing.assert_array_equal(trace.input_events, rate_spikes(x[:4], 16).sum((0, 1)))

@@ -6,14 +6,14 @@ from torch import nn
 
 from hw_profiles import load_profile
 from neurokit import energy
-from neurokit.convert import read_chain
+from neurokit.convert import read_model
 from neurokit.report import build_report, render_text
 
 
 def test_ann_macs_counts_conv_and_linear_by_hand():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AvgPool2d(2),
                           nn.Conv2d(4, 6, 3, stride=2, groups=2), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 1 * 1, 5))
-    macs = dict(energy.ann_macs(read_chain(model.eval()), (1, 6, 6)))
+    macs = dict(energy.ann_macs(read_model(model.eval()), (1, 6, 6)))
     # conv1: 4x6x6 outputs x (1x3x3); conv2 on 4x3x3: 6x1x1 outputs x (2x3x3); linear 6x5. BN and pooling are free.
     assert macs == {"0": 4 * 36 * 9, "4": 6 * 18, "7": 30}
 

@@ -1,8 +1,10 @@
 """The engine against Lava's fixed_pt simulation, on networks drawn at random (tests/netgen.py): every
-layer's spikes, u and v must agree at every step, and the engine's fast counting path must give Lava's
-spike counts.
+population's spikes, u and v must agree at every step, and the engine's fast counting path must give
+Lava's spike counts. The networks are DAGs: branches, skip connections over different depths, 2 to 3
+projections summed into one population, conv and dense mixed (chains among them).
 
-The default run draws NEUROKIT_DIFF_EXAMPLES networks (12) from a fixed seed; the long run is
+The default run draws NEUROKIT_DIFF_EXAMPLES networks (12) per test from a fixed seed; the long run
+(`make test-engine-long`) draws 1,000 per test:
     NEUROKIT_DIFF_EXAMPLES=1000 NEUROKIT_DIFF_RANDOM=1 .venv/bin/python -m pytest tests/test_engine_differential.py
 """
 from __future__ import annotations
@@ -21,12 +23,27 @@ EXAMPLES = int(os.environ.get("NEUROKIT_DIFF_EXAMPLES", "12"))
 RANDOM = bool(os.environ.get("NEUROKIT_DIFF_RANDOM"))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
 @given(case=networks(), device=st.sampled_from(["cpu", "cpu-torch"]))
 @example(case=u_wrap_edge(), device="cpu")
 def test_engine_equals_lava_every_step(case, device):
+    check_against_lava(*case, device)
+
+
+@SETTINGS
+@given(case=networks(max_populations=4, dag=True), device=st.sampled_from(["cpu", "cpu-torch"]))
+def test_engine_equals_lava_on_dags(case, device):
+    """Every draw has a population summing 2 or 3 projections."""
     net, x, steps = case
+    assert max(len(net.incoming(p.name)) for p in net.populations) >= 2 or not net.projections
+    check_against_lava(net, x, steps, device)
+
+
+def check_against_lava(net, x, steps, device):
     lava = get_backend("lava-fixed").record(net, x, steps)
     engine = get_backend("engine", device=device)
     assert first_mismatch(lava, engine.record(net, x, steps)) is None

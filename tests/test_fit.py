@@ -12,7 +12,7 @@ from neurokit.fit import fit_network
 from neurokit.fit.encoding import list_bits
 from neurokit.fit.limits import CoreLimits
 from neurokit.fit.mapping import tap_patterns
-from neurokit.network import Layer, SpikingNet
+from netgen import chain, float_layer
 
 # A small chip whose numbers are easy to follow by hand. It extends the bundled Loihi 2 profile and
 # overrides only the limits placement reads.
@@ -38,19 +38,19 @@ def chip(tmp_path, cores_per_chip: int = 8, chips: int = 1, **core):
     return load_profile(path)
 
 
-def dense(name, n_in, n_out, in_shape=None, weight=None) -> Layer:
+def dense(name, n_in, n_out, in_shape=None, weight=None):
     w = np.ones((n_out, n_in)) if weight is None else weight
-    return Layer(name, "dense", in_shape or (n_in,), (n_out,), w, np.zeros(n_out))
+    return float_layer(name, "dense", in_shape or (n_in,), (n_out,), w, np.zeros(n_out))
 
 
-def conv(name, c_in, c_out, hw, k=3, padding=1, stride=1) -> Layer:
+def conv(name, c_in, c_out, hw, k=3, padding=1, stride=1):
     out = (hw + 2 * padding - k) // stride + 1
-    return Layer(name, "conv", (c_in, hw, hw), (c_out, out, out), np.ones((c_out, c_in, k, k)),
-                 np.zeros((c_out, out, out)), stride=(stride, stride), padding=(padding, padding))
+    return float_layer(name, "conv", (c_in, hw, hw), (c_out, out, out), np.ones((c_out, c_in, k, k)),
+                       np.zeros((c_out, out, out)), stride=(stride, stride), padding=(padding, padding))
 
 
-def net(*layers) -> SpikingNet:
-    return SpikingNet(layers[0].in_shape, list(layers))
+def net(*layers):
+    return chain(layers[0][0].in_shape, list(layers))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def mnist_cnn_net():
     from neurokit.convert import convert
     from neurokit.data import load_dataset
     from neurokit.io import load_torch_model
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     model = load_torch_model("examples/mnist_cnn/mnist_cnn.pt")
     return from_nir(convert(model, load_dataset("mnist").x_train[:64]))
@@ -268,7 +268,7 @@ def vgg_net():
     import importlib.util
 
     from neurokit.convert import convert
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     spec = importlib.util.spec_from_file_location("vgg_cifar", "examples/vgg_cifar/model.py")
     vgg = importlib.util.module_from_spec(spec)
@@ -351,16 +351,17 @@ def test_cli_fit_that_does_not_fit_exits_1_with_one_line(tmp_path, capsys):
 
 
 def _graph_of(spiking_net):
-    """A float NIR graph for a SpikingNet of dense layers (Affine -> IF)."""
+    """A float NIR graph for a chain Network of dense layers (Affine -> IF)."""
     import nir
 
     nodes, edges, prev = {"input": nir.Input(input_type=np.array(spiking_net.input_shape))}, [], "input"
-    for l in spiking_net.layers:
-        nodes[f"{l.name}_syn"] = nir.Affine(weight=l.weight, bias=l.bias)
-        nodes[l.name] = nir.IF(r=np.ones(l.out_shape), v_threshold=np.ones(l.out_shape), v_reset=np.zeros(l.out_shape))
-        edges += [(prev, f"{l.name}_syn"), (f"{l.name}_syn", l.name)]
-        prev = l.name
-    nodes["output"] = nir.Output(output_type=np.array(spiking_net.layers[-1].out_shape))
+    for p in spiking_net.populations:
+        (q,) = spiking_net.incoming(p.name)
+        nodes[f"{p.name}_syn"] = nir.Affine(weight=q.weight, bias=p.neuron.bias)
+        nodes[p.name] = nir.IF(r=np.ones(p.shape), v_threshold=np.ones(p.shape), v_reset=np.zeros(p.shape))
+        edges += [(prev, f"{p.name}_syn"), (f"{p.name}_syn", p.name)]
+        prev = p.name
+    nodes["output"] = nir.Output(output_type=np.array(spiking_net.output_population.shape))
     edges.append((prev, "output"))
     return nir.NIRGraph(nodes=nodes, edges=edges)
 

@@ -38,37 +38,40 @@ def _wrap24(a):
     return (a + M - 1) % (2 * M) - (M - 1)  # Lava's wrap of u (see test_lava_neuron)
 
 
-def _synapse_int(layer, s: np.ndarray) -> np.ndarray:
-    if layer.kind == "conv":
-        assert layer.weight_exp == 0  # Lava's fixed-point Conv ignores weight_exp; the profile pins it at 0
+def _synapse_int(proj, s: np.ndarray) -> np.ndarray:
+    if proj.kind == "conv":
+        assert proj.weight_exp == 0  # Lava's fixed-point Conv ignores weight_exp; the profile pins it at 0
         out = torch.nn.functional.conv2d(torch.from_numpy(s[None].astype(np.float64)),
-                                         torch.from_numpy(layer.weight.astype(np.float64)), None, layer.stride,
-                                         layer.padding, layer.dilation, layer.groups)[0].numpy()
+                                         torch.from_numpy(proj.weight.astype(np.float64)), None, proj.stride,
+                                         proj.padding, proj.dilation, proj.groups)[0].numpy()
         acc = np.rint(out).astype(np.int64)
         return (acc + M) % (2 * M) - M  # Conv's 24-bit signed clamp of its output
-    acc = layer.weight.astype(np.int64) @ s.reshape(-1).astype(np.int64)
-    e = layer.weight_exp
+    acc = proj.weight.astype(np.int64) @ s.reshape(-1).astype(np.int64)
+    e = proj.weight_exp
     return acc << e if e > 0 else acc >> -e
 
 
 def simulate_int(q, x: np.ndarray, steps: int):
-    """Output counts (N, n_out), spikes per layer (N, L), per-neuron spikes summed over samples."""
+    """Output counts (N, n_out), spikes per layer (N, L), per-neuron spikes summed over samples: a chain
+    network stepped by hand, one population after the other."""
+    assert q.is_chain()
+    layers = [(q.incoming(p.name)[0], p.shape, p.neuron) for p in q.populations]
     counts, per_layer = [], []
-    per_neuron = [np.zeros(l.out_shape, np.int64) for l in q.layers]
+    per_neuron = [np.zeros(shape, np.int64) for _, shape, _ in layers]
     for xi in q.encode_input(x).astype(np.int64):
-        v = [l.v_init.astype(np.int64).copy() for l in q.layers]
-        pending = [np.zeros(l.out_shape, np.int64) for l in q.layers]
-        c = [np.zeros(l.out_shape, np.int64) for l in q.layers]
+        v = [n.v_init.astype(np.int64).copy() for _, _, n in layers]
+        pending = [np.zeros(shape, np.int64) for _, shape, _ in layers]
+        c = [np.zeros(shape, np.int64) for _, shape, _ in layers]
         for _ in range(steps):
             s = xi
-            for i, l in enumerate(q.layers):
-                assert (l.du, l.dv) == (4095, 0)  # u = this step's input only; v does not decay
-                arriving, pending[i] = pending[i], _synapse_int(l, s).reshape(l.out_shape)
+            for i, (proj, shape, n) in enumerate(layers):
+                assert (n.du, n.dv) == (4095, 0)  # u = this step's input only; v does not decay
+                arriving, pending[i] = pending[i], _synapse_int(proj, s).reshape(shape)
                 u = _wrap24(arriving << 6)
-                v[i] = np.clip(v[i] + u + (l.bias_mant.astype(np.int64) << l.bias_exp), -(M - 1), M - 1)
-                thr = l.vth << 6
+                v[i] = np.clip(v[i] + u + (n.bias_mant.astype(np.int64) << n.bias_exp), -(M - 1), M - 1)
+                thr = n.vth << 6
                 spikes = v[i] > thr
-                v[i] = v[i] - thr * spikes if l.reset == "subtract" else np.where(spikes, 0, v[i])
+                v[i] = v[i] - thr * spikes if n.reset == "subtract" else np.where(spikes, 0, v[i])
                 c[i] += spikes
                 s = spikes.astype(np.int64)
         counts.append(c[-1].reshape(-1))

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from neurokit.backends.engine import Engine
-from neurokit.convert import Settings, convert, read_chain
+from neurokit.convert import Settings, convert, read_chain, read_model
 from neurokit.convert.methods.base import Inputs
 from neurokit.convert.methods.lasnn import convert_lasnn, spiking_forward, student_predictions
 from neurokit.convert.methods.torchnet import ChainModule
-from neurokit.convert.to_nir import build_graph, group_ops
+from neurokit.convert.to_nir import build_graph, spiking_structure
 from neurokit.errors import NeurokitError
-from neurokit.network import from_nir
+from neurokit.lower import from_nir
 
 T = 4
 N_TRAIN = 400
@@ -24,10 +24,9 @@ N_TRAIN = 400
 @pytest.fixture(scope="module")
 def distilled(digits, digits_cnn):
     """The digits CNN distilled for 2 epochs at T = 4 on 400 samples, and its graph."""
-    ops = read_chain(digits_cnn)
     inputs = Inputs(digits.x_train[:200], digits.x_train[:N_TRAIN], digits.y_train[:N_TRAIN])
-    result = convert_lasnn(ops, inputs, Settings(target_steps=T, epochs=2))
-    graph = build_graph(result.ops, group_ops(result.ops), result.scales, tuple(digits.x_train.shape[1:]), {},
+    result = convert_lasnn(read_model(digits_cnn), inputs, Settings(target_steps=T, epochs=2))
+    graph = build_graph(result.ann, spiking_structure(result.ann), result.scales, tuple(digits.x_train.shape[1:]), {},
                         result.v_init)
     return result, graph
 
@@ -54,7 +53,7 @@ def test_float_engine_runs_exactly_the_student(distilled, digits):
 
 def test_student_forward_has_the_deployed_delay_and_strict_threshold():
     """One linear layer, input 0.6 -> v: step 0 bias only, then + 0.6 a step; spike only when v > 1."""
-    from neurokit.convert.chain import Op
+    from neurokit.convert.ann import Op
 
     ops = [Op("linear", "fc", 0, {"weight": np.array([[1.0], [0.5]]), "bias": np.array([0.0, 0.0])})]
     module = ChainModule(ops).double()
@@ -106,11 +105,10 @@ def test_cli_convert_lasnn(tmp_path, digits_cnn, capsys):
 
 def test_potential_readout_student_is_what_the_engine_reads(digits, digits_mlp):
     """Trained for the potential readout, the student's scores (count + v) are the float engine's output_scores."""
-    ops = read_chain(digits_mlp)
     inputs = Inputs(digits.x_train[:100], digits.x_train[:300], digits.y_train[:300])
-    result = convert_lasnn(ops, inputs, Settings(target_steps=T, epochs=1, readout="potential"))
+    result = convert_lasnn(read_model(digits_mlp), inputs, Settings(target_steps=T, epochs=1, readout="potential"))
     assert result.info["trained_readout"] == "potential"
-    graph = build_graph(result.ops, group_ops(result.ops), result.scales, (1, 8, 8), {"readout": "potential"},
+    graph = build_graph(result.ann, spiking_structure(result.ann), result.scales, (1, 8, 8), {"readout": "potential"},
                         result.v_init)
     x = digits.x_test[:100]
     trace = Engine("float", device="cpu").run(from_nir(graph), x, T)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from neurokit.convert import Settings, convert, read_chain
+from neurokit.convert import Settings, convert, read_model
 from neurokit.convert.methods import Inputs, method_function
 from neurokit.errors import NeurokitError
-from neurokit.network import from_nir
+from neurokit.lower import from_nir
 
 
 def _meta(graph) -> dict:
@@ -37,14 +37,15 @@ def test_trained_bound_is_the_threshold(digits_mlp, digits):
 
     # SNN weights: the RNL weights act on rates a_l = min(ReLU(z_l), theta_l) / theta_l, so in the SNN layer l+1
     # carries W_rnl / theta_{l+1} and bias b / theta_{l+1}; in ANN units (result.ops) W_ann = W_rnl / theta_l.
-    result = method_function("ratenorm")(read_chain(digits_mlp), Inputs(digits.x_train[:300], digits.x_train,
+    result = method_function("ratenorm")(read_model(digits_mlp), Inputs(digits.x_train[:300], digits.x_train,
                                                                          digits.y_train), Settings(**settings))
     assert result.scales == pytest.approx(meta["lambdas"])
     w = [op.params for op in result.ops if op.kind == "linear"]
     lam = [1.0] + list(result.scales)
-    for i, layer in enumerate(from_nir(graph).layers):
-        np.testing.assert_allclose(layer.weight, w[i]["weight"] * lam[i] / lam[i + 1], rtol=1e-6, atol=1e-9)
-        np.testing.assert_allclose(layer.bias, w[i]["bias"] / lam[i + 1], rtol=1e-6, atol=1e-9)
+    net = from_nir(graph)
+    for i, (q, p) in enumerate(zip(net.projections, net.populations)):
+        np.testing.assert_allclose(q.weight, w[i]["weight"] * lam[i] / lam[i + 1], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(p.neuron.bias, w[i]["bias"] / lam[i + 1], rtol=1e-6, atol=1e-9)
     assert result.v_init == 0.5 and meta["v_init"] == 0.5
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from neurokit.convert import Settings, convert, read_chain
+from neurokit.convert import Settings, convert, read_chain, read_model
 from neurokit.convert.methods import Inputs, method_function, tcl
 from neurokit.errors import NeurokitError
-from neurokit.network import from_nir
+from neurokit.lower import from_nir
 
 
 def _meta(graph) -> dict:
@@ -36,7 +36,7 @@ def test_lambdas_are_learned_and_become_the_thresholds(digits_mlp, digits):
 
     # The same (seeded) training outside convert gives the trained weights; the SNN layers carry them scaled by
     # lambda_{l-1} / lambda_l.
-    result = method_function("tcl")(read_chain(digits_mlp), Inputs(digits.x_train[:300], digits.x_train,
+    result = method_function("tcl")(read_model(digits_mlp), Inputs(digits.x_train[:300], digits.x_train,
                                                                     digits.y_train), Settings(**settings))
     assert result.scales == pytest.approx(meta["lambdas"])
     w = [op.params for op in result.ops if op.kind == "linear"]
@@ -44,9 +44,9 @@ def test_lambdas_are_learned_and_become_the_thresholds(digits_mlp, digits):
     assert not np.allclose(w[0]["weight"], original[0])  # the weights were fine-tuned too
     lam = [1.0] + list(result.scales)
     net = from_nir(graph)
-    for i, layer in enumerate(net.layers):
-        np.testing.assert_allclose(layer.weight, w[i]["weight"] * lam[i] / lam[i + 1], rtol=1e-6, atol=1e-9)
-        np.testing.assert_allclose(layer.bias, w[i]["bias"] / lam[i + 1], rtol=1e-6, atol=1e-9)
+    for i, (q, p) in enumerate(zip(net.projections, net.populations)):
+        np.testing.assert_allclose(q.weight, w[i]["weight"] * lam[i] / lam[i + 1], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(p.neuron.bias, w[i]["bias"] / lam[i + 1], rtol=1e-6, atol=1e-9)
 
 
 def test_penalty_pulls_lambdas_down(digits_cnn, digits, monkeypatch):

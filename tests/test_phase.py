@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from neurokit.backends import get_backend
 from neurokit.convert import Settings, convert
 from neurokit.convert.methods.phase import decode, latency_steps, phase_timing, phase_window, search
-from neurokit.network import Layer, PhaseCode, SpikingNet, from_nir, phase_bounds, phase_latency
-from netgen import phase_networks
+from neurokit.lower import from_nir
+from neurokit.network import Network, latency
+from neurokit.neurons import PhaseCode, QPhaseNeuron
+from neurokit.neurons.phase import phase_bounds
+from netgen import chain, float_layer, phase_networks
 from quantize import quantize
 
 T_MLP = 16  # digits MLP (2 layers): K = 13
@@ -53,14 +56,15 @@ def test_metadata_carries_the_code(mlp_phase):
     graph, net, q, report = mlp_phase
     info = net.metadata["phase"]
     assert info["window"] == 13 and info["latency_steps"] == T_MLP
-    codes = [l.phase for l in net.layers]
+    codes = [p.neuron.code for p in net.populations]
     assert [c.offset for c in codes] == [1, 3] and [c.integrate for c in codes] == [1, 13]
     assert codes[1].in_base == codes[0].base  # the receiver decays by the sender's base
     assert graph.nodes["if0"].metadata["neuron"] == "phase"
     assert [l["neuron"] for l in report["layers"]] == ["phase", "phase"]
-    assert q.layers[0].phase.decay == 4096  # the held input: no decay
-    assert q.layers[1].phase.decay == round(4096 / codes[0].base)
-    assert q.layers[0].phase.base == pytest.approx(4096 / q.layers[1].phase.decay)  # coded in the receiver's base
+    qcodes = [p.neuron.code for p in q.populations]
+    assert qcodes[0].decay == 4096  # the held input: no decay
+    assert qcodes[1].decay == round(4096 / codes[0].base)
+    assert qcodes[0].base == pytest.approx(4096 / qcodes[1].decay)  # coded in the receiver's base
 
 
 @pytest.mark.parametrize("mode", ["fixed", "float"])
@@ -70,20 +74,20 @@ def test_every_neuron_fires_at_most_once_per_window(cnn_phase, digits, mode):
     recs = get_backend("engine" if mode == "fixed" else "float", device="cpu").record(
         q if mode == "fixed" else net, digits.x_test[:40], steps)
     total = 0
-    for rec, layer in zip(recs, net.layers):
+    for rec, pop in zip(recs, net.populations):
         s = rec.spikes.reshape(rec.spikes.shape[0], steps, -1)
         assert s.sum(1).max() <= 1
-        window = _fire_window(layer.phase)
+        window = _fire_window(pop.neuron.code)
         outside = [t for t in range(steps) if t not in window]
         assert not s[:, outside].any()  # spikes only in the fire window
         total += int(s.sum())
     assert total > 0
 
 
-def _one_layer_net(values: np.ndarray, code: PhaseCode) -> SpikingNet:
+def _one_layer_net(values: np.ndarray, code: PhaseCode, weight: float, bias: float) -> Network:
     n = len(values)
-    layer = Layer("if0", "dense", (n,), (n,), np.eye(n), np.zeros(n), phase=code)
-    return SpikingNet((n,), [layer], {"input_encoding": "current"})
+    return chain((n,), [float_layer("if0", "dense", (n,), (n,), np.eye(n) * weight, np.full(n, bias), phase=code)],
+                 {"input_encoding": "current"})
 
 
 def test_decoding_a_single_layer_gives_the_phase_of_the_formula(profile):
@@ -94,11 +98,9 @@ def test_decoding_a_single_layer_gives_the_phase_of_the_formula(profile):
     inside = [float(np.sqrt(thr[j] * (thr[j - 1] if j else 1.3 * h))) for j in range(k_count)]
     values = np.array(inside + [1.7, thr[-1] * 0.9, 0.0, -0.5])
     expected = [k_count - 1 - j for j in range(k_count)] + [k_count - 1, None, None, None]
-    net = _one_layer_net(values, code)
+    net = _one_layer_net(values, code, weight=2.0, bias=-1.0)  # positive inputs: the input scale; weights undo it
     steps = code.latch_step + 1 + k_count
-    x = values[None, :] * 0.5 + 0.5  # positive inputs: the input scale; weights undo it
-    net.layers[0].weight = np.eye(len(values)) * 2.0
-    net.layers[0].bias = -np.ones(len(values))
+    x = values[None, :] * 0.5 + 0.5
     q, _ = quantize(net, profile, x, input_bits=16)
     for backend, model in (("float", net), ("engine", q)):
         rec = get_backend(backend, device="cpu").record(model, x, steps)[0]
@@ -141,7 +143,7 @@ def test_accuracy_close_to_the_ann(mlp_phase, digits_mlp, digits):
         tr = get_backend(backend, device="cpu").run(model, digits.x_test, T_MLP)
         assert tr.output_scores is not None and tr.output_scores.shape == (len(digits.x_test), 10)
         assert tr.accuracy(digits.y_test) >= ann - 0.03, backend
-        assert tr.layer_spikes[:, 0].max() <= net.layers[0].n_neurons  # one spike per neuron at most
+        assert tr.layer_spikes[:, 0].max() <= net.populations[0].n_neurons  # one spike per neuron at most
 
 
 def test_engine_fixed_equals_lava_fixed_bit_for_bit(mlp_phase, cnn_phase, digits):
@@ -191,26 +193,28 @@ def test_files_round_trip(mlp_phase, tmp_path):
     graph, net, q, _ = mlp_phase
     write_nir(graph, tmp_path / "f.nir")
     again = from_nir(read_nir(tmp_path / "f.nir"))
-    assert [l.phase for l in again.layers] == [l.phase for l in net.layers]
+    assert [p.neuron.code for p in again.populations] == [p.neuron.code for p in net.populations]
     save_quantized(q, tmp_path / "q.nir")
     q2 = load_quantized(tmp_path / "q.nir")
-    for a, b in zip(q.layers, q2.layers):
-        assert (a.phase.decay, a.phase.window, a.phase.offset, a.phase.integrate) == \
-               (b.phase.decay, b.phase.window, b.phase.offset, b.phase.integrate)
-        assert np.array_equal(a.phase.thresholds, b.phase.thresholds)
-        assert a.phase.base == b.phase.base and a.phase.shift == b.phase.shift
+    for a, b in zip(q.populations, q2.populations):
+        assert isinstance(b.neuron, QPhaseNeuron)
+        a, b = a.neuron.code, b.neuron.code
+        assert (a.decay, a.window, a.offset, a.integrate) == (b.decay, b.window, b.offset, b.integrate)
+        assert np.array_equal(a.thresholds, b.thresholds)
+        assert a.base == b.base and a.shift == b.shift
 
 
 def test_too_few_steps_warns_and_rate_input_is_refused(mlp_phase, digits):
     from neurokit.errors import UnsupportedModelError
 
     _, net, q, _ = mlp_phase
-    assert phase_latency(net) == phase_latency(q) == T_MLP
+    assert latency(net) == latency(q) == T_MLP
     with pytest.warns(UserWarning, match="latches its output"):
         get_backend("float", device="cpu").run(net, digits.x_test[:2], T_MLP - 1)
     with pytest.warns(UserWarning, match="latches its output"):
         get_backend("engine", device="cpu").run(q, digits.x_test[:2], T_MLP - 1)
-    rate = SpikingNet(net.input_shape, net.layers, {**net.metadata, "input_encoding": "rate"})
+    rate = Network(net.input_shape, net.populations, net.projections, net.output,
+                   {**net.metadata, "input_encoding": "rate"})
     with pytest.raises(UnsupportedModelError, match="current"):
         get_backend("float", device="cpu").run(rate, digits.x_test[:2], T_MLP)
 
@@ -231,5 +235,5 @@ def test_random_phase_networks_engine_equals_lava(case, device):
         trace = engine.run(net, x, steps)
         lava_trace = get_backend("lava-fixed").run(net, x, steps)
     np.testing.assert_array_equal(trace.layer_spikes, lava_trace.layer_spikes)
-    if net.layers[-1].phase is not None:
+    if isinstance(net.output_population.neuron, QPhaseNeuron):
         np.testing.assert_array_equal(trace.output_scores, lava_trace.output_scores)

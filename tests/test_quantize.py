@@ -12,13 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, truncate_weights
 
+from neurokit.arithmetic import LOIHI2
 from neurokit.errors import FileFormatError
-from neurokit.network import Layer, SpikingNet
-from quantize import QLayer, QuantizedNet, load_quantized, quantize, save_quantized
+from netgen import chain, float_layer
+from quantize import QProjection, QuantizedNet, load_quantized, quantize, save_quantized
 from quantize.discretize import (SIGN_EXCITATORY, SIGN_INHIBITORY, SIGN_MIXED, Limits, choose_scale, input_scale,
                                  mantissa_range, mantissa_shift, quantize_bias, quantize_input, quantize_v_init,
                                  quantize_weights, sign_mode)
 from quantize.qnet import FORMAT, to_nir
+
+
+def pairs(net):
+    """(projection, population) of each population of a chain network."""
+    return [(net.incoming(p.name)[0], p) for p in net.populations]
 
 
 @pytest.fixture(scope="module")
@@ -202,15 +208,19 @@ def test_quantize_report(digits_mlp_net, digits, profile):
     assert rep["profile"] == "loihi2" and rep["headroom_thresholds"] == 8.0
     assert rep["input"]["bits"] == 8 and rep["input"]["signed"] is False
     assert rep["input"]["scale"] == pytest.approx(255 / float(cal.max())) and rep["input"]["clipped_fraction"] == 0.0
-    assert [l["name"] for l in rep["layers"]] == [l.name for l in digits_mlp_net.layers]
-    for lr, ql, layer in zip(rep["layers"], q.layers, digits_mlp_net.layers):
-        assert lr["neurons"] == layer.n_neurons and lr["kind"] == layer.kind
-        assert lr["vth"] == ql.vth and lr["weight_exp"] == ql.weight_exp and lr["weight_bits"] == 8
+    assert [l["name"] for l in rep["layers"]] == [p.name for p in digits_mlp_net.populations]
+    for lr, (qq, qp), (fq, fp) in zip(rep["layers"], pairs(q), pairs(digits_mlp_net)):
+        ql = qp.neuron
+        assert lr["neurons"] == fp.n_neurons and lr["kind"] == fq.kind
+        assert lr["vth"] == ql.vth and lr["weight_exp"] == qq.weight_exp and lr["weight_bits"] == 8
+        assert lr["projections"] == [{"name": fq.name, "source": fq.source, "kind": fq.kind, "weight_bits": 8,
+                                      "weight_exp": qq.weight_exp, "sign_mode": lr["sign_mode"],
+                                      "weights": lr["weights"]}]
         assert lr["sign_mode"] in ("mixed", "excitatory", "inhibitory")
         assert lr["scale_limited_by"] in ("threshold width", "state headroom", "weight exponent", "bias range",
                                           "conv weight_exp fixed at 0")
         ws, bs = lr["weights"], lr["bias"]
-        assert ws["count"] == layer.weight.size
+        assert ws["count"] == fq.weight.size
         for stats in (ws, bs):
             for key, value in stats.items():
                 assert isinstance(value, (int, float)) and math.isfinite(value), key
@@ -222,34 +232,37 @@ def test_quantize_report(digits_mlp_net, digits, profile):
         assert lr["reset"] == "subtract"
         assert any("reset by subtraction" in n for n in lr["notes"])  # the stock Loihi LIF resets to zero
         # integer parameters within the profile
-        assert ql.weight.dtype == np.int32 and ql.bias_mant.dtype == np.int32 and ql.v_init.dtype == np.int32
+        assert qq.weight.dtype == np.int32 and ql.bias_mant.dtype == np.int32 and ql.v_init.dtype == np.int32
         assert 1 <= ql.vth <= 131071 and 0 <= ql.bias_exp <= 7
         assert np.all(np.abs(ql.bias_mant) <= 4096)
         assert (ql.du, ql.dv) == (4095, 0)  # u forgets every step, v integrates
-        np.testing.assert_array_equal(ql.v_init, np.round(layer.v_init * ql.vth * 64))
-    assert q.layers[0].graded_input_bits == 8 and q.layers[1].graded_input_bits == 0
+        np.testing.assert_array_equal(ql.v_init, np.round(fp.neuron.v_init * ql.vth * 64))
+    assert q.projections[0].graded_input_bits == 8 and q.projections[1].graded_input_bits == 0
+    assert rep["arithmetic"] == LOIHI2.to_dict() and q.arithmetic == LOIHI2
 
 
 def test_dequantized_weights_are_close_to_the_float_net(digits_mlp_net, digits, profile):
     q, _ = quantize(digits_mlp_net, profile, digits.x_train[:200])
-    for ql, layer in zip(q.layers, digits_mlp_net.layers):
-        w, b = ql.dequantized(q.input_scale)
-        half_step = 2.0 ** (ql.weight_exp + mantissa_shift(ql.sign_mode, ql.weight_bits) - 1) / ql.vth
-        if ql.graded_input_bits:
+    for (qq, qp), (fq, fp) in zip(pairs(q), pairs(digits_mlp_net)):
+        ql = qp.neuron
+        w = qq.dequantized(q.input_scale, ql.vth)
+        b = q.arithmetic.bias_value(ql.bias_mant, ql.bias_exp, ql.vth)
+        half_step = 2.0 ** (qq.weight_exp + mantissa_shift(qq.sign_mode, qq.weight_bits) - 1) / ql.vth
+        if qq.graded_input_bits:
             half_step *= q.input_scale
-        assert np.max(np.abs(w - layer.weight)) <= half_step * (1 + 1e-9)
-        assert np.max(np.abs(b - layer.bias)) <= 2.0 ** (ql.bias_exp - 1) / (ql.vth * 64) * (1 + 1e-9)
+        assert np.max(np.abs(w - fq.weight)) <= half_step * (1 + 1e-9)
+        assert np.max(np.abs(b - fp.neuron.bias)) <= 2.0 ** (ql.bias_exp - 1) / (ql.vth * 64) * (1 + 1e-9)
 
 
 def test_clipping_is_reported_with_notes(profile):
     # A conv layer cannot use weight_exp: with normalized weights of 1e5 (per input level: 1e5 / 255) even vth = 1
     # leaves the mantissa far above 127; a bias of 1e5 thresholds is beyond 4095 << 7 at any vth >= 1.
     w = np.full((2, 1, 1, 1), 1e5) * np.array([1.0, -1.0]).reshape(2, 1, 1, 1)
-    conv = Layer("big", "conv", (1, 2, 2), (2, 2, 2), weight=w, bias=np.full((2, 2, 2), 1e5), v_init=np.zeros((2, 2, 2)))
-    net = SpikingNet((1, 2, 2), [conv])
+    net = chain((1, 2, 2), [float_layer("big", "conv", (1, 2, 2), (2, 2, 2), weight=w, bias=np.full((2, 2, 2), 1e5))])
     q, rep = quantize(net, profile, np.ones((3, 1, 2, 2)))
-    assert q.layers[0].vth == 1 and q.layers[0].weight.tolist() == [[[[254]]], [[[-256]]]]
-    assert q.layers[0].bias_exp == 7 and np.all(q.layers[0].bias_mant == 4095)
+    big = q.populations[0].neuron
+    assert big.vth == 1 and q.projections[0].weight.tolist() == [[[[254]]], [[[-256]]]]
+    assert big.bias_exp == 7 and np.all(big.bias_mant == 4095)
     lr = rep["layers"][0]
     assert lr["weights"]["clipped_fraction"] == 1.0 and lr["bias"]["clipped_fraction"] == 1.0
     assert lr["vth"] >= 1
@@ -259,17 +272,20 @@ def test_clipping_is_reported_with_notes(profile):
 
 
 def test_weight_bits_per_layer(digits_cnn_net, digits, profile):
-    names = [l.name for l in digits_cnn_net.layers]
+    names = [p.name for p in digits_cnn_net.populations]
     q, rep = quantize(digits_cnn_net, profile, digits.x_train[:100], weight_bits={names[0]: 3, names[2]: 5})
-    assert [l.weight_bits for l in q.layers] == [3, 8, 5]
+    assert [l.weight_bits for l in q.projections] == [3, 8, 5]
     assert [l["weight_bits"] for l in rep["layers"]] == [3, 8, 5]
-    for ql in q.layers:
+    by_projection, _ = quantize(digits_cnn_net, profile, digits.x_train[:100],
+                                weight_bits={digits_cnn_net.projections[1].name: 4})
+    assert [l.weight_bits for l in by_projection.projections] == [8, 4, 8]
+    for ql in q.projections:
         shift = mantissa_shift(ql.sign_mode, ql.weight_bits)
         lo, hi = mantissa_range(ql.sign_mode, ql.weight_bits)
         assert np.all(ql.weight % (1 << shift) == 0)
         assert lo <= (ql.weight >> shift).min() and (ql.weight >> shift).max() <= hi
     q4, _ = quantize(digits_cnn_net, profile, digits.x_train[:100], weight_bits=4)
-    assert [l.weight_bits for l in q4.layers] == [4, 4, 4]
+    assert [l.weight_bits for l in q4.projections] == [4, 4, 4]
     # fewer bits cost precision
     rel = lambda r: [l["weights"]["rel_error_mean"] for l in r["layers"]]  # noqa: E731
     _, rep8 = quantize(digits_cnn_net, profile, digits.x_train[:100])
@@ -290,13 +306,13 @@ def test_input_bits_out_of_range(digits_mlp_net, digits, profile, bits):
 def test_input_bits_at_the_limits_and_headroom(digits_mlp_net, digits, profile):
     for bits in (1, 24):
         q, rep = quantize(digits_mlp_net, profile, digits.x_train[:10], input_bits=bits)
-        assert q.input_bits == bits == q.layers[0].graded_input_bits
+        assert q.input_bits == bits == q.projections[0].graded_input_bits
         assert q.encode_input(digits.x_train[:10]).max() == (1 << bits) - 1
     with pytest.raises(ValueError, match="headroom"):
         quantize(digits_mlp_net, profile, digits.x_train[:10], headroom=0.5)
     q2, _ = quantize(digits_mlp_net, profile, digits.x_train[:10], headroom=2.0)
     q8, _ = quantize(digits_mlp_net, profile, digits.x_train[:10], headroom=8.0)
-    assert all(a.vth >= b.vth for a, b in zip(q2.layers, q8.layers))
+    assert all(a.neuron.vth >= b.neuron.vth for a, b in zip(q2.populations, q8.populations))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -308,37 +324,49 @@ def _assert_same_qnet(a: QuantizedNet, b: QuantizedNet):
                                                                         b.profile)
     assert a.input_scale == b.input_scale and type(b.input_scale) is float
     assert json.loads(json.dumps(a.metadata)) == b.metadata
-    assert len(a.layers) == len(b.layers)
-    for la, lb in zip(a.layers, b.layers):
-        for f in dataclasses.fields(QLayer):
-            va, vb = getattr(la, f.name), getattr(lb, f.name)
+    assert a.arithmetic == b.arithmetic and a.output == b.output
+    assert [(p.name, p.shape) for p in a.populations] == [(p.name, p.shape) for p in b.populations]
+    assert len(a.projections) == len(b.projections)
+    pairs_of_fields = [(qa, qb, [f.name for f in dataclasses.fields(QProjection) if f.name != "folded"])
+                       for qa, qb in zip(a.projections, b.projections)]
+    pairs_of_fields += [(pa.neuron, pb.neuron, [f.name for f in dataclasses.fields(pa.neuron)])
+                        for pa, pb in zip(a.populations, b.populations)]
+    for la, lb, fields in pairs_of_fields:
+        assert type(la) is type(lb)
+        for f in fields:
+            va, vb = getattr(la, f), getattr(lb, f)
             if isinstance(va, np.ndarray):
-                assert vb.dtype.kind == "i" and vb.shape == va.shape, f.name
-                np.testing.assert_array_equal(va, vb, err_msg=f.name)
+                assert vb.dtype.kind == "i" and vb.shape == va.shape, f
+                np.testing.assert_array_equal(va, vb, err_msg=f)
+            elif dataclasses.is_dataclass(va):  # a phase code
+                assert dataclasses.astuple(va).__repr__() == dataclasses.astuple(vb).__repr__(), f
             else:
-                assert va == vb and type(va) is type(vb), f.name
+                assert va == vb and type(va) is type(vb), f
                 if isinstance(va, tuple):
-                    assert all(type(v) is int for v in vb), f.name
+                    assert all(type(v) is int for v in vb), f
 
 
 def test_save_load_round_trip_is_exact(digits_cnn_net, digits, profile, tmp_path):
     q, _ = quantize(digits_cnn_net, profile, digits.x_train[:100], weight_bits={"if1": 6})
-    assert any(np.any(l.v_init != 0) for l in q.layers) and any(l.kind == "conv" for l in q.layers)
+    assert any(np.any(p.neuron.v_init != 0) for p in q.populations) and any(l.kind == "conv" for l in q.projections)
     path = tmp_path / "q.nir"
     save_quantized(q, path)
     back = load_quantized(path)
     _assert_same_qnet(q, back)
-    for l in back.layers:
-        for f in ("weight_exp", "weight_bits", "sign_mode", "vth", "bias_exp", "du", "dv", "groups",
-                  "graded_input_bits"):
+    for l in back.projections:
+        for f in ("weight_exp", "weight_bits", "sign_mode", "groups", "graded_input_bits"):
             assert type(getattr(l, f)) is int
+    for p in back.populations:
+        for f in ("vth", "bias_exp", "du", "dv"):
+            assert type(getattr(p.neuron, f)) is int
     # any NIR reader sees the dequantized float network
     g = nir.read(path)
-    for l in q.layers:
-        w, _ = l.dequantized(q.input_scale)
-        np.testing.assert_array_equal(g.nodes[f"{l.name}_synapse"].weight, w)
+    for l, p in pairs(q):
+        w = l.dequantized(q.input_scale, p.neuron.vth)
+        np.testing.assert_array_equal(g.nodes[l.name].weight.reshape(w.shape), w)
     header = json.loads(g.metadata["neurokit_quantized"])
-    assert header["format"] == FORMAT == "neurokit-quantized/1"
+    assert header["format"] == FORMAT == "neurokit-quantized/2"
+    assert [e["name"] for e in header["projections"]] == [l.name for l in q.projections]
 
 
 def test_corrupt_quantized_files(digits_mlp_net, digits, profile, tmp_path):
@@ -378,14 +406,14 @@ def test_other_format_version_is_refused(digits_mlp_net, digits, profile, tmp_pa
     g.metadata["neurokit_quantized"] = json.dumps(header)
     path = tmp_path / "old.nir"
     nir.write(path, g)
-    with pytest.raises(FileFormatError, match="'neurokit-quantized/0' is not 'neurokit-quantized/1'"):
+    with pytest.raises(FileFormatError, match="'neurokit-quantized/0' is not 'neurokit-quantized/2'"):
         load_quantized(path)
 
 
 def test_quantized_file_with_missing_integer_field(digits_mlp_net, digits, profile, tmp_path):
     q, _ = quantize(digits_mlp_net, profile, digits.x_train[:20])
     g = to_nir(q)
-    del g.nodes["if0_synapse"].metadata["weight_int"]
+    del g.nodes[q.projections[0].name].metadata["weight_int"]
     path = tmp_path / "damaged.nir"
     nir.write(path, g)
     with pytest.raises(FileFormatError, match="damaged quantized network .missing 'weight_int'"):
@@ -399,28 +427,26 @@ def test_weight_bits_naming_an_unknown_layer_is_refused(digits_mlp_net, digits, 
 
 def test_rate_coded_net_quantizes_for_binary_input(digits_mlp, digits, profile):
     from neurokit.convert import convert
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
 
     net = from_nir(convert(digits_mlp, digits.x_train[:50], input_encoding="rate"))
     q, rep = quantize(net, profile, digits.x_train[:50])
     assert (q.input_bits, q.input_scale, q.input_signed) == (1, 1.0, False)
-    assert q.layers[0].graded_input_bits == 0 and rep["input"]["encoding"] == "rate"
+    assert q.projections[0].graded_input_bits == 0 and rep["input"]["encoding"] == "rate"
 
 
 # ---------------------------------------------------------------------------------------------------------
 # the report's headroom, rate and rounding figures
 
 
-def _one_layer_net(weight: float, n_in: int = 1) -> SpikingNet:
-    layer = Layer("fc", "dense", (n_in,), (1,), weight=np.full((1, n_in), weight), bias=np.zeros(1),
-                  v_init=np.zeros(1))
-    return SpikingNet((n_in,), [layer])
+def _one_layer_net(weight: float, n_in: int = 1):
+    return chain((n_in,), [float_layer("fc", "dense", (n_in,), (1,), np.full((1, n_in), weight), np.zeros(1))])
 
 
 def test_graded_u_peak_is_exact_on_calibration_data(digits_mlp_net, digits, profile):
     cal = digits.x_train[:200]
     q, rep = quantize(digits_mlp_net, profile, cal)
-    l0, u0 = q.layers[0], rep["layers"][0]["headroom"]["u"]
+    l0, u0 = q.projections[0], rep["layers"][0]["headroom"]["u"]
     # independent: the integer synaptic sum of the quantized first layer on the encoded inputs, << (exp + 6)
     sums = q.encode_input(cal).reshape(len(cal), -1).astype(np.int64) @ l0.weight.astype(np.int64).T
     assert u0["peak"] == np.abs(sums).max() * 2.0 ** (l0.weight_exp + 6)
@@ -428,7 +454,7 @@ def test_graded_u_peak_is_exact_on_calibration_data(digits_mlp_net, digits, prof
     assert u0["headroom_bits"] == pytest.approx(math.log2((2 ** 23 - 1) / u0["peak"]))
     assert not u0["wraps"] and rep["warnings"] == []
     # the spiking layer's worst case: every excitatory input at once
-    l1, u1 = q.layers[1], rep["layers"][1]["headroom"]["u"]
+    l1, u1 = q.projections[1], rep["layers"][1]["headroom"]["u"]
     w = l1.weight.astype(np.int64)
     worst = max(np.clip(w, 0, None).sum(1).max(), -np.clip(w, None, 0).sum(1).min()) * 2.0 ** (l1.weight_exp + 6)
     assert u1["worst_case"] == worst and u1["peak_from"] == "calibration (rate model)"
@@ -449,7 +475,7 @@ def test_rate_demand_above_one_spike_per_step_warns_and_names_the_layer(profile)
     h = rep["layers"][0]["headroom"]
     assert h["rate"] == {"max_rate": 1.0, "demand_max": pytest.approx(2.0), "saturated_fraction": 1.0}
     assert h["v"]["climb_per_step"] == pytest.approx(1.0) and h["v"]["fall_per_step"] == 0.0
-    thr = q.layers[0].vth * 64
+    thr = q.populations[0].neuron.vth * 64
     assert h["v"]["steps_to_saturate_up"] == pytest.approx((2 ** 23 - 1 - thr) / thr)
     assert h["v"]["steps_to_saturate_down"] is None
     [w] = rep["warnings"]
@@ -488,10 +514,10 @@ def test_refractory_range_from_the_profile_caps_the_rate(tmp_path):
 
 
 def test_report_text_shows_headroom_and_warnings(profile):
-    from neurokit.report import _quant_rows
+    from neurokit.report import quantization_lines
 
     _, rep = quantize(_one_layer_net(2.0), profile, np.ones((4, 1)))
-    text = "\n".join(_quant_rows(rep))
+    text = "\n".join(quantization_lines(rep))
     assert "State headroom and rate" in text and "asks spikes/step" in text
     assert "  warning: layer fc: 100.0% of calibration activations" in text
 
@@ -501,8 +527,8 @@ def test_neurokit_report_renders_a_records_quantization(digits_mlp_net, digits, 
     from neurokit.report import to_json
 
     _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
-    layers = [{"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": 10.0, "synops": 100.0,
-               "spikes_per_neuron_step": 0.01} for l in digits_mlp_net.layers]
+    layers = [{"name": p.name, "kind": q.kind, "neurons": p.n_neurons, "spikes": 10.0, "synops": 100.0,
+               "spikes_per_neuron_step": 0.01} for q, p in pairs(digits_mlp_net)]
     record = {"network": "m.q.nir", "dataset": "digits", "backend": "engine", "samples": 20, "steps": 16,
               "accuracy": 0.85, "snn_float_accuracy": 0.9, "layers": layers, "quantization": rep}
     path = tmp_path / "report.json"
@@ -516,8 +542,8 @@ def test_report_text_gives_the_float_to_fixed_accuracy_change(digits_mlp_net, di
     from neurokit.report import build_report, render_text
 
     _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
-    layers = [{"name": l.name, "kind": l.kind, "neurons": l.n_neurons, "spikes": 10.0, "synops": 100.0,
-               "spikes_per_neuron_step": 0.01} for l in digits_mlp_net.layers]
+    layers = [{"name": p.name, "kind": q.kind, "neurons": p.n_neurons, "spikes": 10.0, "synops": 100.0,
+               "spikes_per_neuron_step": 0.01} for q, p in pairs(digits_mlp_net)]
     r = build_report(model="m", dataset="digits", profile=profile, steps=16, quantization=rep,
                      float_run={"backend": "float", "samples": 20, "accuracy": 0.9, "layers": layers},
                      fixed_run={"backend": "engine", "samples": 20, "accuracy": 0.85, "layers": layers})

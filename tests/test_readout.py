@@ -1,4 +1,4 @@
-"""The potential readout (neurokit.network.readout_of): the class from the output layer's integrated input,
+"""The potential readout (neurokit.network.readout_of): the class from the output population's integrated input,
 spike count + v / threshold, identical in the engine and in Lava."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from neurokit.backends import get_backend
 from neurokit.convert import convert
-from neurokit.network import from_nir, readout_of
+from neurokit.lower import from_nir
+from neurokit.network import readout_of
 from quantize import quantize
 
 
@@ -26,7 +27,7 @@ def test_readout_travels_through_nir_and_quantization(potential_nets, digits_mlp
 def test_scores_are_count_plus_final_v_over_threshold(potential_nets, digits):
     net, qnet = potential_nets
     x, T = digits.x_test[:6], 12
-    for backend, network, threshold in (("float", net, 1.0), ("engine", qnet, qnet.layers[-1].vth << 6)):
+    for backend, network, threshold in (("float", net, 1.0), ("engine", qnet, qnet.output_population.neuron.vth << 6)):
         runner = get_backend(backend)
         trace = runner.run(network, x, T)
         last = runner.record(network, x, T)[-1]

@@ -1,4 +1,4 @@
-"""The interface every backend shares: run(network, inputs, steps) -> Trace."""
+"""The interface every backend shares: run(network, inputs, steps) -> Trace, and the rules they apply alike."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..network import phase_latency, readout_of
+from ..network import INPUT, latency, readout_of
 from ..trace import Trace
 
 Progress = Callable[[int], None]  # called with the number of samples just finished
@@ -15,8 +15,8 @@ Progress = Callable[[int], None]  # called with the number of samples just finis
 
 @dataclasses.dataclass
 class LayerRecord:
-    """One layer's state after every step, as Lava's Monitors see it (u, v after reset): (N, T, *out_shape).
-    Phase layers (PhaseNeuron): u is the decaying accumulator, v the latched potential."""
+    """One population's state after every step, as Lava's Monitors see it (u, v after reset):
+    (N, T, *shape). Phase populations: u is the decaying accumulator, v the latched potential."""
 
     name: str
     u: np.ndarray
@@ -33,12 +33,12 @@ class Backend(Protocol):
 
 
 def is_quantized(net) -> bool:
-    """A quantize.QuantizedNet (integer parameters), as opposed to a float neurokit.network.SpikingNet."""
+    """A quantize.QuantizedNet (integer parameters), as opposed to a float neurokit.network.Network."""
     return hasattr(net, "input_scale")
 
 
 def check_network(net, backend: str, quantized: bool) -> None:
-    """Fixed-point backends run a quantize.QuantizedNet, float ones a neurokit.network.SpikingNet."""
+    """Fixed-point backends run a quantize.QuantizedNet, float ones a float neurokit.network.Network."""
     if quantized and not is_quantized(net):
         raise UnsupportedModelError(f"backend '{backend}' runs a quantized network; quantize it first "
                                     "(quantize.quantize or 'neurokit quantize')")
@@ -57,44 +57,48 @@ def check_inputs(net, x: np.ndarray) -> np.ndarray:
     return x
 
 
-# ---- phase coding and the potential readout: what every backend does the same way ----------------------
+# ---- rules every backend applies the same way ------------------------------------------------------------
 
-def check_phase(net, rate: bool) -> None:
-    """Phase layers integrate a held (current-coded) input; Bernoulli input spikes are not a phase code."""
-    if rate and any(l.phase is not None for l in net.layers):
-        raise UnsupportedModelError("phase-coded networks take current-coded input; convert with --input-coding current")
+def check_input_coding(net, rate: bool) -> None:
+    """Some neuron models integrate a held current (phase coding): Bernoulli input spikes are not for them."""
+    if not rate:
+        return
+    for q in net.outgoing(INPUT):
+        model = net.population(q.target).model
+        if not model.takes_rate_input:
+            raise UnsupportedModelError(f"population {q.target} ({model.name}) takes current-coded input; convert "
+                                        "with --input-coding current")
 
 
 def input_steps(net, steps: int) -> int:
-    """Steps in which the held input counts as sent: every step, except for a phase-coded first layer, which
-    reads it only during its integration window (one step), so a deployment sends it once."""
-    first = net.layers[0].phase
-    if first is None:
-        return steps
-    return max(0, min(steps, first.offset + first.integrate) - first.offset)
+    """Steps in which the held input counts as sent: every step, unless every population reading it reads
+    it during a window only (a phase-coded first population reads it in one step, so a deployment sends it
+    once)."""
+    readers = [net.population(q.target) for q in net.outgoing(INPUT)]
+    return max((p.model.input_read_steps(p.neuron, steps) for p in readers), default=steps)
 
 
 def output_scale(net) -> float | None:
     """For a net read out by potential (neurokit.network.readout_of): raw v per threshold of its output
-    layer (1 for a float net, vth << 6 for a quantized one); None when the output is spike counts."""
+    population (1 for a float net, vth << 6 for a quantized one); None when the output is spike counts."""
     if readout_of(net) != "potential":
         return None
-    last = net.layers[-1]
-    return float(last.vth << 6) if hasattr(last, "vth") else 1.0
+    out = net.output_population
+    return out.model.output_scale(out.neuron, getattr(net, "arithmetic", None))
 
 
 def output_scores(net, counts: np.ndarray, last_v: np.ndarray, scale: float) -> np.ndarray:
-    """Potential readout in thresholds: an IF layer's spike count + v / threshold (its integrated input), a
-    phase layer's latched v / threshold."""
-    scores = np.asarray(last_v, np.float64).reshape(len(last_v), -1) / scale
-    return scores if net.layers[-1].phase is not None else scores + np.asarray(counts).reshape(len(counts), -1)
+    """Potential readout in thresholds, as the output population's model reads it (an IF population: spike
+    count + v / threshold, its integrated input; a phase population: its latched v / threshold)."""
+    v = np.asarray(last_v, np.float64).reshape(len(last_v), -1) / scale
+    return net.output_population.model.scores(np.asarray(counts).reshape(len(counts), -1), v)
 
 
 def warn_latency(net, steps: int) -> None:
-    """A phase-coded net run for fewer steps than it needs to latch its output gives scores of 0: say so."""
+    """A network run for fewer steps than its output needs gives scores of 0: say so."""
     import warnings
 
-    need = phase_latency(net)
+    need = latency(net)
     if need is not None and steps < need:
         warnings.warn(f"a phase-coded network latches its output after {need} "
                       f"steps; {steps} steps give no output (scores 0)", stacklevel=3)

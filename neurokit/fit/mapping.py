@@ -1,6 +1,6 @@
-"""One layer's ways onto cores: how its neurons split into cores, and what each core then uses.
+"""One population's ways onto cores: how its neurons split into cores, and what each core then uses.
 
-A layer's neurons are cut into equal blocks, one block per core, and no core holds two layers (as
+A projection's target neurons are cut into equal blocks, one block per core, and no core holds two layers (as
 nengo-loihi places blocks). Dense layers are cut into runs of consecutive neurons; convolution layers into
 groups of output channels x bands of whole output rows, so a core's inputs are a band of the input map.
 For each cut and encoding, `uses` gives every core's neurons, synapses, memory and input axons;
@@ -9,6 +9,7 @@ core holds: that is how the previous layer's output axons are counted.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import Counter
 
@@ -273,3 +274,75 @@ class ConvMapping:
         """Whether input position i (along axis) feeds any output in band."""
         k, s, p, d = self.kernel[axis], self.stride[axis], self.padding[axis], self.dilation[axis]
         return any((i + p - a * d) % s == 0 and band[0] <= (i + p - a * d) // s < band[1] for a in range(k))
+
+
+class PopulationMapping:
+    """A population fed by several projections: one cut of its neurons shared by the mapping of every
+    projection into it (all have the population's output geometry). Per core it needs the sum of their
+    synapses, synaptic memory and input axons; its neuron state is counted once. An encoding is one per
+    projection, written 'conv+sparse'."""
+
+    def __init__(self, name: str, parts: list):
+        self.name, self.parts = name, parts
+        first = parts[0]
+        self.kind, self.lim, self.out_shape = first.kind, first.lim, first.out_shape
+        self.encodings = tuple("+".join(c) for c in _product([p.encodings for p in parts]))
+
+    @property
+    def n_neurons(self) -> int:
+        return self.parts[0].n_neurons
+
+    @property
+    def weight_bits(self) -> int:
+        return max(p.weight_bits for p in self.parts)
+
+    def with_weight_bits(self, bits: int) -> "PopulationMapping":
+        """The same population with every projection's weights at `bits`."""
+        parts = []
+        for p in self.parts:
+            q = copy.copy(p)
+            q.weight_bits = bits
+            parts.append(q)
+        return PopulationMapping(self.name, parts)
+
+    def encoding_of(self, encoding: str, index: int) -> str:
+        return encoding.split("+")[index]
+
+    def splits(self):
+        return self.parts[0].splits()
+
+    def finest(self):
+        return self.parts[0].finest()
+
+    def describe(self, split) -> str:
+        return self.parts[0].describe(split)
+
+    def n_cores(self, split) -> int:
+        return self.parts[0].n_cores(split)
+
+    def max_neurons(self, split) -> int:
+        return self.parts[0].max_neurons(split)
+
+    def uses(self, split, encoding: str, weight_bits: int | None = None) -> CoreUse:
+        uses = [p.uses(split, e, weight_bits) for p, e in zip(self.parts, encoding.split("+"))]
+        neurons = uses[0].neurons
+        state = neurons * self.lim.neuron_memory_bits
+        return CoreUse(neurons, sum(u.synapses for u in uses),
+                       sum(u.memory_bits - state for u in uses) + state, sum(u.axons_in for u in uses))
+
+    def reach(self, split, encoding: str, index: int = 0) -> np.ndarray:
+        """Per input of projection `index`: how many of this population's cores listen to it."""
+        return self.parts[index].reach(split, self.encoding_of(encoding, index))
+
+    def input_fanout(self, split, encoding: str) -> int:
+        return max(p.input_fanout(split, e) for p, e in zip(self.parts, encoding.split("+")))
+
+    def sum_owned(self, split, values: np.ndarray, per_pixel: bool = False) -> np.ndarray:
+        return self.parts[0].sum_owned(split, values, per_pixel)
+
+
+def _product(lists):
+    out = [[]]
+    for options in lists:
+        out = [prev + [o] for prev in out for o in options]
+    return out

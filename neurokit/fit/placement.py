@@ -1,16 +1,16 @@
 """Place a spiking network on cores and chips under a hardware profile's limits.
 
-    result = fit_network(net, profile)          # net: neurokit SpikingNet or quantize.QuantizedNet
+    result = fit_network(net, profile)          # net: a float neurokit Network or quantize.QuantizedNet
     result.fits, result.cores, result.chips, result.layers, result.problems
 
-Layers are placed from the last to the first: a layer's output axons depend on how the next layer is cut
-(one output-axon entry per source and destination core, or per pixel under population axons), while its
-own neurons, memory and input axons do not depend on the previous layer. For each layer the fewest cores
-win; among cuts with the same core count, the one with the least memory on its fullest core.
+Every population goes on cores of its own, with the synapses of every projection into it. Populations are
+placed in reverse topological order: a population's output axons depend on how each population it projects
+into is cut (one output-axon entry per source and destination core, or per pixel under population axons),
+while its own neurons, memory and input axons do not depend on its sources. For each population the fewest
+cores win; among cuts with the same core count, the one with the least memory on its fullest core.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from .encoding import POPULATION_ENCODINGS
 from .limits import LIMIT_WORDS, USED_KEYS, CoreLimits, cite
-from .mapping import ConvMapping, CoreUse, DenseMapping
+from .mapping import ConvMapping, CoreUse, DenseMapping, PopulationMapping
 
 CORE_LIMITS = ("neurons", "memory", "axons_in", "axons_out")
 
@@ -130,67 +130,91 @@ class FitResult:
 
 # ---- building the mappings -----------------------------------------------------------------------------
 
-def mapping_for(layer, weight_bits: int, lim: CoreLimits):
-    """A DenseMapping / ConvMapping for a float neurokit Layer or a quantized QLayer."""
-    w = np.asarray(layer.weight)
-    if layer.kind == "conv":
-        return ConvMapping(layer.name, w.shape, layer.in_shape, layer.out_shape, layer.stride, layer.padding,
-                           layer.dilation, layer.groups, weight_bits, lim)
-    return DenseMapping(layer.name, w.reshape(w.shape[0], -1) != 0, layer.in_shape, weight_bits, lim)
+def mapping_for(proj, weight_bits: int, lim: CoreLimits):
+    """A DenseMapping / ConvMapping for one projection (float or quantized)."""
+    w = np.asarray(proj.weight)
+    if proj.kind == "conv":
+        return ConvMapping(proj.target, w.shape, proj.in_shape, proj.out_shape, proj.stride, proj.padding,
+                           proj.dilation, proj.groups, weight_bits, lim)
+    return DenseMapping(proj.target, w.reshape(w.shape[0], -1) != 0, proj.in_shape, weight_bits, lim)
 
 
-def layer_weight_bits(net, profile, weight_bits) -> list[int]:
-    """Quantized nets carry their own widths; float nets take weight_bits (int, {layer: int}) or the profile's."""
+def projection_weight_bits(net, profile, weight_bits) -> dict[str, int]:
+    """Quantized nets carry their own widths; float nets take weight_bits (int, or {population or
+    projection name: int}) or the profile's. Keyed by projection name."""
     from ..backends.base import is_quantized
 
     if is_quantized(net):
         if weight_bits is not None:
             raise ValueError("this network is quantized and its weight bits are fixed; re-quantize with "
                              "'neurokit quantize --weight-bits N' instead of passing --weight-bits to fit")
-        return [int(l.weight_bits) for l in net.layers]
-    names = [l.name for l in net.layers]
+        return {q.name: int(q.weight_bits) for q in net.projections}
+    names = [p.name for p in net.populations] + [q.name for q in net.projections]
     if isinstance(weight_bits, dict):
         unknown = sorted(set(weight_bits) - set(names))
         if unknown:
             raise ValueError(f"weight bits name layer '{unknown[0]}', which the network does not have; "
-                             f"its layers: {', '.join(names)}")
-    out = []
-    for name in names:
-        bits = weight_bits.get(name) if isinstance(weight_bits, dict) else weight_bits
+                             f"its layers: {', '.join(p.name for p in net.populations)}")
+    out = {}
+    for q in net.projections:
+        bits = weight_bits.get(q.name, weight_bits.get(q.target)) if isinstance(weight_bits, dict) else weight_bits
         bits = profile.synapse.weight_bits if bits is None else int(bits)
         if not 1 <= bits <= profile.synapse.weight_bits:
             raise ValueError(f"weight bits must be in 1..{profile.synapse.weight_bits} for profile {profile.name}, "
-                             f"got {bits} for layer {name}")
-        out.append(bits)
+                             f"got {bits} for layer {q.target}")
+        out[q.name] = bits
     return out
 
 
 # ---- placement -----------------------------------------------------------------------------------------
 
+class _Placement:
+    """The mappings of a network's populations and who reads whom."""
+
+    def __init__(self, net, profile, weight_bits):
+        self.lim = CoreLimits.from_profile(profile)
+        bits = projection_weight_bits(net, profile, weight_bits)
+        self.order = net.order("fit")
+        self.names = [p.name for p in self.order]
+        self.mappings = {p.name: PopulationMapping(p.name, [mapping_for(q, bits[q.name], self.lim)
+                                                            for q in net.incoming(p.name)])
+                         for p in self.order}
+        # per population: its readers, as (reader population, index of the projection among the reader's inputs)
+        self.readers = {p.name: [] for p in self.order}
+        for p in self.order:
+            for i, q in enumerate(net.incoming(p.name)):
+                if q.source in self.readers:
+                    self.readers[q.source].append((p.name, i))
+        self.fits: dict[str, LayerFit] = {}
+
+    def consumers(self, name: str) -> list:
+        """(reader mapping, its fit, projection index) for every projection out of `name`."""
+        return [(self.mappings[r], self.fits[r], i) for r, i in self.readers[name]]
+
+
 def fit_network(net, profile, weight_bits: int | dict | None = None) -> FitResult:
-    lim = CoreLimits.from_profile(profile)
-    bits = layer_weight_bits(net, profile, weight_bits)
-    mappings = [mapping_for(layer, b, lim) for layer, b in zip(net.layers, bits)]
+    plan = _Placement(net, profile, weight_bits)
+    lim = plan.lim
     per_core = {k: lim.limit(k) for k in CORE_LIMITS}
-    fits: list[LayerFit | None] = [None] * len(mappings)
 
-    def place(i: int, fanout_cap: int | None = None) -> LayerFit | None:
-        nxt = (mappings[i + 1], fits[i + 1]) if i + 1 < len(mappings) else None
-        return _place_layer(mappings[i], nxt, lim, profile, per_core, fanout_cap)
+    def place(name: str, fanout_cap: int | None = None) -> LayerFit | None:
+        return _place_layer(plan.mappings[name], plan.consumers(name), lim, profile, per_core, fanout_cap)
 
-    for i in reversed(range(len(mappings))):
-        fits[i] = place(i)
-        # Too many output axons: the next layer reaches each input from too many cores. Re-cut it so each
-        # input reaches fewer (more row bands, fewer channel groups), as long as that cut still fits.
-        while fits[i].problem is not None and fits[i].problem.limit == "axons_out":
-            nm, nf = mappings[i + 1], fits[i + 1]
+    for name in reversed(plan.names):
+        plan.fits[name] = place(name)
+        # Too many output axons: a reader reaches each input from too many cores. Re-cut the reader that takes
+        # the most so each input reaches fewer (more row bands, fewer channel groups), while that cut still fits.
+        while plan.fits[name].problem is not None and plan.fits[name].problem.limit == "axons_out":
+            consumers = plan.consumers(name)
+            nm, nf, _ = max(consumers, key=lambda c: int(_out_axons(plan.mappings[name], plan.fits[name].cut, [c]).max()))
             fanout = nm.input_fanout(nf.cut, nf.encoding)
-            cap = min(fanout - 1, fanout * fits[i].problem.allowed // fits[i].problem.needed)
-            recut = place(i + 1, max(cap, 1)) if fanout > 1 else None
+            cap = min(fanout - 1, fanout * plan.fits[name].problem.allowed // plan.fits[name].problem.needed)
+            recut = place(nm.name, max(cap, 1)) if fanout > 1 else None
             if recut is None or recut.problem is not None:
                 break
-            fits[i + 1] = recut
-            fits[i] = place(i)
+            plan.fits[nm.name] = recut
+            plan.fits[name] = place(name)
+    fits = [plan.fits[p.name] for p in net.populations]
     cores = sum(f.cores for f in fits)
     chips = -(-cores // lim.cores_per_chip)
     problems = [f.problem for f in fits if f.problem is not None]
@@ -211,19 +235,20 @@ def _over(use: CoreUse, lim: CoreLimits) -> dict:
     return {k: int(a.max()) for k, a in arrays.items() if len(a) and a.max() > lim.limit(k)}
 
 
-def _out_axons(m, split, nxt) -> np.ndarray:
-    """Output-axon entries per core of mapping m cut by `split`: one per (own neuron, listening core of the
-    next layer), or per (own pixel, listening core) under population axons."""
-    if nxt is None:
-        return np.zeros(m.n_cores(split), np.int64)  # the output layer is read by the host
-    nm, nf = nxt
-    reach = nm.reach(nf.cut, nf.encoding)
-    if nf.encoding in POPULATION_ENCODINGS:  # one axon per pixel carries all channels
-        return m.sum_owned(split, reach, per_pixel=True) * m.lim.population_axon_slots
-    return m.sum_owned(split, reach)
+def _out_axons(m, split, consumers) -> np.ndarray:
+    """Output-axon entries per core of mapping m cut by `split`: for each projection out of it, one per
+    (own neuron, listening core of its reader), or per (own pixel, listening core) under population axons."""
+    total = np.zeros(m.n_cores(split), np.int64)  # an output population is read by the host
+    for nm, nf, index in consumers:
+        reach = nm.reach(nf.cut, nf.encoding, index)
+        if nm.encoding_of(nf.encoding, index) in POPULATION_ENCODINGS:  # one axon per pixel carries all channels
+            total = total + m.sum_owned(split, reach, per_pixel=True) * m.lim.population_axon_slots
+        else:
+            total = total + m.sum_owned(split, reach)
+    return total
 
 
-def _place_layer(m, nxt, lim: CoreLimits, profile, per_core: dict, fanout_cap: int | None = None) -> LayerFit | None:
+def _place_layer(m, nxt: list, lim: CoreLimits, profile, per_core: dict, fanout_cap: int | None = None) -> LayerFit | None:
     """The cut with the fewest cores that meets every per-core limit. With fanout_cap, only cuts where no
     input must reach more than fanout_cap cores (None when there is none)."""
     def result(split, enc, use, problem=None) -> LayerFit:
@@ -281,26 +306,32 @@ def _layer_problem(m, split, enc, use: CoreUse, nxt, lim: CoreLimits, profile) -
     needed, allowed = over[limit], lim.limit(limit)
     key = cite(profile, limit)
     ratio = needed / allowed
+    reader = _biggest_reader(m, split, nxt) if nxt else None
     what = {
         "neurons": f"one core needs {needed:,} neurons even at {m.describe(split)}",
         "memory": f"one core needs {needed:,} bits of synaptic memory even at {m.describe(split)} "
                   f"({enc} encoding, {m.weight_bits}-bit weights)",
         "axons_in": f"one core must listen to {needed:,} input axons even at {m.describe(split)} "
                     f"({enc} encoding)",
-        "axons_out": f"one core must send {needed:,} output axons into layer {nxt[0].name if nxt else '?'} "
+        "axons_out": f"one core must send {needed:,} output axons into layer {reader[0].name if reader else '?'} "
                      f"even at {m.describe(split)}",
     }[limit]
     message = (f"layer {m.name} does not fit: {what}; the limit is {allowed:,} {LIMIT_WORDS[limit]} ({key}), "
                f"exceeded by {needed - allowed:,} ({ratio:.2g}x)")
-    return FitProblem(m.name, limit, needed, allowed, key, message, _suggestions(m, split, enc, limit, lim, nxt))
+    return FitProblem(m.name, limit, needed, allowed, key, message, _suggestions(m, split, enc, limit, lim, reader))
 
 
-def use_needed(m, enc, nxt) -> int:
-    """The output axons the finest cut of m needs into nxt (the least any cut needs)."""
-    return int(_out_axons(m, m.finest(), nxt).max())
+def _biggest_reader(m, split, consumers):
+    """The reader that takes the most of m's output axons."""
+    return max(consumers, key=lambda c: int(_out_axons(m, split, [c]).max()))
 
 
-def _suggestions(m, split, enc, limit: str, lim: CoreLimits, nxt) -> list[str]:
+def use_needed(m, enc, consumers) -> int:
+    """The output axons the finest cut of m needs into its readers (the least any cut needs)."""
+    return int(_out_axons(m, m.finest(), consumers).max())
+
+
+def _suggestions(m, split, enc, limit: str, lim: CoreLimits, reader) -> list[str]:
     out = []
     if limit == "memory":
         for bits in range(m.weight_bits - 1, 0, -1):
@@ -316,16 +347,15 @@ def _suggestions(m, split, enc, limit: str, lim: CoreLimits, nxt) -> list[str]:
             out.append("sparser weights: a core needs an axon only for inputs with a nonzero weight into it")
         if not lim.population_axons:
             out.append("a profile with population axons (one axon per pixel for all its channels)")
-    elif limit == "axons_out" and nxt is not None:
-        nm, nf = nxt
+    elif limit == "axons_out" and reader is not None:
+        nm, nf, _ = reader
         fanout = nm.input_fanout(nf.cut, nf.encoding)
         out.append(f"fewer cores behind each {m.name} neuron: {nm.name} takes {nf.cores:,} cores ({nf.split}, "
                    f"limited by {LIMIT_WORDS[nf.limited_by]}) and each input reaches up to {fanout:,} of them")
-        cap = max(1, fanout * lim.axons_out // use_needed(m, enc, nxt))
+        cap = max(1, fanout * lim.axons_out // use_needed(m, enc, [reader]))
         for bits in range(nm.weight_bits - 1, 0, -1):
-            trial = copy.copy(nm)
-            trial.weight_bits = bits
-            if _place_layer(trial, None, lim, None, nf.limits, fanout_cap=cap) is not None:
+            trial = nm.with_weight_bits(bits)
+            if _place_layer(trial, [], lim, None, nf.limits, fanout_cap=cap) is not None:
                 out.append(f"fewer weight bits in {nm.name}: at {bits} bits its channels pack onto fewer cores "
                            f"(neurokit quantize --weight-bits {nm.name}={bits})")
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def render_fit(r: dict, model: str = "") -> str:
-    from ..report import _table
+    from ..tables import text_table
 
     verdict = "fits" if r["fits"] else "does NOT fit"
     out = [f"neurokit fit: {model + ' ' if model else ''}{verdict} on {r['profile']} "
@@ -25,7 +25,7 @@ def render_fit(r: dict, model: str = "") -> str:
         rows.append([l["name"] + ("" if l["fits"] else " !"), l["kind"], l["encoding"], l["weight_bits"], f"{l['cores']:,}",
                      f"{l['neurons_per_core']:,}", f"{l['synapses_per_core']:,}", mem, f"{l['axons_in_per_core']:,}",
                      f"{l['axons_out_per_core']:,}", limited_by(l)])
-    out += _table(["layer", "kind", "encoding", "w bits", "cores", "neurons/core", "synapses/core",
+    out += text_table(["layer", "kind", "encoding", "w bits", "cores", "neurons/core", "synapses/core",
                    "memory bits/core (used / limit)", "axons in", "axons out", "closest limit"], rows)
     if not all(l["fits"] for l in r["layers"]):
         out.append("  ! does not fit (see Problems): shown on its finest cut, or, when only its output axons overflow, "

@@ -2,15 +2,15 @@
 
 mode "fixed" (backend "engine") runs a quantize.QuantizedNet with the integer arithmetic of Lava's fixed_pt
 models (see fixed.py): spikes, u and v equal Lava's at every step. mode "float" (backend "float") runs the
-float neurokit.network.SpikingNet as Lava's floating_pt models do (see floating.py). Phase-coded layers
-(neurokit.network.PhaseCode) run neurokit's PhaseNeuron arithmetic instead (FixedPhaseNeurons,
-FloatPhaseNeurons), and a phase-coded output layer's latched potential becomes Trace.output_scores.
+float neurokit.network.Network as Lava's floating_pt models do (see floating.py). Each population runs its
+neuron model's engine code (neurokit.neurons: the CUBA compartment, the phase neuron).
 
-Why it is fast: the nets are feed-forward, so instead of stepping every layer once per time step (Lava
-passes messages between processes at every step) the engine runs one layer over all T steps of a batch
-of samples, then the next. The synaptic input of all steps is one matrix product (or convolution) on
-float BLAS, exact for integer sums (fixed.py), and only the neuron update loops over time. A held
-(current-coded) input gives the first layer the same synaptic input every step: it is computed once.
+Why it is fast: the graphs are feed-forward, so instead of stepping every population once per time step
+(Lava passes messages between processes at every step) the engine runs one population over all T steps of
+a batch of samples, then the next, in topological order. The synaptic input of all steps through each
+projection is one matrix product (or convolution) on float BLAS, exact for integer sums (fixed.py); the
+projections into a population add up (int32, as Lava's InPort sums), and only the neuron update loops
+over time. A held (current-coded) input gives its projections the same input every step: computed once.
 """
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ import time
 import numpy as np
 import torch
 
+from ...arithmetic import LOIHI2, wrap32
 from ...encoding import check_encoding, encoding_of, rate_spikes
+from ...network import INPUT
 from ...trace import Trace
-from ..base import (LayerRecord, Progress, check_inputs, check_network, check_phase, input_steps, output_scale,
+from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
-from .fixed import FixedNeurons, FixedPhaseNeurons, FixedSynapse
-from .floating import FloatNeurons, FloatPhaseNeurons, FloatSynapse
+from .fixed import FixedSynapse
+from .floating import FloatSynapse
 
 MODES = ("fixed", "float")
 
@@ -59,6 +61,26 @@ class Drive:
         return Drive(first, rest, self.constant, bound)
 
 
+def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
+    """What a population's InPort receives from several projections: their sum, in their order (Lava adds
+    the int32 messages of its channels in int32, wrapping; floats in float64)."""
+    if len(drives) == 1:
+        return drives[0]
+    constant = all(d.constant for d in drives)
+    bound = sum(d.bound for d in drives)
+    wide = fixed and bound >= 1 << 31
+    rest = None
+    for d in drives:
+        r = d.rest if constant or not d.constant else xp.broadcast_steps(d.rest, steps - 1)
+        if wide:
+            r = xp.astype(r, xp.int64)
+        rest = r if rest is None else rest + r
+    if wide:
+        rest, bound = wrap32(rest), 1 << 31
+    first = xp.zeros(tuple(drives[0].first.shape), rest.dtype)
+    return Drive(first, rest, constant, bound)
+
+
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -80,15 +102,17 @@ class PreparedNet:
     result. Reuse it across runs to skip that work, as Lava reuses a compiled network."""
 
     net: object
-    synapses: list
-    neurons: list
+    order: list  # populations in topological order
+    synapses: dict  # projection name -> synapse
+    neurons: dict  # population name -> neuron group
     rate: bool
     xp: object
 
     @property
     def width(self) -> int:
-        """The widest layer input or output: what one sample's working set scales with."""
-        return max(max(l.n_inputs, l.n_neurons) for l in self.net.layers)
+        """What one sample's working set scales with: every population's neurons (their spike trains are
+        kept until their last reader has run) plus the widest projection input."""
+        return sum(p.n_neurons for p in self.order) + max(q.n_inputs for q in self.net.projections)
 
 
 def max_graded_input(net) -> int:
@@ -111,19 +135,22 @@ class Engine:
     def prepare(self, net) -> PreparedNet:
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
+        net.validate()
+        order = net.order(f"the {self.name} backend")
         rate = encoding_of(net) == "rate"
-        check_phase(net, rate)
+        check_input_coding(net, rate)
         xp = arrays_for(self.device)
-        synapses, neurons = [], []
-        for i, layer in enumerate(net.layers):
-            phase = layer.phase is not None
+        arith = net.arithmetic if fixed else LOIHI2
+        synapses, neurons = {}, {}
+        for q in net.projections:
+            graded = q.source == INPUT and not rate
             if fixed:
-                synapses.append(FixedSynapse.build(layer, xp, max_graded_input(net) if i == 0 and not rate else 1))
-                neurons.append((FixedPhaseNeurons if phase else FixedNeurons).build(layer, xp))
+                synapses[q.name] = FixedSynapse.build(q, xp, max_graded_input(net) if graded else 1, arith)
             else:
-                synapses.append(FloatSynapse.build(layer, xp, graded=i == 0 and not rate))
-                neurons.append((FloatPhaseNeurons if phase else FloatNeurons).build(layer, xp))
-        return PreparedNet(net, synapses, neurons, rate, xp)
+                synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
+        for p in order:
+            neurons[p.name] = p.model.engine(p, xp, arith)
+        return PreparedNet(net, order, synapses, neurons, rate, xp)
 
     # -----------------------------------------------------------------------------------------------------
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
@@ -133,19 +160,22 @@ class Engine:
         x = self._check_inputs(prepared, x)
         t0 = time.perf_counter()
         outs, per_layer, scores = [], [], []
-        per_neuron = [np.zeros(l.out_shape) for l in net.layers]
+        pops = net.populations
+        out_index = [p.name for p in pops].index(net.output)
+        per_neuron = [np.zeros(p.shape) for p in pops]
         input_events = np.zeros(x.shape[1:])
         readout = output_scale(net)
         warn_latency(net, steps)
-        for n, events, layers in self._chunks(prepared, x, steps, record=False):
+        for n, events, states in self._chunks(prepared, x, steps, record=False):
             input_events += events
-            counts = [xp.host(s.sum(0)) for s, _, _ in layers]  # (B, n) per layer
-            outs.append(counts[-1])
+            counts = [xp.host(states[p.name][0].sum(0)) for p in pops]  # (B, n) per population
+            outs.append(counts[out_index])
             if readout is not None:
-                scores.append(output_scores(net, counts[-1], xp.host(prepared.neurons[-1].last_v), readout))
+                last_v = xp.host(prepared.neurons[net.output].last_v)
+                scores.append(output_scores(net, counts[out_index], last_v, readout))
             per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
             for li, c in enumerate(counts):
-                per_neuron[li] += c.sum(0).reshape(net.layers[li].out_shape)
+                per_neuron[li] += c.sum(0).reshape(pops[li].shape)
             if progress:
                 progress(n)
         return Trace(backend=self.name, steps=steps, output_counts=np.concatenate(outs).astype(np.int64),
@@ -154,18 +184,21 @@ class Engine:
                      output_scores=np.concatenate(scores) if readout is not None else None)
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
-        """u, v (after reset) and spikes of every layer at every step, as Lava's Monitors see them."""
+        """u, v (after reset) and spikes of every population at every step, as Lava's Monitors see them,
+        in the network's population order."""
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         x = self._check_inputs(prepared, x)
-        parts = [[] for _ in prepared.net.layers]
-        for _, _, layers in self._chunks(prepared, x, steps, record=True):
-            for li, (s, u, v) in enumerate(layers):
+        pops = prepared.net.populations
+        parts = [[] for _ in pops]
+        for _, _, states in self._chunks(prepared, x, steps, record=True):
+            for li, p in enumerate(pops):
+                s, u, v = states[p.name]
                 parts[li].append([prepared.xp.host(a) for a in (u, v, s)])
         records = []
-        for l, p in zip(prepared.net.layers, parts):
-            u, v, s = (np.concatenate([q[k] for q in p], axis=1) for k in range(3))
-            shape = (u.shape[1], steps) + tuple(l.out_shape)
-            records.append(LayerRecord(l.name, *(np.moveaxis(a, 0, 1).reshape(shape) for a in (u, v, s))))
+        for pop, part in zip(pops, parts):
+            u, v, s = (np.concatenate([q[k] for q in part], axis=1) for k in range(3))
+            shape = (u.shape[1], steps) + tuple(pop.shape)
+            records.append(LayerRecord(pop.name, *(np.moveaxis(a, 0, 1).reshape(shape) for a in (u, v, s))))
         return records
 
     # -----------------------------------------------------------------------------------------------------
@@ -186,8 +219,9 @@ class Engine:
 
     def _chunks(self, prepared: PreparedNet, x, steps, record: bool):
         """Yields (n, input events per input element summed over the chunk's samples and steps,
-        [(spikes, u, v) per layer, each (T, n, neurons)])."""
+        {population: (spikes, u, v)}, each (T, n, neurons))."""
         net, xp, rate = prepared.net, prepared.xp, prepared.rate
+        fixed = self.mode == "fixed"
         chunk = self._chunk_size(prepared, steps)
         with exact_float32(), torch.no_grad():
             for i in range(0, len(x), chunk):
@@ -195,20 +229,27 @@ class Engine:
                 if rate:
                     spikes_in = rate_spikes(x[i:i + n], steps, first_index=i)
                     events = spikes_in.sum((0, 1))
-                    s, constant = xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False
+                    source = (xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False)
                 else:
                     frames = self._encode(net, x[i:i + n])
                     events = (frames != 0).sum(0) * float(input_steps(net, steps))
-                    s, constant = xp.asarray(frames), True
-                layers = []
-                for layer, syn, neu in zip(net.layers, prepared.synapses, prepared.neurons):
-                    if constant:
-                        rest = syn(s)
-                    else:
-                        rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(layer.in_shape)))
-                        rest = rest.reshape((steps - 1, n, neu.n))
-                    first = xp.zeros((n, neu.n), rest.dtype)
-                    spikes, u, v = neu.run(Drive(first, rest, constant, getattr(syn, "out_bound", 0)), steps, record)
-                    layers.append((spikes, u, v))
-                    s, constant = spikes.reshape((steps, n) + tuple(layer.out_shape)), False
-                yield n, events, layers
+                    source = (xp.asarray(frames), True)
+                outputs = {INPUT: source}  # source -> (values, constant over steps)
+                states = {}
+                for pop in prepared.order:
+                    neu = prepared.neurons[pop.name]
+                    drives = []
+                    for q in net.incoming(pop.name):
+                        s, constant = outputs[q.source]
+                        syn = prepared.synapses[q.name]
+                        if constant:
+                            rest = syn(s)
+                        else:
+                            rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(q.in_shape)))
+                            rest = rest.reshape((steps - 1, n, neu.n))
+                        first = xp.zeros((n, neu.n), rest.dtype)
+                        drives.append(Drive(first, rest, constant, getattr(syn, "out_bound", 0)))
+                    spikes, u, v = neu.run(sum_drives(drives, steps, fixed, xp), steps, record)
+                    states[pop.name] = (spikes, u, v)
+                    outputs[pop.name] = (spikes.reshape((steps, n) + tuple(pop.shape)), False)
+                yield n, events, states

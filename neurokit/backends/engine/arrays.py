@@ -2,7 +2,7 @@
 batch 1 is made of) or torch (GPU, or large batches on CPU). One engine code path calls these.
 
 Integer state is int64 holding the int32 values Lava's models keep; Lava's int32 overflow is applied
-explicitly with wrap32. Synaptic sums run on float BLAS (see engine-notes: exact while every partial sum
+explicitly with neurokit.arithmetic.wrap32. Synaptic sums run on float BLAS (see engine-notes: exact while every partial sum
 stays below 2**24 in float32, 2**53 in float64) and are rounded back to integers.
 """
 from __future__ import annotations
@@ -11,11 +11,6 @@ import numpy as np
 import torch
 
 from ...errors import BackendUnavailableError
-
-
-def wrap32(x):
-    """Two's-complement int32 overflow of int64 values, as Lava's numpy int32 arithmetic does."""
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 class NumpyArrays:
@@ -81,9 +76,13 @@ class NumpyArrays:
     def matmul(self, a, b):
         return a @ b
 
-    def conv2d(self, x, w, layer):
-        out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, layer.stride,
-                                         layer.padding, layer.dilation, layer.groups)
+    def broadcast_steps(self, a, steps: int):
+        """a (B, n) repeated over `steps` steps, (steps, B, n), without a copy."""
+        return np.broadcast_to(a, (steps,) + a.shape)
+
+    def conv2d(self, x, w, proj):
+        out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, tuple(proj.stride),
+                                         tuple(proj.padding), tuple(proj.dilation), proj.groups)
         return out.numpy()
 
 
@@ -150,8 +149,12 @@ class TorchArrays:
     def matmul(self, a, b):
         return a @ b
 
-    def conv2d(self, x, w, layer):
-        return torch.nn.functional.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+    def broadcast_steps(self, a, steps: int):
+        return a.unsqueeze(0).expand((steps,) + tuple(a.shape))
+
+    def conv2d(self, x, w, proj):
+        return torch.nn.functional.conv2d(x, w, None, tuple(proj.stride), tuple(proj.padding), tuple(proj.dilation),
+                                          proj.groups)
 
 
 def check_device(device: str) -> str:

@@ -1,4 +1,5 @@
-"""Lava 0.10 fixed_pt arithmetic, layer by layer, vectorized over time steps, samples and neurons.
+"""Lava 0.10 fixed_pt arithmetic, population by population, vectorized over time steps, samples and neurons.
+The numbers come from the network's arithmetic (neurokit.arithmetic), the one module that states them.
 
 Each rule below is what a Lava model computes, with the line that computes it:
 - Dense (lava/proc/dense/models.py, AbstractPyDenseModelBitAcc): weights clipped to the 8-bit scale and
@@ -12,6 +13,8 @@ Each rule below is what a Lava model computes, with the line that computes it:
       v <- clip(int32(trunc(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)), -(2**23 - 1), 2**23 - 1)
       spike if v > vth << 6; then v -= vth << 6 (neurokit's ConversionLIF, "subtract") or v = 0 ("zero").
   Each sample starts from u = 0, v = v_init with nothing in flight, as ConversionLIF's windows do.
+- Several projections into one population: Lava's InPort adds what each Dense / Conv sent, in int32
+  (lava/magma/core/model/py/ports.py PyInPortVectorDense.recv: a sum over its channels).
 """
 from __future__ import annotations
 
@@ -20,90 +23,64 @@ import warnings
 
 import numpy as np
 
-from quantize.discretize import SIGN_INHIBITORY, SIGN_MIXED, mantissa_shift
-
-from .arrays import wrap32
+from ...arithmetic import lava_dense_weights, wrap32
 from .phase import PhaseSchedule
 
-M = 1 << 23  # 24-bit state
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
 
 
-def lava_dense_weights(w: np.ndarray, sign_mode: int, weight_bits: int) -> np.ndarray:
-    """Dense weights as Lava's PyDenseModelBitAcc holds them after its first step: clip_weights to the
-    8-bit scale, then truncate_weights (sign modes as lava.utils.weightutils.SignMode)."""
-    w = w.astype(np.int64)
-    mixed, inhibitory = sign_mode == SIGN_MIXED, sign_mode == SIGN_INHIBITORY
-    if inhibitory:
-        w = -w
-    w = np.clip(w, -256 * mixed, 255)
-    drop = mantissa_shift(sign_mode, weight_bits)
-    w = (w >> drop) << drop
-    return -w if inhibitory else w
-
-
-def truncate_div_4096(x, xp):
-    """sign(x) * (|x| >> 12): Lava's decay rounding, toward zero."""
-    return xp.where(x < 0, -((-x) >> 12), x >> 12)
-
-
-def wrap_u(x, xp):
-    """Lava's single wrap of u: values > 2**23 lose 2**24, then values <= -2**23 gain 2**24."""
-    u = xp.where(x > M, x - 2 * M, x)
-    return xp.where(u <= -M, x + 2 * M, u)
-
-
 @dataclasses.dataclass
 class FixedSynapse:
-    """One layer's synapse: spikes or graded values in (R, *in_shape), out (R, n_out) int64 as sent."""
+    """One projection: spikes or graded values in (R, *in_shape), out (R, n_out) int64 as sent."""
 
-    layer: object
+    proj: object
     weight: object  # float array on the engine's device, torch layout (dense: (n_in, n_out) transposed)
     graded: bool
     float_dtype: object
     bound: int  # largest |synaptic sum| the inputs allow
+    arith: object
     xp: object
 
     @classmethod
-    def build(cls, layer, xp, max_input: int):
-        graded = layer.graded_input_bits > 0
-        if layer.kind == "dense":
-            w = lava_dense_weights(layer.weight, layer.sign_mode, layer.weight_bits)
+    def build(cls, proj, xp, max_input: int, arith):
+        graded = proj.graded_input_bits > 0
+        if proj.kind == "dense":
+            w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
         else:
-            w = layer.weight.astype(np.int64)
+            w = proj.weight.astype(np.int64)
         bound = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0)) * (max_input if graded else 1)
-        if layer.kind == "conv" and bound >= F32_EXACT:
-            warnings.warn(f"layer {layer.name}: conv sums can reach {bound} >= 2**24, where Lava's float32 Conv "
+        if proj.kind == "conv" and bound >= F32_EXACT:
+            warnings.warn(f"projection {proj.name}: conv sums can reach {bound} >= 2**24, where Lava's float32 Conv "
                           "rounds; the engine sums exactly and may differ from Lava there", stacklevel=2)
         if bound >= F64_EXACT:
-            raise ValueError(f"layer {layer.name}: synaptic sums up to {bound} exceed exact float64 range")
+            raise ValueError(f"projection {proj.name}: synaptic sums up to {bound} exceed exact float64 range")
         ft = xp.float32 if bound < F32_EXACT else xp.float64
-        w = w.T if layer.kind == "dense" else w
-        return cls(layer, xp.asarray(np.ascontiguousarray(w), ft), graded, ft, bound, xp)
+        w = w.reshape(len(w), -1).T if proj.kind == "dense" else w
+        return cls(proj, xp.asarray(np.ascontiguousarray(w), ft), graded, ft, bound, arith, xp)
 
     @property
     def out_bound(self) -> int:
         """Largest |value| sent, or 2**31 when Lava's int32 arithmetic can overflow."""
-        e = 0 if self.layer.kind == "conv" else self.layer.weight_exp
+        e = 0 if self.proj.kind == "conv" else self.proj.weight_exp
         out = self.bound << e if e > 0 else self.bound >> -e
-        if self.layer.kind == "conv":
-            return out if self.bound < M else M
+        if self.proj.kind == "conv":
+            m = 1 << (self.arith.conv_message_bits - 1)
+            return out if self.bound < m else m
         return out if (self.bound << max(e, 0)) < (1 << 31) else 1 << 31
 
     def __call__(self, s):
         """(R, n_out): int32 when no overflow is possible (the common case), else int64 holding int32 values."""
-        xp, layer = self.xp, self.layer
+        xp, proj = self.xp, self.proj
         rows = s.shape[0]
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
-        if layer.kind == "conv":
-            out = xp.conv2d(x, self.weight, layer).reshape(rows, layer.n_neurons)
-            if self.bound < M:
+        if proj.kind == "conv":
+            out = xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, proj).reshape(rows, proj.n_neurons)
+            if self.bound < (1 << (self.arith.conv_message_bits - 1)):
                 return xp.rint_int(out, xp.int32)
-            acc = xp.rint_int(out, xp.int64)
-            return ((acc + M) & (2 * M - 1)) - M  # lava conv utils.signed_clamp(bits=24)
-        out = xp.matmul(x.reshape(rows, layer.n_inputs), self.weight)
-        e = layer.weight_exp
+            return self.arith.wrap_conv(xp.rint_int(out, xp.int64))
+        out = xp.matmul(x.reshape(rows, proj.n_inputs), self.weight)
+        e = proj.weight_exp
         if self.out_bound < (1 << 31):  # no int32 overflow anywhere below
             acc = xp.rint_int(out, xp.int32)
             return acc << e if e > 0 else acc >> -e
@@ -116,7 +93,8 @@ class FixedSynapse:
 
 @dataclasses.dataclass
 class FixedNeurons:
-    """ConversionLIF (Lava's LIF arithmetic) for one layer; state (B, n) int64."""
+    """The CUBA compartment in fixed point (Lava's LIF arithmetic; ConversionLIF for reset by subtraction)
+    for one population; state (B, n) int64."""
 
     n: int
     u_factor: int  # 4096 - (du + 1): 0 means u holds only this step's input
@@ -126,32 +104,34 @@ class FixedNeurons:
     v_init: object  # (n,) int64
     subtract: bool
     bias_bound: int
+    arith: object
     xp: object
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
-    def build(cls, layer, xp):
+    def build(cls, pop, xp, arith):
+        p = pop.neuron
         # Lava's Var types: du, dv uint16; bias_mant int16; bias_exp int16; vth, v int32.
-        bias_mant = layer.bias_mant.reshape(-1).astype(np.int16).astype(np.int64)
-        e = int(layer.bias_exp)
-        bias = wrap32(bias_mant << e) if e >= 0 else bias_mant >> -e
+        bias = arith.bias_raw(p.bias_mant, p.bias_exp)
+        unity = arith.decay_unity
         return cls(
-            n=int(np.prod(layer.out_shape)), u_factor=4096 - (int(np.uint16(layer.du)) + 1),
-            v_factor=4096 - int(np.uint16(layer.dv)), bias=xp.asarray(bias, xp.int64),
-            threshold=int(np.int32(layer.vth)) << 6, subtract=layer.reset == "subtract",
-            v_init=xp.asarray(layer.v_init.reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
-            bias_bound=int(np.abs(bias).max(initial=0)), xp=xp,
+            n=pop.n_neurons, u_factor=unity - (int(np.uint16(p.du)) + 1),
+            v_factor=unity - int(np.uint16(p.dv)), bias=xp.asarray(bias, xp.int64),
+            threshold=arith.threshold_raw(int(np.int32(p.vth))), subtract=p.reset == "subtract",
+            v_init=xp.asarray(np.asarray(p.v_init).reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
+            bias_bound=int(np.abs(bias).max(initial=0)), arith=arith, xp=xp,
         )
 
     def current(self, a, bound: int):
         """u from this step's input alone (u_factor == 0), and its bound; a holds int32 values."""
-        if bound >= (M >> 6):
+        m, shift = self.arith.state_limit, self.arith.activation_shift
+        if bound >= (m >> shift):
             bound = min(bound, self.xp.max_abs(a))  # the format allows more than the data holds
-        if bound < (M >> 6):
-            return a << 6, bound << 6  # |a << 6| < 2**23: the wraps change nothing (-2**23 itself wraps to 2**23)
+        if bound < (m >> shift):
+            return a << shift, bound << shift  # |a << 6| < 2**23: the wraps change nothing (-2**23 wraps to 2**23)
         a = self.xp.astype(a, self.xp.int64)
-        u = wrap_u(wrap32(a << 6), self.xp)
-        return u, M if (bound << 6) < 3 * M else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
+        u = self.arith.wrap_u(wrap32(a << shift), self.xp)
+        return u, m if (bound << shift) < 3 * m else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
 
     def run(self, drive, steps: int, record: bool = False):
         """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n)."""
@@ -160,11 +140,12 @@ class FixedNeurons:
         spikes = xp.empty((steps, b, self.n), xp.bool_)
         rec_u = xp.empty((steps, b, self.n), xp.int64) if record else None
         rec_v = xp.empty((steps, b, self.n), xp.int64) if record else None
+        m, unity = self.arith.state_limit, self.arith.decay_unity
         memoryless = self.u_factor == 0
         if memoryless:
             # u_t depends on a_t only: compute it for all steps at once
             drive = drive.map(self.current)
-            if self.v_factor == 4096 and drive.bound + self.bias_bound + M < (1 << 31):
+            if self.v_factor == unity and drive.bound + self.bias_bound + m < (1 << 31):
                 # no decay, no int32 overflow: v += (u + bias), saturate, fire, in int32
                 bias = xp.astype(self.bias, xp.int32)
                 with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))
@@ -172,7 +153,7 @@ class FixedNeurons:
                 low, high = self._may_saturate(with_bias, steps)
                 # scalars of v's own type: numpy converts a Python int on every call, which costs more than
                 # the work on one sample's neurons
-                v_min, v_max, threshold = (xp.scalar(c, v) for c in (-(M - 1), M - 1, self.threshold))
+                v_min, v_max, threshold = (xp.scalar(c, v) for c in (-(m - 1), m - 1, self.threshold))
                 scratch = xp.empty(v.shape, v.dtype)
                 for t in range(steps):
                     xp.add_(v, with_bias.at(t))
@@ -194,11 +175,11 @@ class FixedNeurons:
             if memoryless:
                 u = xp.astype(drive.at(t), xp.int64)
             else:
-                d = truncate_div_4096(u * self.u_factor, xp)
-                u = wrap_u(wrap32(d + wrap32(xp.astype(drive.at(t), xp.int64) << 6)), xp)
-            d = v if self.v_factor == 4096 else truncate_div_4096(v * self.v_factor, xp)
+                d = self.arith.decay(u, self.u_factor, xp)
+                u = self.arith.wrap_u(wrap32(d + wrap32(xp.astype(drive.at(t), xp.int64) << self.arith.activation_shift)), xp)
+            d = v if self.v_factor == unity else self.arith.decay(v, self.v_factor, xp)
             v = wrap32(d + u + self.bias)
-            xp.clip_(v, -(M - 1), M - 1)
+            xp.clip_(v, -(m - 1), m - 1)
             self._fire(v, spikes[t], self.threshold)
             if record:
                 rec_u[t] = u
@@ -220,7 +201,8 @@ class FixedNeurons:
         v_lo, v_hi = xp.extremes(self.v_init)
         lowest = min(v_lo, 0) + steps * min(lo, 0)
         highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + max(hi, 0)
-        return lowest <= -(M - 1), highest >= M - 1
+        m = self.arith.state_limit
+        return lowest <= -(m - 1), highest >= m - 1
 
     def _fire(self, v, out, threshold, scratch=None):
         self.xp.gt(v, threshold, out)
@@ -230,16 +212,9 @@ class FixedNeurons:
             self.xp.zero_where_(v, out)
 
 
-def phase_bias(layer) -> np.ndarray:
-    """bias_mant << bias_exp (arithmetic >> for a negative exponent), int64: what a phase neuron adds per step."""
-    mant = layer.bias_mant.reshape(-1).astype(np.int64)
-    e = int(layer.bias_exp)
-    return mant << e if e >= 0 else mant >> -e
-
-
 @dataclasses.dataclass
 class FixedPhaseNeurons(PhaseSchedule):
-    """neurokit's PhaseNeuron fixed_pt model (lava/proc/models.py) for one layer; state (B, n) int64.
+    """neurokit's PhaseNeuron fixed_pt model (lava/proc/models.py) for one population; state (B, n) int64.
 
     Integration window (steps offset .. offset + K - 1):
         u <- clip(trunc(u * D / 4096) + (a_in << 6) + bias, -(2**23 - 1), 2**23 - 1)
@@ -254,20 +229,27 @@ class FixedPhaseNeurons(PhaseSchedule):
     end: int  # the latch step
     lo: list
     hi: list
+    arith: object
     xp: object
     last_v: object = None  # v after the last run, (B, n) int64: the output readout
     state_dtype = "int64"
 
     @classmethod
-    def build(cls, layer, xp):
-        q = layer.phase
+    def build(cls, pop, xp, arith):
+        p = pop.neuron
+        q = p.code
         lo, hi = q.bounds()
-        return cls(n=int(np.prod(layer.out_shape)), decay=int(q.decay), bias=xp.asarray(phase_bias(layer), xp.int64),
-                   window=int(q.window), offset=int(q.offset), end=int(q.offset + q.integrate - 1), lo=lo, hi=hi, xp=xp)
+        mant = np.asarray(p.bias_mant).reshape(-1).astype(np.int64)  # PhaseNeuron holds the mantissa in int32
+        e = int(p.bias_exp)
+        bias = mant << e if e >= 0 else mant >> -e
+        return cls(n=pop.n_neurons, decay=int(q.decay), bias=xp.asarray(bias, xp.int64),
+                   window=int(q.window), offset=int(q.offset), end=int(q.offset + q.integrate - 1), lo=lo, hi=hi,
+                   arith=arith, xp=xp)
 
     def integrate(self, u, a_in):
-        if self.decay != 4096:
-            u = truncate_div_4096(u * self.decay, self.xp)
-        u = u + (self.xp.astype(a_in, self.xp.int64) << 6) + self.bias
-        self.xp.clip_(u, -(M - 1), M - 1)
+        if self.decay != self.arith.decay_unity:
+            u = self.arith.decay(u, self.decay, self.xp)
+        u = u + (self.xp.astype(a_in, self.xp.int64) << self.arith.activation_shift) + self.bias
+        m = self.arith.state_limit
+        self.xp.clip_(u, -(m - 1), m - 1)
         return u

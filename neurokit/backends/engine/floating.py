@@ -1,11 +1,12 @@
-"""Lava 0.10 floating_pt arithmetic for the float spiking network (neurokit.network.SpikingNet).
+"""Lava 0.10 floating_pt arithmetic for the float spiking network (neurokit.network.Network).
 
 - Dense (PyDenseModelFloat): float64 sum of the weights of active inputs (graded: dot product).
 - Conv (PyConvModelFloat): torch float32 conv (lava/proc/conv/utils.py conv), cast back to float64.
 - LIF (AbstractPyLifModelFloat.subthr_dynamics): u <- u * (1 - du) + a_in; v <- v * (1 - dv) + u + bias,
   with du = 1, dv = 0 for integrate-and-fire; spike if v > vth (= 1); reset by subtraction or to zero.
-Both one step later, as in Lava. Dense sums are added in BLAS order, not numpy's: results agree with Lava
-to float64 rounding (spike for spike on every network the tests run), not bit for bit.
+Both one step later, as in Lava; several projections into one population add up in their order. Dense
+sums are added in BLAS order, not numpy's: results agree with Lava to float64 rounding (spike for spike on
+every network the tests run), not bit for bit.
 """
 from __future__ import annotations
 
@@ -18,52 +19,64 @@ from .phase import PhaseSchedule
 
 @dataclasses.dataclass
 class FloatSynapse:
-    layer: object
+    proj: object
     weight: object
     graded: bool
     xp: object
 
     @classmethod
-    def build(cls, layer, xp, graded: bool):
-        if layer.kind == "conv":
-            return cls(layer, xp.asarray(layer.weight.astype(np.float32)), graded, xp)
-        return cls(layer, xp.asarray(np.ascontiguousarray(layer.weight.T), xp.float64), graded, xp)
+    def build(cls, proj, xp, graded: bool):
+        if proj.kind == "conv":
+            return cls(proj, xp.asarray(proj.weight.astype(np.float32)), graded, xp)
+        w = np.asarray(proj.weight).reshape(len(proj.weight), -1)
+        return cls(proj, xp.asarray(np.ascontiguousarray(w.T), xp.float64), graded, xp)
 
     def __call__(self, s):
-        xp, rows = self.xp, s.shape[0]
+        xp, rows, proj = self.xp, s.shape[0], self.proj
         x = s if self.graded else (s != 0)
-        if self.layer.kind == "conv":
-            out = xp.conv2d(xp.astype(x, xp.float32), self.weight, self.layer)
-            return xp.astype(out, xp.float64).reshape(rows, self.layer.n_neurons)
-        return xp.matmul(xp.astype(x, xp.float64).reshape(rows, self.layer.n_inputs), self.weight)
+        if proj.kind == "conv":
+            out = xp.conv2d(xp.astype(x, xp.float32).reshape((rows,) + tuple(proj.in_shape)), self.weight, proj)
+            return xp.astype(out, xp.float64).reshape(rows, proj.n_neurons)
+        return xp.matmul(xp.astype(x, xp.float64).reshape(rows, proj.n_inputs), self.weight)
 
 
 @dataclasses.dataclass
 class FloatNeurons:
+    """The CUBA compartment in float (Lava's floating_pt LIF) for one population."""
+
     n: int
     bias: object
     v_init: object
     subtract: bool
     xp: object
+    du: float = 1.0
+    dv: float = 0.0
     threshold: float = 1.0
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
-    def build(cls, layer, xp):
-        v0 = np.zeros(layer.out_shape) if layer.v_init is None else np.asarray(layer.v_init, np.float64)
-        return cls(n=int(np.prod(layer.out_shape)), bias=xp.asarray(layer.bias.reshape(-1), xp.float64),
-                   v_init=xp.asarray(np.broadcast_to(v0, layer.out_shape).reshape(-1), xp.float64),
-                   subtract=layer.reset == "subtract", xp=xp)
+    def build(cls, pop, xp):
+        p = pop.neuron
+        v0 = np.asarray(p.v_init, np.float64)
+        return cls(n=pop.n_neurons, bias=xp.asarray(np.asarray(p.bias, np.float64).reshape(-1), xp.float64),
+                   v_init=xp.asarray(np.broadcast_to(v0, pop.shape).reshape(-1), xp.float64),
+                   subtract=p.reset == "subtract", xp=xp, du=float(p.du), dv=float(p.dv))
 
     def run(self, drive, steps: int, record: bool = False):
         xp = self.xp
         b = drive.batch
         v = xp.zeros((b, self.n), xp.float64) + self.v_init
+        u = xp.zeros((b, self.n), xp.float64)
         spikes = xp.empty((steps, b, self.n), xp.bool_)
         rec_u = xp.empty((steps, b, self.n), xp.float64) if record else None
         rec_v = xp.empty((steps, b, self.n), xp.float64) if record else None
+        integrate_and_fire = self.du == 1.0 and self.dv == 0.0
         for t in range(steps):
-            u = drive.at(t)  # du = 1: u is this step's input
+            if integrate_and_fire:
+                u = drive.at(t)  # du = 1: u is this step's input
+            else:
+                u = u * (1 - self.du) + drive.at(t)
+                v = v * (1 - self.dv)
             xp.add_(v, u)  # Lava's order: (v * (1 - dv) + u) + bias
             xp.add_(v, self.bias)
             xp.gt(v, self.threshold, spikes[t])
@@ -80,7 +93,7 @@ class FloatNeurons:
 
 @dataclasses.dataclass
 class FloatPhaseNeurons(PhaseSchedule):
-    """Single-spike phase coding (neurokit.network.PhaseCode) as neurokit's PhaseNeuron floating_pt model
+    """Single-spike phase coding (neurokit.neurons.phase) as neurokit's PhaseNeuron floating_pt model
     computes it: in the integration window u <- (u * decay + a_in) + bias, decay = 1 / in_base; v <- u,
     u <- 0 at its last step; at phase k of the fire window spike iff lo[k] <= v < hi[k]."""
 
@@ -96,10 +109,10 @@ class FloatPhaseNeurons(PhaseSchedule):
     last_v: object = None  # v after the last run, (B, n): the output readout
 
     @classmethod
-    def build(cls, layer, xp):
-        code = layer.phase
+    def build(cls, pop, xp):
+        code = pop.neuron.code
         lo, hi = code.bounds()
-        return cls(n=int(np.prod(layer.out_shape)), bias=xp.asarray(layer.bias.reshape(-1), xp.float64),
+        return cls(n=pop.n_neurons, bias=xp.asarray(np.asarray(pop.neuron.bias, np.float64).reshape(-1), xp.float64),
                    decay=code.decay_factor, window=code.window, offset=code.offset, end=code.latch_step,
                    lo=[float(x) for x in lo], hi=[float(x) for x in hi], xp=xp)
 

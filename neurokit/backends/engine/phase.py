@@ -1,9 +1,9 @@
-"""The schedule both phase neurons share (neurokit.network.PhaseCode): integrate during steps offset .. end,
+"""The schedule both phase neurons share (neurokit.neurons.phase): integrate during steps offset .. end,
 latch v <- u and clear u at `end`, then fire at most once in the next window. The fixed and float models
 differ only in one step of the accumulator, `integrate(u, a_in)`."""
 from __future__ import annotations
 
-from ...network import fire_phases
+from ...neurons.phase import fire_phases
 
 
 class PhaseSchedule:

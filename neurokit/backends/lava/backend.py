@@ -6,9 +6,9 @@ import time
 import numpy as np
 
 from ...encoding import check_encoding, encoding_of, rate_spikes
-from ...errors import BackendUnavailableError, UnsupportedModelError
+from ...errors import BackendUnavailableError
 from ...trace import Trace
-from ..base import (LayerRecord, Progress, check_inputs, check_network, check_phase, input_steps, output_scale,
+from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
                     output_scores, warn_latency)
 
 LAVA_LOIHI_MISSING = (
@@ -49,22 +49,21 @@ class LavaBackend:
         )
 
     def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
-        """Every layer's u, v (after reset) and spikes at every step, (N, steps, *out_shape) each."""
+        """Every population's u, v (after reset) and spikes at every step, (N, steps, *shape) each."""
         frames, hold, _ = self._frames(net, x, steps)
         from .network import record_states
 
         states = record_states(net, frames, steps, self.mode == "fixed", self.run_config(), hold=hold)
-        return [LayerRecord(l.name, r["u"], r["v"], r["s"] != 0) for l, r in zip(net.layers, states)]
+        return [LayerRecord(p.name, r["u"], r["v"], r["s"] != 0) for p, r in zip(net.populations, states)]
 
     def _frames(self, net, x, steps):
         """Source frames (one per sample held `steps` steps, or one per step under rate coding), hold,
         and the input events per input element."""
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
-        if self.stock_lif and any(l.phase is not None for l in net.layers):
-            raise UnsupportedModelError("phase-coded layers need neurokit's PhaseNeuron (a custom neuron program on "
-                                        "Loihi 2, which neurokit does not provide); Lava's stock LIF cannot run them")
-        check_phase(net, encoding_of(net) == "rate")
+        net.validate()
+        net.order(f"the {self.name} backend")  # Lava could run a cycle; neurokit's checks do not yet
+        check_input_coding(net, encoding_of(net) == "rate")
         warn_latency(net, steps)
         x = check_inputs(net, x)
         if encoding_of(net) == "rate":
@@ -85,7 +84,7 @@ def lava_loihi_installed() -> bool:
 
 
 class LoihiBackend(LavaBackend):
-    """Loihi 2 through Lava's Loihi2HwCfg. Uses Lava's stock LIF (reset to zero): SoftResetLIF has no
+    """Loihi 2 through Lava's Loihi2HwCfg. Uses Lava's stock LIF (reset to zero): ConversionLIF has no
     Loihi 2 microcode model, so the chip runs the network with reset to zero (reported as such)."""
 
     def __init__(self):

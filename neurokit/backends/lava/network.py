@@ -1,6 +1,8 @@
-"""Build a neurokit network as Lava processes: InputSource -> (Dense|Conv -> ConversionLIF|PhaseNeuron)*,
-with a SpikeCounter on every neuron layer (and a PotentialReader on a phase-coded output layer), and
-evaluate a batch of samples in one run.
+"""Build a neurokit network as Lava processes: an InputSource, one Dense or Conv process per projection,
+one neuron process per population (its neuron model's: ConversionLIF, Lava's LIFReset, PhaseNeuron), with
+a SpikeCounter on every population (and a PotentialReader on the output population when the net is read
+out by potential), and evaluate a batch of samples in one run. Several projections into one population
+connect to its one input port, which adds them up, as on the chip.
 
 Samples run back to back in windows of `steps` steps: the source holds each sample for one window and
 the neurons restart from zero state at each window start (ConversionLIF.reset_interval), so every
@@ -9,7 +11,7 @@ machine; this protocol costs none.
 
 Layouts. neurokit keeps torch's (C, H, W); Lava's Conv uses (X, Y, C) = (W, H, C) and flips the kernel
 (lava/proc/conv/utils.py conv()), so conv weights are transposed and flipped here, and Dense weights
-after a conv layer get their columns permuted to Lava's flattening order.
+reading a (C, H, W) population get their columns permuted to Lava's flattening order.
 """
 from __future__ import annotations
 
@@ -17,12 +19,11 @@ import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
-from lava.proc.lif.process import LIFReset
 from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
-from ...network import readout_of
-from .proc.process import ConversionLIF, InputSource, PhaseNeuron, PotentialReader, SpikeCounter, StateRecorder
+from ...network import INPUT, readout_of
+from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
 
 
 def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -60,98 +61,76 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     sent for `hold` steps (default `steps`: one frame per sample, as current coding needs).
 
     fixed=True: `net` is a quantize.QuantizedNet with integer parameters (fixed_pt).
-    fixed=False: `net` is a neurokit.network.SpikingNet in floating point (floating_pt).
+    fixed=False: `net` is a float neurokit.network.Network (floating_pt).
     stock_lif=True: Lava's LIFReset (reset to zero, has a Loihi 2 model) instead of ConversionLIF.
-    record_dir: also record every layer's spikes, u and v at every step into record_dir/layer{i}.npz.
-    readers: a list that receives the output layer's PotentialReader (its v at each window's end) when the
-        net is read out by potential (neurokit.network.readout_of).
-    Returns (source, counters).
+    record_dir: also record every population's spikes, u and v at every step into record_dir/layer{i}.npz
+        (i: the population's index in net.populations).
+    readers: a list that receives the output population's PotentialReader (its v at each window's end) when
+        the net is read out by potential (neurokit.network.readout_of).
+    Returns (source, counters), counters in net.populations order.
     """
     hold = steps if hold is None else hold
     windows = frames.shape[-1] * hold // steps
     source = InputSource(frames, hold=hold)
-    counters = []
-    port = source.s_out
-    for i, layer in enumerate(net.layers):
-        if i > 0:
-            graded = 0
-        elif fixed:
-            graded = layer.graded_input_bits
+    neurons = {p.name: p.model.lava(p, fixed, steps, stock_lif) for p in net.populations}
+    ports = {INPUT: (source.s_out, input_is_3d(net))}
+    ports.update({p.name: (neurons[p.name].s_out, len(p.shape) == 3) for p in net.populations})
+    for q in net.projections:  # in the network's order: the order the input port adds them in
+        if q.source == INPUT:
+            graded = q.graded_input_bits if fixed else (24 if encoding_of(net) == "current" else 0)
         else:
-            graded = 24 if encoding_of(net) == "current" else 0
-        syn = _synapse(layer, fixed, graded, input_is_lava_3d=i > 0)
-        if layer.kind == "dense" and i > 0 and len(layer.in_shape) == 3:
+            graded = 0
+        port, lava_3d = ports[q.source]
+        syn = _synapse(q, fixed, graded, input_is_lava_3d=lava_3d)
+        if q.kind == "dense" and lava_3d:
             port = port.flatten()
         port.connect(syn.s_in)
-        if layer.phase is not None:
-            neuron = _phase_neuron(layer, fixed, steps)
-        else:
-            neuron = _neuron(layer, fixed, steps, stock_lif)
-        syn.a_out.connect(neuron.a_in)
-        last = i == len(net.layers) - 1
-        counter = SpikeCounter(lava_shape(layer.out_shape), windows=windows, interval=steps, per_neuron_windows=last)
+        syn.a_out.connect(neurons[q.target].a_in)
+    counters = []
+    for i, pop in enumerate(net.populations):
+        neuron = neurons[pop.name]
+        last = pop.name == net.output
+        counter = SpikeCounter(lava_shape(pop.shape), windows=windows, interval=steps, per_neuron_windows=last)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
         if last and readout_of(net) == "potential":
-            reader = PotentialReader(lava_shape(layer.out_shape), windows, steps, np.int32 if fixed else np.float64)
+            reader = PotentialReader(lava_shape(pop.shape), windows, steps, np.int32 if fixed else np.float64)
             reader.v_ref.connect_var(neuron.v)
             if readers is not None:
                 readers.append(reader)
         if record_dir is not None:
-            recorder = StateRecorder(lava_shape(layer.out_shape), windows * steps, f"{record_dir}/layer{i}.npz")
+            recorder = StateRecorder(lava_shape(pop.shape), windows * steps, f"{record_dir}/layer{i}.npz")
             neuron.s_out.connect(recorder.s_in)
             recorder.u_ref.connect_var(neuron.u)
             recorder.v_ref.connect_var(neuron.v)
-        port = neuron.s_out
     return source, counters
 
 
-def _synapse(layer, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
-    if layer.kind == "conv":
-        kwargs = dict(input_shape=lava_shape(layer.in_shape), padding=_xy(layer.padding), stride=_xy(layer.stride),
-                      dilation=_xy(layer.dilation), groups=layer.groups, num_message_bits=graded_bits)
+def input_is_3d(net) -> bool:
+    """The source sends (C, H, W) frames in Lava's (W, H, C) layout when a convolution reads the input;
+    otherwise flat frames in torch's order (dense projections then need no column permutation)."""
+    return len(net.input_shape) == 3 and any(q.kind == "conv" for q in net.outgoing(INPUT))
+
+
+def _synapse(proj, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
+    if proj.kind == "conv":
+        kwargs = dict(input_shape=lava_shape(proj.in_shape), padding=_xy(proj.padding), stride=_xy(proj.stride),
+                      dilation=_xy(proj.dilation), groups=proj.groups, num_message_bits=graded_bits)
         if fixed:
-            return Conv(weight=lava_conv_weight(layer.weight).astype(np.int32), weight_exp=layer.weight_exp,
-                        num_weight_bits=layer.weight_bits, **kwargs)
-        return Conv(weight=lava_conv_weight(layer.weight), **kwargs)
-    w = lava_dense_weight(layer.weight, layer.in_shape) if input_is_lava_3d else layer.weight
+            return Conv(weight=lava_conv_weight(proj.weight).astype(np.int32), weight_exp=proj.weight_exp,
+                        num_weight_bits=proj.weight_bits, **kwargs)
+        return Conv(weight=lava_conv_weight(proj.weight), **kwargs)
+    w = np.asarray(proj.weight).reshape(len(proj.weight), -1)
+    w = lava_dense_weight(w, proj.in_shape) if input_is_lava_3d else w
     if fixed:
-        return Dense(weights=w.astype(np.int32), weight_exp=layer.weight_exp, num_weight_bits=layer.weight_bits,
-                     sign_mode=SignMode(layer.sign_mode), num_message_bits=graded_bits)
+        return Dense(weights=w.astype(np.int32), weight_exp=proj.weight_exp, num_weight_bits=proj.weight_bits,
+                     sign_mode=SignMode(proj.sign_mode), num_message_bits=graded_bits)
     return Dense(weights=w, num_message_bits=graded_bits)
-
-
-def _neuron(layer, fixed: bool, steps: int, stock_lif: bool):
-    shape = lava_shape(layer.out_shape)
-    if fixed:
-        params = dict(shape=shape, du=layer.du, dv=layer.dv, vth=layer.vth, v=to_lava(layer.v_init).astype(np.int32),
-                      bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp)
-    else:
-        v0 = np.zeros(layer.out_shape) if layer.v_init is None else layer.v_init
-        params = dict(shape=shape, du=1.0, dv=0.0, vth=1.0, v=to_lava(np.asarray(v0, np.float64)),
-                      bias_mant=to_lava(layer.bias), bias_exp=0)
-    if stock_lif:
-        # netx's choice for hardware: periodic reset; in-flight input at window starts is not dropped.
-        return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
-    return ConversionLIF(reset_mode=layer.reset, reset_interval=steps, **params)
-
-
-def _phase_neuron(layer, fixed: bool, steps: int):
-    code = layer.phase
-    shape = lava_shape(layer.out_shape)
-    lo, hi = code.bounds()
-    if fixed:
-        return PhaseNeuron(shape=shape, bias_mant=to_lava(layer.bias_mant).astype(np.int32), bias_exp=layer.bias_exp,
-                           decay=int(code.decay), lo=np.array(lo, np.int32), hi=np.array(hi, np.int32),
-                           window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
-    return PhaseNeuron(shape=shape, bias_mant=to_lava(np.asarray(layer.bias, np.float64)), bias_exp=0,
-                       decay=code.decay_factor, lo=np.array(lo, np.float64), hi=np.array(hi, np.float64),
-                       window=code.window, offset=code.offset, integrate=code.integrate, reset_interval=steps)
 
 
 def input_frames(net, inputs: np.ndarray) -> np.ndarray:
     """(N, *input_shape) -> source data in Lava layout with samples last."""
-    if net.layers[0].kind == "conv":
+    if input_is_3d(net):
         return np.ascontiguousarray(np.moveaxis(inputs.transpose(0, 3, 2, 1), 0, -1))
     return np.ascontiguousarray(inputs.reshape(len(inputs), -1).T)
 
@@ -161,9 +140,9 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     """Simulate N samples of `steps` steps each in one compiled network. inputs: (frames, *input_shape),
     each frame held for `hold` steps (default: one frame of `steps` steps per sample).
 
-    Returns (output counts (N, *out_shape) of the last layer, spikes per layer per sample (N, L),
-    spikes per neuron summed over samples for each layer (out_shape, torch layout), and for a net read out
-    by potential the output layer's raw v at each window's end (N, *out_shape), else None).
+    Returns (output counts (N, *shape) of the output population, spikes per population per sample (N, P),
+    spikes per neuron summed over samples for each population (its shape, torch layout), and for a net read
+    out by potential the output population's raw v at each window's end (N, *shape), else None).
     """
     readers = []
     source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold, readers=readers)
@@ -176,21 +155,23 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
             done += k
             if progress:
                 progress(k)
-        last = net.layers[-1]
-        output = np.stack([from_lava(c, last.out_shape) for c in counters[-1].count.get()])
+        pops = net.populations
+        out = [p.name for p in pops].index(net.output)
+        shape = pops[out].shape
+        output = np.stack([from_lava(c, shape) for c in counters[out].count.get()])
         per_layer = np.stack([c.per_window.get() for c in counters], axis=1)
-        per_neuron = [from_lava(c.per_neuron.get(), l.out_shape) for c, l in zip(counters, net.layers)]
+        per_neuron = [from_lava(c.per_neuron.get(), p.shape) for c, p in zip(counters, pops)]
         scores = None
         if readers:
-            scores = np.stack([from_lava(s, last.out_shape) for s in readers[0].scores.get()])
+            scores = np.stack([from_lava(s, shape) for s in readers[0].scores.get()])
     finally:
         source.stop()
     return output, per_layer, per_neuron, scores
 
 
 def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hold: int | None = None):
-    """Every layer's spikes, u and v after every step: per layer a dict of arrays (N, steps, *out_shape)
-    in torch layout. inputs and hold as in run_batch."""
+    """Every population's spikes, u and v after every step: per population (net.populations order) a dict
+    of arrays (N, steps, *shape) in torch layout. inputs and hold as in run_batch."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="neurokit-record-") as tmp:
@@ -201,9 +182,9 @@ def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hol
         finally:
             source.stop()
         out = []
-        for i, layer in enumerate(net.layers):
+        for i, pop in enumerate(net.populations):
             with np.load(f"{tmp}/layer{i}.npz") as f:
-                out.append({k: _to_torch_layout(f[k], layer.out_shape, n, steps) for k in ("s", "u", "v")})
+                out.append({k: _to_torch_layout(f[k], pop.shape, n, steps) for k in ("s", "u", "v")})
     return out
 
 

@@ -1,10 +1,11 @@
 """What every conversion method receives and returns.
 
-A method reads the ANN chain (BatchNorm folded), may retrain it, and returns a `Converted`: the chain whose
-ReLU outputs the spiking layers stand for, one scale per spiking layer (the activation that one threshold,
-i.e. one spike per step, represents), and the neuron settings. `build_graph` turns that into the same NIR
-graph for every method, so quantize, fit and run need nothing method-specific (phase coding adds neuron
-metadata that those stages read).
+A method reads the ANN graph (neurokit.convert.ann.AnnGraph, BatchNorm folded), may retrain it, and returns
+a `Converted`: the graph whose ReLU outputs the spiking populations stand for, one scale per population
+(the activation that one threshold, i.e. one spike per step, represents), and the neuron settings.
+`build_graph` turns that into the same NIR graph for every method, so quantize, fit and run need nothing
+method-specific (phase coding gives its populations the phase neuron model). The methods that train take
+chain models (`AnnGraph.chain`); `rate` takes any graph.
 """
 from __future__ import annotations
 
@@ -52,8 +53,13 @@ class Inputs:
 class Converted:
     """A method's result, which build_graph lowers to NIR."""
 
-    ops: list  # the ANN chain (chain.Op), possibly retrained
-    scales: list[float]  # per spiking layer: the activation one threshold stands for
-    v_init: float = 0.0  # initial v in thresholds, every layer
-    neuron_metadata: list[dict] | None = None  # extra NIR metadata per neuron layer (phase coding)
+    ann: object  # the ANN graph (ann.AnnGraph), possibly retrained
+    scales: list[float]  # per population: the activation one threshold stands for
+    v_init: float = 0.0  # initial v in thresholds, every population
+    neurons: list | None = None  # float neuron parameters per population (None: IF, reset by subtraction)
     info: dict = dataclasses.field(default_factory=dict)  # method-specific facts for the graph's metadata
+
+    @property
+    def ops(self) -> list:
+        """The ops of a chain model (the training methods' view)."""
+        return self.ann.chain("this method")

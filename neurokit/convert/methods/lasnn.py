@@ -58,8 +58,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..normalize import activation_scales
-from ..to_nir import group_ops
+from ..ann import AnnGraph
+from ..normalize import population_scales
 from .base import Converted, Inputs, Settings
 from .torchnet import ChainModule, train
 
@@ -165,7 +165,8 @@ def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout
                           readout)[1].numpy() for i in range(0, len(x), batch)])
 
 
-def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
+def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
+    ops = ann.chain("conversion method 'lasnn'")
     x, y = inputs.labelled("lasnn")
     steps = settings.target(DEFAULT_TARGET_STEPS)
     if steps < 2:
@@ -173,7 +174,7 @@ def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
     epochs = DEFAULT_EPOCHS if settings.epochs is None else int(settings.epochs)
     lr = DEFAULT_LR if settings.lr is None else float(settings.lr)
     v_init = float(settings.v_init)
-    lambdas = activation_scales(ops, group_ops(ops), inputs.calibration, settings.percentile)
+    lambdas = population_scales(ann, inputs.calibration, settings.percentile)
     teacher = ChainModule(ops).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -209,7 +210,7 @@ def convert_lasnn(ops, inputs: Inputs, settings: Settings) -> Converted:
     after = probe_losses()
     per_epoch = -(-len(x) // BATCH)
     epoch_means = [np.mean(record[e * per_epoch:(e + 1) * per_epoch], axis=0) for e in range(epochs)]
-    result = Converted(student.to_ops(), [float(l) for l in lambdas], v_init)
+    result = Converted(AnnGraph.from_chain(student.to_ops()), [float(l) for l in lambdas], v_init)
     acc = float(np.mean(student_predictions(result, x, steps, settings.readout).argmax(1) == np.asarray(y)))
     result.info = {
         "student_accuracy_train": acc,

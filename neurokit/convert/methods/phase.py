@@ -17,7 +17,7 @@ outputs of the layers before it, so the search sees the error it inherits. b is 
 [0.5, 1.0] (step 0.05). Scales lambda come from data-based normalization
 (`activation_scales` at Settings.percentile), as for the rate method.
 
-The neuron (neurokit.network.PhaseCode; semantics shared by every backend). A receiver decodes the code with
+The neuron (neurokit.neurons.phase; semantics shared by every backend). A receiver decodes the code with
 Horner's rule on a decaying accumulator: u <- u / b_in + input + bias each step of its integration window
 (b_in = the sender's base), so after K steps u = sum_k input_k * b_in**-(K-1-k) = W . decoded + G * bias,
 G = sum_j b_in**-j. At the window's last step it latches v <- u and clears u; during the next K steps it
@@ -63,8 +63,9 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..chain import forward_ops
-from ..normalize import activation_scales
+from ...neurons import Phase, PhaseCode
+from ..ann import AnnGraph, forward_ops
+from ..normalize import population_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
 
@@ -161,14 +162,15 @@ def _coded_chain(ops, groups, scales, x: np.ndarray, window: int, choose, rng) -
     return out
 
 
-def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
+def convert_phase(ann, inputs: Inputs, settings: Settings) -> Converted:
     """Reads Settings.percentile, target_steps, seed."""
+    ops = ann.chain("conversion method 'phase'")
     groups = group_ops(ops)
     n_layers = len(groups)
     target = settings.target(DEFAULT_TARGET_STEPS)
     window = phase_window(target, n_layers)
     offsets, integrate = phase_timing(window, n_layers)
-    scales = activation_scales(ops, groups, inputs.calibration, settings.percentile)
+    scales = population_scales(ann, inputs.calibration, settings.percentile)
     x = np.asarray(inputs.calibration[:SEARCH_SAMPLES], np.float64)
 
     plain = _coded_chain(ops, groups, scales, x, window, lambda l, v, t: (2.0, 1.0),
@@ -187,9 +189,11 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
         p["bias"] = np.asarray(p["bias"], np.float64) / gains[l]  # added every step of the window
         if l == 0:
             p["weight"] = np.asarray(p["weight"], np.float64) / gains[0]  # the held input (1 step: gain 1)
-    meta = [{"neuron": "phase", "phase_base": bases[l], "phase_shift": shifts[l], "phase_window": window,
-             "phase_offset": offsets[l], "phase_in_base": in_bases[l], "phase_integrate": integrate[l]}
-            for l in range(n_layers)]
+    shapes = AnnGraph.from_chain(ops).shapes(tuple(np.shape(inputs.calibration)[1:]))
+    neurons = [Phase(bias=np.zeros(shapes[ops[g.activation_op].name]),
+                     code=PhaseCode(base=bases[l], shift=shifts[l], window=window, offset=offsets[l],
+                                    in_base=in_bases[l], integrate=integrate[l]))
+               for l, g in enumerate(groups)]
     layers_info = []
     for l in range(n_layers):
         entry = {"base": bases[l], "shift": shifts[l], "in_base": in_bases[l], "offset": offsets[l],
@@ -209,4 +213,4 @@ def convert_phase(ops, inputs: Inputs, settings: Settings) -> Converted:
                   "shifts_searched": [float(SHIFTS[0]), float(SHIFTS[-1])],
                   "layers": layers_info},
     }
-    return Converted(new_ops, scales, 0.0, meta, info)
+    return Converted(AnnGraph.from_chain(new_ops), scales, 0.0, neurons, info)

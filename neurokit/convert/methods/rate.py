@@ -8,11 +8,10 @@ Reads Settings.percentile and Settings.v_init.
 """
 from __future__ import annotations
 
-from ..normalize import activation_scales
-from ..to_nir import group_ops
+from ..normalize import population_scales
 from .base import Converted, Inputs, Settings
 
 
-def convert_rate(ops, inputs: Inputs, settings: Settings) -> Converted:
-    scales = activation_scales(ops, group_ops(ops), inputs.calibration, settings.percentile)
-    return Converted(ops, scales, settings.v_init)
+def convert_rate(ann, inputs: Inputs, settings: Settings) -> Converted:
+    """Any graph: chains, residual and branching models."""
+    return Converted(ann, population_scales(ann, inputs.calibration, settings.percentile), settings.v_init)

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..normalize import activation_scales
+from ..ann import AnnGraph
+from ..normalize import population_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
 from .torchnet import ChainModule, accuracy, clipped_output_scale, shift_for, train
@@ -69,7 +70,8 @@ def shift_objective(dist: float, k: float, steps: int, v_init: float) -> float:
     return dist + (1.0 - v_init) * k / steps
 
 
-def convert_ratenorm(ops, inputs: Inputs, settings: Settings) -> Converted:
+def convert_ratenorm(ann, inputs: Inputs, settings: Settings) -> Converted:
+    ops = ann.chain("conversion method 'ratenorm'")
     x, y = inputs.labelled("ratenorm")
     epochs = EPOCHS if settings.epochs is None else settings.epochs
     lr = LR if settings.lr is None else settings.lr
@@ -80,7 +82,7 @@ def convert_ratenorm(ops, inputs: Inputs, settings: Settings) -> Converted:
     groups = group_ops(ops)
     hidden = len(groups) - 1
     module = ChainModule(ops)
-    p = torch.tensor(activation_scales(ops, groups, calib, 100.0)[:hidden], dtype=torch.float32)
+    p = torch.tensor(population_scales(ann, calib, 100.0)[:hidden], dtype=torch.float32)
     p_init = [float(v) for v in p]
     scale = [1.0]  # sigma(s); fixed during fine-tuning
 
@@ -151,4 +153,4 @@ def convert_ratenorm(ops, inputs: Inputs, settings: Settings) -> Converted:
         "epochs": epochs,
         "lr": lr,
     }
-    return Converted(ops=module.to_ops(), scales=thresholds + [out_scale], v_init=settings.v_init, info=info)
+    return Converted(AnnGraph.from_chain(module.to_ops()), scales=thresholds + [out_scale], v_init=settings.v_init, info=info)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..normalize import activation_scales
+from ..ann import AnnGraph
+from ..normalize import population_scales
 from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
 from .torchnet import ChainModule, accuracy, clipped_output_scale, shift_for, train
@@ -43,13 +44,14 @@ LR = 1e-4  # fine-tuning a trained network: larger steps (5e-4, 1e-3) raised the
 LAMBDA_GAIN = 10.0
 
 
-def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:
+def convert_tcl(ann, inputs: Inputs, settings: Settings) -> Converted:
+    ops = ann.chain("conversion method 'tcl'")
     x, y = inputs.labelled("tcl")
     epochs = EPOCHS if settings.epochs is None else settings.epochs
     lr = LR if settings.lr is None else settings.lr
     groups = group_ops(ops)
     hidden = len(groups) - 1
-    init = activation_scales(ops, groups, inputs.calibration, settings.percentile)[:hidden]
+    init = population_scales(ann, inputs.calibration, settings.percentile)[:hidden]
 
     module = ChainModule(ops)
     lam0 = torch.tensor(init, dtype=torch.float32)
@@ -79,4 +81,4 @@ def convert_tcl(ops, inputs: Inputs, settings: Settings) -> Converted:
         "lr": lr,
         "tcl_penalty": PENALTY,
     }
-    return Converted(ops=module.to_ops(), scales=trained + [out_scale], v_init=settings.v_init, info=info)
+    return Converted(AnnGraph.from_chain(module.to_ops()), scales=trained + [out_scale], v_init=settings.v_init, info=info)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..chain import Op
+from ..ann import Op
 from ..to_nir import group_ops
 
 SHIFT = 2  # +-pixel roll augmentation for fine-tuning on images, as examples/mnist_cnn/train.py

@@ -1,0 +1,94 @@
+"""The interface every neuron model provides, and the registry stages look models up in."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+
+
+@dataclasses.dataclass
+class QuantizedNeuron:
+    """A model's fixed-point parameters for one population, with what quantization did to them."""
+
+    params: object
+    bias: dict  # quantize.discretize.quantize_bias statistics
+    report: dict  # model-specific facts for the quantization report
+    notes: list  # lines for the report
+
+
+class NeuronModel(Protocol):
+    name: str
+    forced_readout: str | None  # a readout the model imposes on an output population (None: the network's)
+    rate_coded: bool  # the output is a rate code: spike counts per step approximate activations
+    takes_rate_input: bool  # may read Bernoulli-coded (rate) network input
+    u_wraps: bool  # u wraps at the state width (False: it saturates)
+
+    # -- files
+    def matches_nir(self, node) -> bool: ...
+    def from_nir(self, name: str, node, shape: tuple) -> tuple[object, np.ndarray]:
+        """(float parameters in thresholds, gain per neuron to fold into every projection into it)."""
+    def to_nir(self, params, shape: tuple): ...
+    def to_qnir(self, params, shape: tuple, arith): ...
+    def from_qnir(self, name: str, node, shape: tuple): ...
+
+    # -- quantization
+    def scaled_bias(self, net, pop) -> np.ndarray:
+        """The float bias per neuron (thresholds per step) the integer scale must carry."""
+    def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron: ...
+
+    # -- simulation
+    def engine(self, pop, xp, arith):
+        """The engine's neuron group for this population (fixed point for integer parameters)."""
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
+        """A Lava process for this population, windows of `steps` steps."""
+    def output_scale(self, params, arith) -> float:
+        """Raw v per threshold (1 for float parameters)."""
+    def scores(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Potential readout in thresholds from spike counts and v / threshold at the window's end."""
+    def latency(self, params) -> int | None: ...
+    def input_read_steps(self, params, steps: int) -> int:
+        """Steps in which a projection from the held network input into this population counts as sent."""
+    def describe(self, params) -> str: ...
+    def stock_loihi2(self, params) -> str:
+        """The Lava process with Loihi 2 microcode that runs this population, or '' when none does."""
+
+
+_MODELS: dict[str, NeuronModel] = {}
+
+
+def register(model: NeuronModel) -> NeuronModel:
+    _MODELS[model.name] = model
+    return model
+
+
+def model_named(name: str) -> NeuronModel:
+    if name not in _MODELS:
+        raise UnsupportedModelError(f"neuron model '{name}' is unknown; neurokit knows {', '.join(_MODELS)}")
+    return _MODELS[name]
+
+
+def model_of(params) -> NeuronModel:
+    """The model a population's parameters belong to."""
+    return model_named(getattr(type(params), "model", "?"))
+
+
+def model_for_nir(name: str, node) -> NeuronModel:
+    """The model that reads NIR neuron node `node` (named `name`), or a one-line error."""
+    for m in _MODELS.values():
+        if m.matches_nir(node):
+            return m
+    raise UnsupportedModelError(f"NIR neuron '{name}' ({type(node).__name__}, metadata neuron="
+                                f"{(getattr(node, 'metadata', None) or {}).get('neuron')!r}) has no neuron model in "
+                                f"neurokit; known: {', '.join(_MODELS)}")
+
+
+def broadcast(name: str, what: str, value, shape) -> np.ndarray:
+    """A NIR parameter broadcast to the population's shape, or a one-line error."""
+    try:
+        return np.broadcast_to(np.asarray(value, np.float64), tuple(shape)).copy()
+    except ValueError:
+        raise UnsupportedModelError(f"NIR neuron '{name}': {what} of shape {np.shape(value)} does not match its "
+                                    f"input {tuple(shape)}") from None

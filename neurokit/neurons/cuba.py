@@ -1,0 +1,184 @@
+"""Loihi's CUBA compartment, the core of integrate-and-fire, LIF and CubaLIF (Lava's LIF process family):
+
+    u <- u (1 - du) + a_in                  (fixed point: trunc(u (4096 - du - 1) / 4096) + (a_in << 6), u wraps)
+    v <- v (1 - dv) + u + bias              (fixed point: trunc(v (4096 - dv) / 4096) + u + bias, v saturates)
+    spike if v > threshold, then v -= threshold ("subtract") or v = 0 ("zero")
+
+Integrate-and-fire, what rate conversion produces, is du = 1 (u holds only this step's input) and dv = 0.
+Reset to zero is Lava's own LIF (LIFReset on Loihi 2, stock microcode); reset by subtraction, which rate
+conversion needs, runs on neurokit's ConversionLIF (Lava's LIF arithmetic with that reset), which has no
+Loihi 2 microcode.
+
+NIR carries this model as an IF node: NIR has no reset-mode or initial-potential field, so neurokit writes
+them into the node's metadata (reset_mode, v_init) and reads them back; a foreign IF node without them
+resets to zero (NIR's own IF semantics, v_reset = 0) and starts at v = 0. The bias of a population is
+the sum of the biases of the Affine / Conv2d nodes that project into it (NIR's IF has none).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import nir
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from .base import QuantizedNeuron, broadcast, register
+
+RESET_KEY = "reset_mode"
+V_INIT_KEY = "v_init"
+NEURON_KEY = "neuron"  # NIR metadata naming the neurokit model of an IF node ("if" = this one)
+RESET_MODES = ("subtract", "zero")
+
+
+@dataclasses.dataclass
+class Cuba:
+    """Float parameters, normalized to threshold 1 (Lava floating_pt)."""
+
+    model: ClassVar[str] = "cuba"
+    bias: np.ndarray  # thresholds per step, one per neuron
+    v_init: np.ndarray  # thresholds, one per neuron
+    reset: str = "subtract"
+    du: float = 1.0  # u <- u (1 - du) + a_in: 1 means u holds only this step's input
+    dv: float = 0.0  # v <- v (1 - dv) + u + bias: 0 means no leak
+
+
+@dataclasses.dataclass
+class QCuba:
+    """Fixed-point parameters, as Lava's LIF takes them (raw v units: the threshold is vth << 6)."""
+
+    model: ClassVar[str] = "cuba"
+    vth: int
+    bias_mant: np.ndarray  # int32, one per neuron
+    bias_exp: int
+    du: int
+    dv: int
+    v_init: np.ndarray  # int32, raw v units
+    reset: str
+
+
+def check_reset(name: str, mode) -> str:
+    if mode not in RESET_MODES:
+        raise UnsupportedModelError(f"NIR neuron '{name}': metadata {RESET_KEY}={mode!r}; expected one of {RESET_MODES}")
+    return str(mode)
+
+
+class CubaModel:
+    name = "cuba"
+    forced_readout = None
+    rate_coded = True
+    takes_rate_input = True
+    u_wraps = True
+
+    # ---- files ----------------------------------------------------------------------------------------
+    def matches_nir(self, node) -> bool:
+        return isinstance(node, nir.IF) and str((node.metadata or {}).get(NEURON_KEY, "if")) == "if"
+
+    def from_nir(self, name: str, node: nir.IF, shape: tuple):
+        r = broadcast(name, "r", node.r, shape)
+        vth = broadcast(name, "v_threshold", node.v_threshold, shape)
+        v_reset = broadcast(name, "v_reset", node.v_reset, shape)
+        if not np.all(np.isfinite(r)) or not np.all(np.isfinite(vth)):
+            raise UnsupportedModelError(f"NIR neuron '{name}': r and v_threshold must be finite numbers")
+        if np.any(vth <= 0):
+            raise UnsupportedModelError(f"NIR neuron '{name}': v_threshold must be positive")
+        if np.any(v_reset != 0):
+            raise UnsupportedModelError(f"NIR neuron '{name}': non-zero v_reset is not supported")
+        meta = node.metadata or {}
+        reset = check_reset(name, meta.get(RESET_KEY, "zero"))  # NIR's own IF semantics reset to v_reset
+        v_init = broadcast(name, f"metadata {V_INIT_KEY}", meta.get(V_INIT_KEY, 0.0), shape) / vth
+        # v / vth obeys the same dynamics with input r I / vth and threshold 1
+        return Cuba(bias=np.zeros(shape), v_init=v_init, reset=reset), r / vth
+
+    def to_nir(self, params: Cuba, shape: tuple):
+        if (params.du, params.dv) != (1.0, 0.0):
+            raise UnsupportedModelError("only integrate-and-fire (du = 1, dv = 0) CUBA populations are written to NIR")
+        v0 = np.asarray(params.v_init, np.float64)
+        return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
+                      metadata={RESET_KEY: params.reset,
+                                V_INIT_KEY: float(v0.flat[0]) if v0.size and np.all(v0 == v0.flat[0]) else v0})
+
+    def to_qnir(self, q: QCuba, shape: tuple, arith):
+        """A NIR IF node whose float parameters a plain NIR reader can use and whose metadata holds the integers."""
+        return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape), metadata={
+            NEURON_KEY: "if", RESET_KEY: q.reset,
+            "bias": arith.bias_value(q.bias_mant, q.bias_exp, q.vth),
+            V_INIT_KEY: arith.state_value(q.v_init, q.vth),
+            "vth": np.int64(q.vth), "bias_mant": np.asarray(q.bias_mant, np.int32), "bias_exp": np.int64(q.bias_exp),
+            "du": np.int64(q.du), "dv": np.int64(q.dv), "v_init_int": np.asarray(q.v_init, np.int32)})
+
+    def from_qnir(self, name: str, node, shape: tuple) -> QCuba:
+        m = node.metadata
+        return QCuba(vth=int(m["vth"]), bias_mant=np.asarray(m["bias_mant"], np.int32).reshape(shape),
+                     bias_exp=int(m["bias_exp"]), du=int(m["du"]), dv=int(m["dv"]),
+                     v_init=np.asarray(m["v_init_int"], np.int32).reshape(shape), reset=check_reset(name, m[RESET_KEY]))
+
+    # ---- quantization -----------------------------------------------------------------------------------
+    def scaled_bias(self, net, pop) -> np.ndarray:
+        return np.asarray(pop.neuron.bias, np.float64)
+
+    def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron:
+        from quantize.discretize import quantize_bias, quantize_decay, quantize_v_init
+
+        p: Cuba = pop.neuron
+        bmant, bexp, bstats = quantize_bias(self.scaled_bias(net, pop), vth, lim)
+        du, dv = quantize_decay(p.du, lim, offset=1), quantize_decay(p.dv, lim, offset=0)
+        q = QCuba(vth=vth, bias_mant=bmant, bias_exp=bexp, du=du, dv=dv,
+                  v_init=quantize_v_init(p.v_init, vth, lim, pop.shape), reset=p.reset)
+        notes = []
+        if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
+            notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
+        return QuantizedNeuron(q, bstats, {"neuron": "if", "reset": p.reset}, notes)
+
+    # ---- simulation -------------------------------------------------------------------------------------
+    def engine(self, pop, xp, arith):
+        if isinstance(pop.neuron, QCuba):
+            from ..backends.engine.fixed import FixedNeurons
+
+            return FixedNeurons.build(pop, xp, arith)
+        from ..backends.engine.floating import FloatNeurons
+
+        return FloatNeurons.build(pop, xp)
+
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
+        from ..backends.lava.network import lava_shape, to_lava
+        from ..backends.lava.proc.process import ConversionLIF
+
+        p = pop.neuron
+        shape = lava_shape(pop.shape)
+        if fixed:
+            params = dict(shape=shape, du=p.du, dv=p.dv, vth=p.vth, v=to_lava(np.asarray(p.v_init).reshape(pop.shape)).astype(np.int32),
+                          bias_mant=to_lava(np.asarray(p.bias_mant).reshape(pop.shape)).astype(np.int32), bias_exp=p.bias_exp)
+        else:
+            params = dict(shape=shape, du=float(p.du), dv=float(p.dv), vth=1.0,
+                          v=to_lava(np.asarray(p.v_init, np.float64).reshape(pop.shape)),
+                          bias_mant=to_lava(np.asarray(p.bias, np.float64).reshape(pop.shape)), bias_exp=0)
+        if stock:
+            from lava.proc.lif.process import LIFReset
+
+            # netx's choice for hardware: periodic reset; in-flight input at window starts is not dropped.
+            return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
+        return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **params)
+
+    def output_scale(self, params, arith) -> float:
+        return float(arith.threshold_raw(params.vth)) if isinstance(params, QCuba) else 1.0
+
+    def scores(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return v + counts  # the integrated input: reset by subtraction keeps the sum
+
+    def latency(self, params) -> int | None:
+        return None
+
+    def input_read_steps(self, params, steps: int) -> int:
+        return steps
+
+    def describe(self, params) -> str:
+        leak = "" if (params.du, params.dv) in ((1.0, 0.0), (4095, 0)) else f", du {params.du}, dv {params.dv}"
+        return f"integrate-and-fire, reset {'by subtraction' if params.reset == 'subtract' else 'to zero'}{leak}"
+
+    def stock_loihi2(self, params) -> str:
+        """The Lava process with Loihi 2 microcode that runs this population, or '' when none does."""
+        return "LIF (reset to zero)" if params.reset == "zero" else ""
+
+
+CUBA = register(CubaModel())
