@@ -76,7 +76,8 @@ def measure_net(key: str, variants: list[str], steps: tuple[int, ...], log) -> d
     from neurokit.convert import Settings, convert
     from neurokit.data import load_dataset
     from neurokit.io import load_torch_model
-    from neurokit.network import from_nir, phase_latency
+    from neurokit.lower import from_nir
+    from neurokit.network import latency as phase_latency
     from neurokit.pipeline import ann_predictions, summarize_run
     from quantize import quantize
 

@@ -41,7 +41,7 @@ def build(name: str):
     from neurokit.convert import convert
     from neurokit.data import load_dataset
     from neurokit.io import load_torch_model
-    from neurokit.network import from_nir
+    from neurokit.lower import from_nir
     from quantize import quantize
 
     torch.manual_seed(0)

@@ -47,6 +47,16 @@ def load_digits() -> Dataset:
 BUILTIN = {"mnist": load_mnist, "digits": load_digits}
 
 
+def random_images(n: int, shape: tuple[int, ...], classes: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random images in [0, 1) with random labels, as an .npz-ready dict (x_train, y_train, and the first
+    quarter again as x_test, y_test): calibration data for untrained example nets whose placement and
+    engine/Lava agreement depend on shapes and weights, not on what the net learned."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n,) + tuple(shape), dtype=np.float32)
+    y = rng.integers(0, classes, n)
+    return {"x_train": x, "y_train": y, "x_test": x[: n // 4], "y_test": y[: n // 4]}
+
+
 def load_dataset(name_or_path: str) -> Dataset:
     """A built-in dataset by name, or an .npz file with x_train, y_train, x_test, y_test."""
     if name_or_path in BUILTIN:

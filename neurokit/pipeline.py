@@ -146,6 +146,7 @@ def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: boo
     if device is not None and backend not in ("engine", "float"):
         raise NeurokitError(f"--device applies to the engine and float backends, not '{backend}'")
     runner = get_backend(backend, **({"device": device} if device is not None else {}))
+    net.order(f"the {backend} backend")  # a structure the backend cannot run fails before the progress bar
     with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
         return runner.run(net, x, steps, progress=update)
 

@@ -97,7 +97,9 @@ def to_nir(q: QuantizedNet) -> nir.NIRGraph:
               "arithmetic": arith.to_dict(), "output": q.output,
               "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model.name} for p in q.populations],
               "projections": [{"name": p.name, "source": p.source, "target": p.target} for p in q.projections]}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit_quantized": json.dumps(header)})
+    # type_check=False: NIR reads a grouped Conv2d's input channels from its weight (C_in / groups), wrongly
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit_quantized": json.dumps(header)},
+                        type_check=False)
 
 
 def from_nir(graph: nir.NIRGraph) -> QuantizedNet:

@@ -76,3 +76,41 @@ def digits_cnn_net(digits_cnn, digits):
     from neurokit.lower import from_nir
 
     return from_nir(convert(digits_cnn, digits.x_train[:300]))
+
+
+class DigitsResNet(nn.Module):
+    """conv-BN-ReLU stem, one residual block (conv-BN-ReLU-conv-BN + x, ReLU), a second block with a 1 x 1
+    projection shortcut after pooling, a shared ReLU module used three times, and a linear read-out."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(4)
+        self.c1, self.b1 = nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.c2, self.b2 = nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.pool = nn.AvgPool2d(2)
+        self.c3 = nn.Conv2d(4, 8, 3, padding=1)
+        self.short = nn.Conv2d(4, 8, 1)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(8 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn0(self.stem(x)))
+        x = self.relu(self.b2(self.c2(self.relu(self.b1(self.c1(x))))) + x)
+        x = self.pool(x)
+        x = torch.relu(self.c3(x) + self.short(x))
+        return self.fc(x.view(x.size(0), -1))
+
+
+@pytest.fixture(scope="session")
+def digits_resnet(digits) -> nn.Module:
+    torch.manual_seed(0)
+    return _train(DigitsResNet(), digits.x_train, digits.y_train, steps=120, batch=256)
+
+
+@pytest.fixture(scope="session")
+def digits_resnet_net(digits_resnet, digits):
+    from neurokit.convert import convert
+    from neurokit.lower import from_nir
+
+    return from_nir(convert(digits_resnet, digits.x_train[:300]))

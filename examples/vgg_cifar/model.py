@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurokit.data import random_images
+
 
 def make_model(seed: int = 0) -> nn.Sequential:
     torch.manual_seed(seed)
@@ -33,10 +35,7 @@ def make_model(seed: int = 0) -> nn.Sequential:
 
 def random_cifar(n: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
     """Random images in [0, 1), CIFAR-shaped, with random labels: calibration data for conversion."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 3, 32, 32), dtype=np.float32)
-    y = rng.integers(0, 10, n)
-    return {"x_train": x, "y_train": y, "x_test": x[: n // 4], "y_test": y[: n // 4]}
+    return random_images(n, (3, 32, 32), seed=seed)
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ class Term:
     pre: list[Op]
     synapse: Op | None
     channels: tuple[int, int] | None = None
+    target: str = ""  # the op whose output the population stands for
 
 
 @dataclasses.dataclass
@@ -61,6 +62,9 @@ def spiking_structure(graph: AnnGraph, input_shape: tuple[int, ...] | None = Non
         pops.append(graph.output)
     reader = _Reader(graph, set(pops), shapes)
     out = [PopulationSpec(name, graph.op(name).kind == "relu", reader.population_terms(graph.op(name))) for name in pops]
+    for spec in out:
+        for t in spec.terms:
+            t.target = spec.op
     for op in graph.body:
         if op.kind == "relu" and op.name != graph.output and not graph.consumers(op.name):
             raise UnsupportedModelError(f"layer {op.index} '{op.name}' (ReLU) feeds nothing; neurokit converts "
@@ -232,7 +236,8 @@ def build_graph(graph: AnnGraph, structure: list[PopulationSpec], scales: list[f
     last = f"if{len(structure) - 1}"
     nodes["output"] = nir.Output(output_type=np.array(shapes[structure[-1].op]))
     edges.append((last, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit": json.dumps(info)})
+    # type_check=False: NIR reads a grouped Conv2d's input channels from its weight (C_in / groups), wrongly
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit": json.dumps(info)}, type_check=False)
 
 
 def population_macs(structure: list[PopulationSpec], macs: dict[str, int]) -> dict[str, int]:

@@ -110,9 +110,11 @@ class PreparedNet:
 
     @property
     def width(self) -> int:
-        """What one sample's working set scales with: every population's neurons (their spike trains are
-        kept until their last reader has run) plus the widest projection input."""
-        return sum(p.n_neurons for p in self.order) + max(q.n_inputs for q in self.net.projections)
+        """What one sample's working set scales with, in units of _chunk_size's 40 bytes per step: the widest
+        population input or output (int64 drive and state), plus every population's spike train (one byte
+        per neuron per step, kept to the end of the chunk)."""
+        widest = max(max(q.n_inputs, q.n_neurons) for q in self.net.projections)
+        return widest + sum(p.n_neurons for p in self.order) // 40
 
 
 def max_graded_input(net) -> int:

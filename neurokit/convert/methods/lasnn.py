@@ -58,10 +58,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..ann import AnnGraph
+from ..ann import INPUT_OP
 from ..normalize import population_scales
 from .base import Converted, Inputs, Settings
-from .torchnet import ChainModule, train
+from .torchnet import AnnModule, train
 
 DEFAULT_EPOCHS = 8
 DEFAULT_TARGET_STEPS = 8  # the BPTT window when --target-steps is not given: the method's point is few steps
@@ -85,37 +85,33 @@ class _Spike(torch.autograd.Function):
         return grad * torch.clamp(1.0 - x.abs(), min=0.0)
 
 
-def _synapse(module: ChainModule, i: int, x: torch.Tensor) -> torch.Tensor:
-    """Layer i's synaptic sum W_i pre_i(x), without the bias."""
-    m = module.synapses[i]
-    x = module.pre(i, x)
-    if isinstance(m, nn.Conv2d):
-        return nn.functional.conv2d(x, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
-    return nn.functional.linear(x, m.weight)
-
-
-def spiking_forward(module: ChainModule, lambdas: list[float], x: torch.Tensor, steps: int,
+def spiking_forward(module: AnnModule, lambdas: list[float], x: torch.Tensor, steps: int,
                     v_init: float, with_potential: bool = False):
-    """Spike counts of every layer over `steps` steps, (B, *layer shape) each, with the deployed dynamics
-    (see the module docstring); differentiable through the surrogate. with_potential=True also returns the
-    last layer's v after the last step: (counts, v)."""
+    """Spike counts of every population over `steps` steps, (B, *shape) each, with the deployed dynamics
+    (see the module docstring), populations in order; differentiable through the surrogate.
+    with_potential=True also returns the output population's v after the last step: (counts, v)."""
     counts = []
     dtype = module.synapses[0].weight.dtype
     x = x.to(dtype)
     b = x.shape[0]
-    prev = None  # (T, B, ...) spikes of the layer before
-    lam_prev = 1.0
-    for i, lam in enumerate(lambdas):
-        bias = module.synapses[i].bias
-        if i == 0:
-            drive = _synapse(module, 0, x) / lam  # the input current, the same every step from step 1 on
-            rest = drive.unsqueeze(0).expand((steps - 1,) + drive.shape)
-        else:
-            flat = prev[:steps - 1].reshape(((steps - 1) * b,) + prev.shape[2:])
-            rest = _synapse(module, i, flat * lam_prev) / lam
-            rest = rest.reshape((steps - 1, b) + rest.shape[1:])
+    index = {spec.op: k for k, spec in enumerate(module.structure)}
+    trains = {}  # population op -> its spikes (T, B, ...)
+    v = None
+    for k, (spec, lam) in enumerate(zip(module.structure, lambdas)):
+        rest = None
+        for term in spec.terms:
+            if term.source == INPUT_OP:  # the input current, the same every step from step 1 on
+                r = module.term_input(term, x)
+                r = r.unsqueeze(0).expand((steps - 1,) + tuple(r.shape))
+            else:
+                src = trains[term.source]
+                flat = src[:steps - 1].reshape(((steps - 1) * b,) + src.shape[2:])
+                r = module.term_input(term, flat * lambdas[index[term.source]])
+                r = r.reshape((steps - 1, b) + r.shape[1:])
+            rest = r if rest is None else rest + r
+        rest = rest / lam
         shape = rest.shape[1:]
-        bias = (bias / lam).reshape((1, -1) + (1,) * (len(shape) - 2))
+        bias = module.population_bias(k) / lam
         v = torch.full(shape, float(v_init), dtype=dtype)
         spikes = []
         for t in range(steps):
@@ -123,13 +119,12 @@ def spiking_forward(module: ChainModule, lambdas: list[float], x: torch.Tensor, 
             s = _Spike.apply(v - 1.0)
             v = v - s.detach()
             spikes.append(s)
-        prev = torch.stack(spikes)
-        counts.append(prev.sum(0))
-        lam_prev = lam
+        trains[spec.op] = torch.stack(spikes)
+        counts.append(trains[spec.op].sum(0))
     return (counts, v) if with_potential else counts
 
 
-def output_scores(module: ChainModule, lambdas: list[float], x: torch.Tensor, steps: int, v_init: float,
+def output_scores(module: AnnModule, lambdas: list[float], x: torch.Tensor, steps: int, v_init: float,
                   readout: str):
     """(counts of every layer, the output the deployed net reads: (B, classes)): spike counts, or with the
     potential readout count + v in thresholds (neurokit.network.readout_of); the potential's gradient
@@ -158,7 +153,7 @@ def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout
     """Output scores (N, classes) of the student that `converted` holds, run in float64 with the deployed
     dynamics (spike counts, or count + v with the potential readout): argmax(1) of them is what the exported
     SNN predicts."""
-    module = ChainModule(converted.ops).double()
+    module = AnnModule(converted.ann, tuple(np.shape(x)[1:])).double()
     with torch.no_grad():
         return np.concatenate([
             output_scores(module, converted.scales, torch.as_tensor(x[i:i + batch]), steps, converted.v_init,
@@ -166,7 +161,7 @@ def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout
 
 
 def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
-    ops = ann.chain("conversion method 'lasnn'")
+    """Any graph: chains, residual and branching models."""
     x, y = inputs.labelled("lasnn")
     steps = settings.target(DEFAULT_TARGET_STEPS)
     if steps < 2:
@@ -175,10 +170,11 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     lr = DEFAULT_LR if settings.lr is None else float(settings.lr)
     v_init = float(settings.v_init)
     lambdas = population_scales(ann, inputs.calibration, settings.percentile)
-    teacher = ChainModule(ops).eval()
+    input_shape = tuple(np.shape(x)[1:])
+    teacher = AnnModule(ann, input_shape).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    student = ChainModule(ops)
+    student = AnnModule(ann, input_shape)
     last = len(lambdas) - 1
 
     def losses(xb, yb):
@@ -210,7 +206,7 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     after = probe_losses()
     per_epoch = -(-len(x) // BATCH)
     epoch_means = [np.mean(record[e * per_epoch:(e + 1) * per_epoch], axis=0) for e in range(epochs)]
-    result = Converted(AnnGraph.from_chain(student.to_ops()), [float(l) for l in lambdas], v_init)
+    result = Converted(student.to_ann(), [float(l) for l in lambdas], v_init)
     acc = float(np.mean(student_predictions(result, x, steps, settings.readout).argmax(1) == np.asarray(y)))
     result.info = {
         "student_accuracy_train": acc,

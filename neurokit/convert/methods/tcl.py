@@ -2,7 +2,7 @@
 DAC 2021, arXiv:2008.04509).
 
 Every hidden ReLU becomes a clipping layer  y = min(ReLU(z), lambda_l)  with one trainable scalar lambda_l per
-layer. The network is fine-tuned, weights and lambdas together, on cross-entropy plus an L2 penalty on the
+layer (population: residual and branching graphs too). The network is fine-tuned, weights and lambdas together, on cross-entropy plus an L2 penalty on the
 lambdas (`PENALTY` * sum_l lambda_l^2), which pulls each bound down to where clipping starts to cost accuracy.
 The trained lambda_l is then the layer's normalization factor: the SNN threshold (one spike per step) stands for
 lambda_l, so the SNN saturates exactly where the trained ANN clips and no activation is lost above the threshold
@@ -26,11 +26,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..ann import AnnGraph
 from ..normalize import population_scales
-from ..to_nir import group_ops
 from .base import Converted, Inputs, Settings
-from .torchnet import ChainModule, accuracy, clipped_output_scale, shift_for, train
+from .torchnet import AnnModule, accuracy, clipped_output_scale, shift_for, train
 
 # L2 coefficient on the clipping bounds (Ho & Chang 2021 train the bounds with an L2 penalty
 # like the weights); 5e-4 is the usual weight-decay strength of the CIFAR / ImageNet VGG and ResNet training
@@ -45,15 +43,14 @@ LAMBDA_GAIN = 10.0
 
 
 def convert_tcl(ann, inputs: Inputs, settings: Settings) -> Converted:
-    ops = ann.chain("conversion method 'tcl'")
+    """Any graph: chains, residual and branching models (one clipping bound per hidden population)."""
     x, y = inputs.labelled("tcl")
     epochs = EPOCHS if settings.epochs is None else settings.epochs
     lr = LR if settings.lr is None else settings.lr
-    groups = group_ops(ops)
-    hidden = len(groups) - 1
+    module = AnnModule(ann)
+    hidden = len(module.hidden)
     init = population_scales(ann, inputs.calibration, settings.percentile)[:hidden]
 
-    module = ChainModule(ops)
     lam0 = torch.tensor(init, dtype=torch.float32)
     w = nn.Parameter(torch.zeros(hidden))
 
@@ -81,4 +78,4 @@ def convert_tcl(ann, inputs: Inputs, settings: Settings) -> Converted:
         "lr": lr,
         "tcl_penalty": PENALTY,
     }
-    return Converted(AnnGraph.from_chain(module.to_ops()), scales=trained + [out_scale], v_init=settings.v_init, info=info)
+    return Converted(module.to_ann(), scales=trained + [out_scale], v_init=settings.v_init, info=info)

@@ -1,7 +1,9 @@
-"""The ANN chain as a trainable torch module, for the methods that fine-tune or distill.
+"""The ANN graph as a trainable torch module, for the methods that fine-tune or distill.
 
-`ChainModule(ops)` holds one torch layer per synapse (BatchNorm already folded) and runs the chain with
-any activation in place of each ReLU; `to_ops()` writes the trained weights back into a copy of the chain.
+`AnnModule(ann)` holds one torch layer per synapse op (BatchNorm already folded) and runs the graph with any
+activation in place of each hidden ReLU; `to_ann()` writes the trained weights back into a copy of the graph.
+`ChainModule(ops)` is the same for a chain, with the per-population helpers the spiking student of
+lasnn steps through (`groups`, `pre`, `layer`, `to_ops`).
 `train(...)` is the one minibatch loop every method uses (Adam, cosine schedule, fixed seed).
 """
 from __future__ import annotations
@@ -14,32 +16,107 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..ann import Op
-from ..to_nir import group_ops
+from ..ann import INPUT_OP, SYNAPSE_KINDS, AnnGraph, Op, apply_op
+from ..to_nir import group_ops, spiking_structure
 
 SHIFT = 2  # +-pixel roll augmentation for fine-tuning on images, as examples/mnist_cnn/train.py
 
 
-class ChainModule(nn.Module):
-    """Synapses of the chain as nn.Conv2d / nn.Linear (float32), grouped as the spiking layers are."""
+def _torch_layer(op: Op) -> nn.Module:
+    p = op.params
+    w = torch.tensor(p["weight"], dtype=torch.float32)
+    if op.kind == "conv":
+        m = nn.Conv2d(w.shape[1] * p["groups"], w.shape[0], tuple(w.shape[2:]), stride=p["stride"],
+                      padding=p["padding"], dilation=p["dilation"], groups=p["groups"])
+    else:
+        m = nn.Linear(w.shape[1], w.shape[0])
+    with torch.no_grad():
+        m.weight.copy_(w)
+        m.bias.copy_(torch.tensor(p["bias"], dtype=torch.float32))
+    return m
+
+
+class AnnModule(nn.Module):
+    """The synapse ops of an ANN graph as nn.Conv2d / nn.Linear (float32), in graph order. The hidden
+    populations are the ReLUs before the output (neurokit.convert.to_nir.spiking_structure order).
+    input_shape is needed for models that concatenate."""
+
+    def __init__(self, ann: AnnGraph, input_shape: tuple[int, ...] | None = None):
+        super().__init__()
+        self.ann = ann
+        self.synapse_ops = [op for op in ann.body if op.kind in SYNAPSE_KINDS]
+        self.synapses = nn.ModuleList(_torch_layer(op) for op in self.synapse_ops)
+        self._index = {op.name: i for i, op in enumerate(self.synapse_ops)}
+        self.structure = spiking_structure(ann, input_shape)
+        self.shapes = ann.shapes(input_shape) if input_shape is not None else None
+        relus = [spec.op for spec in self.structure if spec.has_relu and spec.op != ann.output]
+        self.hidden = {name: i for i, name in enumerate(relus)}  # ReLU op -> hidden population index
+
+    def term_input(self, term, x: torch.Tensor) -> torch.Tensor:
+        """What one term of a population adds (neurokit.convert.to_nir.Term), without bias: its synapse's
+        weights (the slice a torch.cat gives it) on its pooled / flattened source x, or x itself."""
+        for op in term.pre:
+            x = apply_op(op, [x])
+        if term.synapse is None:
+            if term.channels is None:
+                return x
+            a, n = term.channels
+            out = x.new_zeros((len(x),) + tuple(self.shapes[term.target]))
+            out[:, a:a + n] = x
+            return out
+        m = self.synapses[self._index[term.synapse.name]]
+        w = m.weight if term.channels is None else m.weight[:, term.channels[0]:sum(term.channels)]
+        if isinstance(m, nn.Conv2d):
+            return nn.functional.conv2d(x, w, None, m.stride, m.padding, m.dilation, m.groups)
+        return nn.functional.linear(x, w)
+
+    def population_bias(self, index: int) -> torch.Tensor:
+        """The bias of population `index`: the sum of its synapses' biases, shaped to broadcast over it."""
+        biases = [self.synapses[self._index[s.name]].bias for s in self.structure[index].synapses]
+        if not biases:
+            return torch.zeros((), dtype=self.synapses[0].weight.dtype)
+        b = sum(biases)
+        conv = self.structure[index].synapses[0].kind == "conv"
+        return b.reshape(-1, 1, 1) if conv else b
+
+    def forward(self, x: torch.Tensor, activation: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+                record: bool = False):
+        """Logits; activation(i, z) replaces the ReLU of hidden population i (default ReLU). With record=True
+        also the list of every hidden population's activation output."""
+        values = {INPUT_OP: x}
+        outs = [None] * len(self.hidden)
+        for op in self.ann.body:
+            xs = [values[i] for i in op.inputs]
+            if op.kind in SYNAPSE_KINDS:
+                y = self.synapses[self._index[op.name]](xs[0])
+            elif op.kind == "relu" and op.name in self.hidden:
+                i = self.hidden[op.name]
+                y = torch.relu(xs[0]) if activation is None else activation(i, xs[0])
+                outs[i] = y
+            else:
+                y = apply_op(op, xs)
+            values[op.name] = y
+        out = values[self.ann.output]
+        return (out, outs) if record else out
+
+    def to_ann(self) -> AnnGraph:
+        """A copy of the graph with this module's weights."""
+        ops = copy.deepcopy(self.ann.ops)
+        for op in ops:
+            if op.name in self._index:
+                m = self.synapses[self._index[op.name]]
+                op.params["weight"] = m.weight.detach().double().numpy().copy()
+                op.params["bias"] = m.bias.detach().double().numpy().copy()
+        return AnnGraph(ops, self.ann.output)
+
+
+class ChainModule(AnnModule):
+    """AnnModule of a chain of ops: synapse i feeds population i."""
 
     def __init__(self, ops: list[Op]):
-        super().__init__()
+        super().__init__(AnnGraph.from_chain(ops))
         self.ops = ops
         self.groups = group_ops(ops)
-        self.synapses = nn.ModuleList()
-        for g in self.groups:
-            p = g.synapse.params
-            w = torch.tensor(p["weight"], dtype=torch.float32)
-            if g.synapse.kind == "conv":
-                m = nn.Conv2d(w.shape[1] * p["groups"], w.shape[0], tuple(w.shape[2:]), stride=p["stride"],
-                              padding=p["padding"], dilation=p["dilation"], groups=p["groups"])
-            else:
-                m = nn.Linear(w.shape[1], w.shape[0])
-            with torch.no_grad():
-                m.weight.copy_(w)
-                m.bias.copy_(torch.tensor(p["bias"], dtype=torch.float32))
-            self.synapses.append(m)
 
     def pre(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Pooling / flatten ops before spiking layer `index`."""
@@ -51,29 +128,9 @@ class ChainModule(nn.Module):
         """Pre-activation of spiking layer `index` from the previous layer's output."""
         return self.synapses[index](self.pre(index, x))
 
-    def forward(self, x: torch.Tensor, activation: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
-                record: bool = False):
-        """Logits; activation(i, z) replaces the ReLU after hidden layer i (default ReLU). With record=True
-        also the list of every hidden layer's activation output."""
-        outs = []
-        last = len(self.groups) - 1
-        for i in range(len(self.groups)):
-            x = self.layer(i, x)
-            if i < last:
-                x = torch.relu(x) if activation is None else activation(i, x)
-                outs.append(x)
-        return (x, outs) if record else x
-
     def to_ops(self) -> list[Op]:
         """A copy of the chain with this module's weights."""
-        ops = copy.deepcopy(self.ops)
-        by_name = {g.synapse.name: m for g, m in zip(self.groups, self.synapses)}
-        for op in ops:
-            if op.name in by_name and op.kind in ("conv", "linear"):
-                m = by_name[op.name]
-                op.params["weight"] = m.weight.detach().double().numpy().copy()
-                op.params["bias"] = m.bias.detach().double().numpy().copy()
-        return ops
+        return self.to_ann().body
 
 
 def train(params, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: np.ndarray, y: np.ndarray,
@@ -112,7 +169,7 @@ def train(params, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     return history
 
 
-def accuracy(module: ChainModule, x: np.ndarray, y: np.ndarray, activation=None, batch: int = 500) -> float:
+def accuracy(module: AnnModule, x: np.ndarray, y: np.ndarray, activation=None, batch: int = 500) -> float:
     module.eval()
     with torch.no_grad():
         pred = np.concatenate([module(torch.as_tensor(x[i:i + batch], dtype=torch.float32), activation).argmax(1).numpy()
@@ -125,7 +182,7 @@ def shift_for(x: np.ndarray) -> int:
     return SHIFT if x.ndim == 4 and min(x.shape[2:]) >= 16 else 0
 
 
-def clipped_output_scale(module: ChainModule, calibration: np.ndarray, activation, percentile: float,
+def clipped_output_scale(module: AnnModule, calibration: np.ndarray, activation, percentile: float,
                          batch: int = 500) -> float:
     """Percentile of the positive outputs of `module` run with `activation` in place of each ReLU."""
     module.eval()
