@@ -1,6 +1,6 @@
 """Layer-wise ANN-to-SNN distillation (LaSNN; Hong, Shen, Qi & Wang 2023, arXiv 2304.09101).
 
-The ANN stays frozen as the teacher; a spiking student with the same chain learns from it with backprop
+The ANN stays frozen as the teacher; a spiking student with the same graph learns from it with backprop
 through time (BPTT) over `Settings.target_steps` steps, so that it is accurate at few time steps. The loss
 is cross-entropy on the student's output plus an attention-transfer feature loss at every hidden layer:
 
@@ -17,7 +17,8 @@ both maps are in the same units). beta = 1000 as in attention transfer.
 
 What differs from the paper. LaSNN distils an ANN into a (smaller) SNN of LIF neurons "by distilling the
 knowledge other than converting the parameters of ANN" (its abstract): the student does not inherit weights.
-Here the student has the teacher's chain and starts from the teacher's weights under data-based
+Here the student has the teacher's graph (chains, residual and branching nets: each population sums its
+projections, a skip connection is one of them) and starts from the teacher's weights under data-based
 normalization (Rueckauer et al. 2017: lambda_l = the `Settings.percentile` of layer l's activations), so at
 epoch 0 it is the rate-converted network and distillation fine-tunes it for T steps. Its neurons are
 integrate-and-fire, i.e. LIF without leak (Loihi 2's LIF with dv = 0, du = 1), because the exported network
@@ -27,9 +28,9 @@ abstract's "attention scheme" + layer-wise distillation, made concrete as attent
 targets) is not added.
 
 The student's forward is exactly what the float engine and Lava floating_pt run (neurokit.network):
-layer 0 receives the input as a current W_0 x from step 1 on (nothing at step 0: one step of synaptic
-delay), layer l > 0 receives W_l lambda_(l-1) s_(l-1)(t-1); v += input / lambda_l + b_l / lambda_l; spike
-s = (v > 1), strictly; v -= s. Pooling and flatten act on spikes. Prediction = argmax of the output spike
+population l receives, through each projection from a source s, W lambda_s s(t-1) (the input as a current
+W x from step 1 on; nothing at step 0: one step of synaptic delay), summed; v += input / lambda_l +
+b_l / lambda_l; spike s = (v > 1), strictly; v -= s. Pooling and flatten act on spikes. Prediction = argmax of the output spike
 counts (ties to the lowest index). The Heaviside's gradient is a triangle surrogate,
 ds/dv = max(0, 1 - |v - 1|); the reset term is detached from the graph (Zenke & Vogels 2021).
 The trained weights are returned in ANN units with scales = lambda, so build_graph writes exactly the
