@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("verify", help="run Lava fixed_pt and the engine on the same inputs; report any difference",
-                       description="Compare every layer's spikes, u and v at every step between Lava's fixed_pt "
-                                   "simulation and neurokit's engine; print agreement or the first mismatch.")
+                       description="Compare every population's spikes, u and v at every step between Lava's "
+                                   "fixed_pt simulation and neurokit's engine; print agreement or the first "
+                                   "mismatch. Exits 0 when bit-exact, 1 on any mismatch, 2 on bad input.")
     p.add_argument("network", help="quantized file from 'neurokit quantize' (or model.q.nir from 'neurokit deploy')")
     p.add_argument("--samples", type=int, default=4, help="first N test samples (default: 4)")
     p.add_argument("--steps", type=int, default=32, help="time steps per sample, T (default: 32)")
@@ -164,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, data=False)
 
     p = sub.add_parser("deploy", help="all stages: convert, quantize, run (float and fixed point), report",
-                       description="Convert, quantize and run a torch model, then report accuracy, spikes, synaptic "
-                                   "operations and energy per inference.")
+                       description="Convert, quantize, check the fit and run a torch model, then report accuracy, "
+                                   "spikes, synaptic operations and energy per inference. Exits 0 when the network "
+                                   "fits and Lava's re-run agrees with the engine bit for bit; 1 (after writing the "
+                                   "report that says why) when it does not fit or Lava disagrees; 2 on bad input.")
     p.add_argument("model", help="torch checkpoint holding the whole model")
     p.add_argument("--out", help="folder for model.nir, model.q.nir, report.json, report.txt")
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
@@ -344,6 +347,7 @@ def cmd_deploy(a) -> dict:
 COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run, "verify": cmd_verify,
             "report": cmd_report, "deploy": cmd_deploy}
 EXIT_DOES_NOT_FIT = 1
+EXIT_MISMATCH = 1
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -423,6 +427,12 @@ def main(argv: list[str] | None = None) -> int:
         more = len(result["problems"]) - 1
         print(f"neurokit: error: {text}" + (f" (and {more} more, listed above)" if more else ""), file=sys.stderr)
         return EXIT_DOES_NOT_FIT
+    if args.command == "verify" and not result["match"]:
+        return EXIT_MISMATCH
+    if args.command == "deploy":
+        from .pipeline import deploy_exit_code
+
+        return deploy_exit_code(result)
     return 0
 
 

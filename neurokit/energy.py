@@ -63,6 +63,11 @@ def snn_energy(profile, layer_neurons: list[int], layer_spikes: list[float], lay
     ]
 
 
+def synop_joules(profile) -> float:
+    """Energy of one synaptic operation (energy.synop_pj)."""
+    return float(profile.energy.synop_pj) * PJ
+
+
 def ann_energy(profile, macs: int) -> dict[str, EnergyTerm]:
     return {"fp32": _term(profile, "ANN MACs (fp32)", macs, "ann_mac_fp32_pj"),
             "int8": _term(profile, "ANN MACs (int8)", macs, "ann_mac_int8_pj")}

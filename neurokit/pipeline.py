@@ -254,6 +254,8 @@ def deploy(opt: DeployOptions) -> dict:
         net = from_nir(graph)
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits)
+    with clock("fit"):
+        placement = fit_summary(qnet, profile)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
@@ -275,13 +277,29 @@ def deploy(opt: DeployOptions) -> dict:
                                           if replaced_accuracy is not None else {})},
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
-        conversion_error=conversion_error,
+        conversion_error=conversion_error, fit=placement,
     )
     if opt.out:
         with clock("write"):
             write_outputs(Path(opt.out), graph, qnet, report)
     report["stage_seconds"] = dict(clock.seconds)
     return report
+
+
+def fit_summary(qnet, profile) -> dict:
+    """Whether the quantized net fits the profile's board (neurokit.fit), in a few numbers and one line."""
+    from .fit import fit_network
+
+    fit = fit_network(qnet, profile)
+    return {"fits": fit.fits, "cores": fit.cores, "chips": fit.chips, "cores_available": fit.cores_available,
+            "chips_available": fit.chips_available, "problem": None if fit.fits else fit.error_message()}
+
+
+def deploy_exit_code(report: dict) -> int:
+    """0 when everything deploy claims holds; 1 when the net does not fit or Lava disagreed with the engine."""
+    check = report.get("lava_check") or {}
+    fits = (report.get("fit") or {}).get("fits", True)
+    return 0 if fits and check.get("match", True) else 1
 
 
 def check_against_lava(qnet, x: np.ndarray, steps: int) -> dict:

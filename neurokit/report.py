@@ -27,7 +27,7 @@ def to_json(obj, indent: int | None = 2) -> str:
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
                  lava_check: dict | None = None, stage_seconds: dict | None = None,
-                 conversion_error: dict | None = None) -> dict:
+                 conversion_error: dict | None = None, fit: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
@@ -56,7 +56,11 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "energy_terms": [dict(name=t.name, count=t.count, constant=t.constant, pj_each=t.pj_each,
                               joules=t.joules, source=t.source) for t in snn_terms + list(ann_terms.values())],
         "energy_not_counted": energy.NOT_COUNTED,
+        "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
+        # synaptic operations and their energy per projection: where a population sums several, which costs what
+        "projections": [dict(p, energy_j=p["synops"] * energy.synop_joules(profile))
+                        for p in fixed_run.get("projections", [])],
         "quantization": quantization,
         "conversion": conversion,
         "conversion_error": conversion_error,
@@ -120,11 +124,23 @@ def render_text(r: dict) -> str:
                  f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
     out += text_table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
     out.append("  synops in: messages into the layer's synapses x structural fan-out (from the input: its messages)")
+    if any(len(l.get("inputs", ())) > 1 for l in r["layers"]):  # a graph: say what each projection costs
+        rows = [[p["name"], p["source"], p["target"], p["kind"], f"{p['synops']:.4g}", _si(p["energy_j"], "J")]
+                for p in r.get("projections", [])]
+        out += ["", "Per projection, per inference"]
+        out += text_table(["projection", "from", "to", "kind", "synops", "synop energy"], rows)
     out += ["", "Energy per inference (event model; constants below)"]
     rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", _si(t["joules"], "J")]
             for t in r["energy_terms"]]
     out += text_table(["term", "count", "constant", "pJ each", "energy"], rows)
     ratio = r["energy_snn_j"] / r["energy_ann_j"] if r["energy_ann_j"] else float("nan")
+    fit = r.get("fit")
+    if fit and fit["fits"]:
+        out.append(f"  fits {r['profile']}: {fit['cores']:,} of {fit['cores_available']:,} cores on {fit['chips']} of "
+                   f"{fit['chips_available']} chip{'s' if fit['chips_available'] > 1 else ''}")
+    elif fit:
+        out.append(f"  does NOT fit {r['profile']} ({fit['cores']:,} cores needed, {fit['cores_available']:,} there; "
+                   f"{fit['problem']}): the energy below is that of a hypothetical larger board")
     out += [f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
             f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}",
             f"  not counted: {r['energy_not_counted']}"]

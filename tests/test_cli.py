@@ -73,6 +73,23 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert {c["key"] for c in r["constants"]} >= {"energy.synop_pj", "energy.ann_mac_fp32_pj"}
     assert sorted(p.name for p in out.iterdir()) == ["model.nir", "model.q.nir", "report.json", "report.txt"]
     assert json.loads((out / "report.json").read_text())["fixed_accuracy"] == r["fixed_accuracy"]
+    assert r["fit"] == {"fits": True, "cores": 2, "chips": 1, "cores_available": 120, "chips_available": 1,
+                        "problem": None}
+
+
+def test_deploy_of_a_net_that_does_not_fit_writes_the_report_and_exits_1(digits_model, tmp_path, capsys):
+    profile = tmp_path / "small.toml"
+    profile.write_text('extends = "loihi2"\nname = "small"\ndescription = "8 neurons per core, 2 cores"\n\n[core]\n'
+                       'neurons_per_core = { value = 8, source = "test", verified = true }\n\n[chip]\n'
+                       'cores_per_chip = { value = 2, source = "test", verified = true }\n')
+    out = tmp_path / "run"
+    rc, stdout, err = _run(["deploy", digits_model, "--data", "digits", "--samples", 10, "--steps", 8, "--profile",
+                            profile, "--verify-samples", 0, "--out", out, "--quiet"], capsys)
+    assert rc == 1 and err == ""
+    assert "does NOT fit small (6 cores needed, 2 there; the network needs 6 cores on 3 chips" in stdout
+    assert "the energy below is that of a hypothetical larger board" in stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["fit"]["fits"] is False and report["fit"]["cores"] == 6
 
 
 def test_deploy_with_a_phase_coded_method(digits_model, tmp_path, capsys):

@@ -384,3 +384,38 @@ def test_hand_built_network_validation():
         Network((3,), [p], [good, Projection("x", "p", "q", "dense", (2,), (2,), np.ones((2, 2)))], "p").validate()
     with pytest.raises(GraphError, match="delay of 2 steps"):
         Network((3,), [p], [Projection("w", INPUT, "p", "dense", (3,), (2,), np.ones((2, 3)), delay=2)], "p").validate()
+
+
+def test_deploy_with_maxpool_replaced_reports_both_ann_accuracies(tmp_path, capsys):
+    from neurokit.cli import main
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(4 * 4 * 4, 10)).eval()
+    path = tmp_path / "maxpool.pt"
+    torch.save(model, path)
+    base = ["deploy", str(path), "--data", "digits", "--samples", "20", "--steps", "8", "--verify-samples", "0",
+            "--quiet"]
+    assert main(base) == 2
+    assert "pass --replace-maxpool avg" in capsys.readouterr().err
+    assert main(base + ["--replace-maxpool", "avg", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0 <= r["ann_accuracy_maxpool_replaced"] <= 1 and r["conversion"]["maxpool_replaced"] == "avg"
+    from neurokit.report import render_text
+
+    assert "ANN, MaxPool2d read as AvgPool2d (float64)" in render_text(r)
+
+
+def test_report_gives_each_projection_its_synops_and_energy(digits_resnet_net, resnet_q, profile, digits):
+    from neurokit.pipeline import summarize_run
+    from neurokit.report import build_report, render_text
+
+    q, rep = resnet_q
+    trace = get_backend("engine", device="cpu").run(q, digits.x_test[:10], 8)
+    r = build_report(model="m", dataset="digits", profile=profile, steps=8, quantization=rep,
+                     fixed_run=summarize_run(q, trace, digits.y_test), conversion=digits_resnet_net.metadata)
+    assert [p["name"] for p in r["projections"]] == [p.name for p in q.projections]
+    for p in r["projections"]:
+        assert p["energy_j"] == pytest.approx(p["synops"] * profile.energy.synop_pj * 1e-12)
+    text = render_text(r)
+    assert "Per projection, per inference" in text and "skip2_1" in text and "if2 <- if0" in text
