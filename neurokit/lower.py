@@ -22,9 +22,9 @@ from .errors import UnsupportedModelError
 from .network import INPUT, GraphError, Network, Population, Projection, conv_out_hw
 from .neurons import model_for_nir
 
-SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, IF"
+SUPPORTED_NODES = "Input, Output, Affine, Linear, Conv2d, Scale, SumPool2d, AvgPool2d, Flatten, IF"
 PASS_THROUGH = (nir.SumPool2d, nir.AvgPool2d, nir.Flatten)
-SYNAPSES = (nir.Affine, nir.Linear, nir.Conv2d)
+SYNAPSES = (nir.Affine, nir.Linear, nir.Conv2d, nir.Scale)
 
 
 def _pair(v) -> tuple[int, int]:
@@ -145,7 +145,7 @@ class _Lowering:
             return "conv", self.shape_of(source), (int(w.shape[0]),) + hw
         if isinstance(node, (nir.Affine, nir.Linear)):
             return "dense", self.shape_of(source), (int(np.asarray(node.weight).shape[0]),)
-        shape = self._pooled(shape, ops, target)
+        shape = self._pooled(shape, ops, syn or target)
         flat = any(isinstance(self.nodes[o], nir.Flatten) for o in ops)
         return ("dense" if flat or len(shape) != 3 else "conv"), self.shape_of(source), \
             ((int(np.prod(shape)),) if flat else tuple(shape))
@@ -215,8 +215,10 @@ class _Lowering:
             proj, bias = _conv_projection(name, src, pop.name, syn, node, [(o, self.nodes[o]) for o in ops], in_shape)
         elif isinstance(node, (nir.Affine, nir.Linear)):
             proj, bias = _dense_projection(name, src, pop.name, syn, node, [(o, self.nodes[o]) for o in ops], in_shape)
-        else:
-            proj, bias = _identity_projection(name, src, pop.name, [(o, self.nodes[o]) for o in ops], in_shape)
+        else:  # an edge neuron -> neuron (scale 1) or through a Scale node
+            scale = np.asarray(node.scale, np.float64) if node is not None else 1.0
+            proj, bias = _identity_projection(name, src, pop.name, [(o, self.nodes[o]) for o in ops], in_shape, scale,
+                                              syn)
         proj.folded = folded
         if tuple(proj.out_shape) != tuple(pop.shape):
             raise GraphError(f"projection '{name}' into '{pop.name}' produces {tuple(proj.out_shape)} but the neuron "
@@ -340,21 +342,30 @@ def _fold_dense_pools(w, syn_name, pending, in_shape):
     return w
 
 
-def _identity_projection(name, source, target, pending, in_shape):
-    """Neuron -> neuron (with pooling / flatten only): weight 1 per element."""
-    flat = any(isinstance(op, nir.Flatten) for _, op in pending)
-    if len(in_shape) == 3 and not flat:
-        c = in_shape[0]
-        conv = nir.Conv2d(input_shape=np.array(in_shape[1:]), weight=np.ones((c, 1, 1, 1)), stride=1, padding=0,
-                          dilation=1, groups=c, bias=np.zeros(c))
-        return _conv_projection(name, source, target, name, conv, pending, in_shape)
-    n = int(np.prod(in_shape))
-    pooled = in_shape
+def _identity_projection(name, source, target, pending, in_shape, scale=1.0, scale_node=None):
+    """Neuron -> neuron (with pooling / flatten only), each element times `scale` (NIR's Scale node: an array
+    of the pooled shape): a depthwise 1 x 1 convolution (the scale uniform within each channel) or a diagonal
+    matrix."""
+    pooled = tuple(in_shape)
     for pname, op in pending:
         pooled = (int(np.prod(pooled)),) if isinstance(op, nir.Flatten) else \
             (pooled[0],) + tuple(pooled[1 + i] // _pool_kernel(pname, op, pooled)[i] for i in range(2))
-    n = int(np.prod(pooled))
-    return _dense_projection(name, source, target, name, nir.Linear(weight=np.eye(n)), pending, in_shape)
+    where = scale_node or name
+    try:
+        scale = np.broadcast_to(np.asarray(scale, np.float64), pooled)
+    except ValueError:
+        raise GraphError(f"NIR node '{where}' (Scale) has shape {np.shape(scale)} but reads {pooled}") from None
+    if len(pooled) == 3:
+        per_channel = scale.reshape(pooled[0], -1)
+        if np.any(per_channel != per_channel[:, :1]):
+            raise UnsupportedModelError(f"NIR node '{where}' (Scale): the scale must be uniform within each channel "
+                                        "(a depthwise 1 x 1 synapse)")
+        c = pooled[0]
+        conv = nir.Conv2d(input_shape=np.array(pooled[1:]), weight=per_channel[:, 0].reshape(c, 1, 1, 1), stride=1,
+                          padding=0, dilation=1, groups=c, bias=np.zeros(c))
+        return _conv_projection(name, source, target, where, conv, pending, in_shape)
+    weight = np.diag(scale.reshape(-1))
+    return _dense_projection(name, source, target, where, nir.Linear(weight=weight), pending, in_shape)
 
 
 def _apply_gain(proj: Projection, gain: np.ndarray, target: str) -> None:

@@ -218,7 +218,10 @@ def build_graph(graph: AnnGraph, structure: list[PopulationSpec], scales: list[f
             if syn is not None:
                 biased.add(id(syn))
             meta = {"source_layer": syn.name if syn is not None else f"identity from {term.source}", "lambda": lam}
-            if w.ndim == 4:
+            if syn is None and term.channels is None:  # a skip: x times lambda(source) / lambda(population)
+                name = f"skip{k}{suffix}"
+                nodes[name] = nir.Scale(scale=np.full(in_shape, (lam_src / lam) * pool_factor), metadata=meta)
+            elif w.ndim == 4:
                 p = syn.params if syn is not None else {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1),
                                                         "groups": in_shape[0] if term.channels is None else 1}
                 name = f"{'conv' if syn is not None else 'skip'}{k}{suffix}"
@@ -236,8 +239,10 @@ def build_graph(graph: AnnGraph, structure: list[PopulationSpec], scales: list[f
     last = f"if{len(structure) - 1}"
     nodes["output"] = nir.Output(output_type=np.array(shapes[structure[-1].op]))
     edges.append((last, "output"))
-    # type_check=False: NIR reads a grouped Conv2d's input channels from its weight (C_in / groups), wrongly
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit": json.dumps(info)}, type_check=False)
+    grouped = any(isinstance(n, nir.Conv2d) and int(n.groups) > 1 for n in nodes.values())
+    # NIR's type check reads a grouped Conv2d's input channels from its weight (C_in / groups), wrongly: a model
+    # with grouped convolutions is written unchecked (neurokit.lower checks every shape itself)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"neurokit": json.dumps(info)}, type_check=not grouped)
 
 
 def population_macs(structure: list[PopulationSpec], macs: dict[str, int]) -> dict[str, int]:
