@@ -208,7 +208,7 @@ class Network:
                 raise GraphError(f"projection '{q.name}' has a delay of {q.delay} steps; Lava's Dense and Conv "
                                  "deliver after exactly 1 step, the only delay neurokit runs")
             src = self.source_shape(q.source)
-            if int(np.prod(src)) != q.n_inputs or (q.kind == "conv" and tuple(src) != tuple(q.in_shape)):
+            if tuple(src) != tuple(q.in_shape):
                 raise GraphError(f"projection '{q.name}' expects a {tuple(q.in_shape)} input but its source "
                                  f"'{q.source}' is {tuple(src)}; fix the graph's shapes")
             tgt = self.population(q.target).shape

@@ -67,7 +67,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         lims = [Limits.from_profile(profile, _bits_for(weight_bits, q, pop)) for q in incoming]
         graded = [q.source == INPUT and not rate for q in incoming]
         w_effs = [q.weight / q_in if g else q.weight for q, g in zip(incoming, graded)]
-        vth, limited_by = population_scale([(q.name, w, q.kind == "conv") for q, w in zip(incoming, w_effs)],
+        vth, limited_by = population_scale([(q.name, w, q.kind == "conv", lim) for q, w, lim in zip(incoming, w_effs, lims)],
                                            model.scaled_bias(net, pop), lims[0], headroom)
         qprojs, proj_reports, notes = [], [], []
         for q, w, g, lim in zip(incoming, w_effs, graded, lims):

@@ -69,24 +69,25 @@ class LayerScale:
     limited_by: str  # which limit set vth
 
 
-def population_scale(weights: list[tuple[str, np.ndarray, bool]], bias: np.ndarray, lim: Limits,
+def population_scale(weights: list[tuple[str, np.ndarray, bool, Limits]], bias: np.ndarray, lim: Limits,
                      headroom: float) -> tuple[int, str]:
     """(vth, the limit that set it) for one population: one threshold scale V shared by every projection into
     it (nengo-loihi's discretize_block rule: one scale per target, a weight exponent per projection).
 
-    weights: (label, normalized weights per integer input level, conv?) per projection; bias: normalized
-    bias per neuron. V is as large as the limits allow: threshold width, state headroom (v may reach
-    `headroom` thresholds before saturating), each projection's weight exponent range, and the bias range.
+    weights: (label, normalized weights per integer input level, conv?, the projection's Limits: its weight
+    bits) per projection; bias: normalized bias per neuron; lim: the population's limits. V is as large as
+    the limits allow: threshold width, state headroom (v may reach `headroom` thresholds before saturating),
+    each projection's weight exponent range, and the bias range.
     """
     caps = {
         "threshold width": float(lim.threshold_max),
         "state headroom": lim.state_max / (headroom * (1 << lim.threshold_shift)),
     }
-    for label, w_eff, conv in weights:
-        r, shift = _weight_ratio(w_eff, lim)
+    for label, w_eff, conv, wlim in weights:
+        r, shift = _weight_ratio(w_eff, wlim)
         if r > 0:
-            fixed_exp = conv and not lim.conv_applies_weight_exp
-            e_max = 0 if fixed_exp else lim.weight_exp_max
+            fixed_exp = conv and not wlim.conv_applies_weight_exp
+            e_max = 0 if fixed_exp else wlim.weight_exp_max
             key = "weight exponent" if not fixed_exp else "conv weight_exp fixed at 0"
             if len(weights) > 1:
                 key += f" ({label})"
@@ -122,7 +123,7 @@ def projection_scale(w_eff: np.ndarray, conv: bool, vth: int, lim: Limits, limit
 
 def choose_scale(w_eff: np.ndarray, bias: np.ndarray, conv: bool, lim: Limits, headroom: float) -> LayerScale:
     """vth (= V) and weight_exp for a population with one projection (see population_scale)."""
-    vth, limited_by = population_scale([("", w_eff, conv)], bias, lim, headroom)
+    vth, limited_by = population_scale([("", w_eff, conv, lim)], bias, lim, headroom)
     return projection_scale(w_eff, conv, vth, lim, limited_by)
 
 

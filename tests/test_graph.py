@@ -179,6 +179,17 @@ def test_quantize_shares_one_scale_per_population(resnet_q):
         assert w.shape == proj.weight.shape
 
 
+def test_projections_into_one_population_take_their_own_weight_bits(digits_resnet_net, digits, profile):
+    from neurokit.arithmetic import mantissa_shift
+
+    q, rep = quantize(digits_resnet_net, profile, digits.x_train[:100], weight_bits={"skip2_1": 2})
+    conv, skip = q.incoming("if2")
+    assert (skip.name, skip.weight_bits, conv.weight_bits) == ("skip2_1", 2, 8)
+    assert np.all(skip.weight % (1 << mantissa_shift(skip.sign_mode, 2)) == 0)  # on the 2-bit grid
+    [entry] = [l for l in rep["layers"] if l["name"] == "if2"]
+    assert [p["weight_bits"] for p in entry["projections"]] == [8, 2]
+
+
 def test_residual_net_engine_equals_lava_bit_for_bit(resnet_q, digits):
     from neurokit.verify import verify
 
