@@ -125,40 +125,24 @@ class _Lowering:
             raise GraphError(f"NIR neuron '{name}' lies on a cycle and its parameters have no shape; give r and "
                              "v_threshold the population's shape")
         self.visiting.add(name)
-        source, ops, syn = self.paths_into(name)[0]
-        self.shapes[name] = tuple(self.geometry(source, ops, syn, name)[2])
+        self.shapes[name] = self.out_shape(*self.paths_into(name)[0])
         self.visiting.discard(name)
         return self.shapes[name]
 
-    def geometry(self, source, ops, syn, target):
-        """(kind, in_shape, out_shape) of the projection a path makes (no weights yet)."""
-        shape = self.shape_of(source)
+    def out_shape(self, source, ops, syn) -> tuple:
+        """The shape a path's projection produces (before any weights are read)."""
+        shape = _pooled_shape(self.shape_of(source), [(o, self.nodes[o]) for o in ops])
         node = self.nodes[syn] if syn else None
         if isinstance(node, nir.Conv2d):
-            w = np.asarray(node.weight)
-            shape = self._pooled(shape, ops, syn)
-            stride, pad, dil = _pair(node.stride), _pair(node.padding), _pair(node.dilation)
             if isinstance(node.padding, str):
                 raise UnsupportedModelError(f"NIR node '{syn}': string padding '{node.padding}' is not supported; "
                                             "use integer padding")
-            hw = conv_out_hw(shape[1:], w.shape[2:], stride, pad, dil)
-            return "conv", self.shape_of(source), (int(w.shape[0]),) + hw
+            w = np.asarray(node.weight)
+            hw = conv_out_hw(shape[1:], w.shape[2:], _pair(node.stride), _pair(node.padding), _pair(node.dilation))
+            return (int(w.shape[0]),) + hw
         if isinstance(node, (nir.Affine, nir.Linear)):
-            return "dense", self.shape_of(source), (int(np.asarray(node.weight).shape[0]),)
-        shape = self._pooled(shape, ops, syn or target)
-        flat = any(isinstance(self.nodes[o], nir.Flatten) for o in ops)
-        return ("dense" if flat or len(shape) != 3 else "conv"), self.shape_of(source), \
-            ((int(np.prod(shape)),) if flat else tuple(shape))
-
-    def _pooled(self, shape, ops, where):
-        for o in ops:
-            node = self.nodes[o]
-            if isinstance(node, nir.Flatten):
-                shape = (int(np.prod(shape)),)
-            else:
-                k = _pool_kernel(o, node, shape)
-                shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
-        return shape
+            return (int(np.asarray(node.weight).shape[0]),)
+        return tuple(shape)  # identity (an edge, or a Scale node)
 
     # ---- the network ----------------------------------------------------------------------------------
     def network(self, metadata: dict) -> Network:
@@ -242,6 +226,18 @@ def _pool_kernel(pname, pool, shape) -> tuple[int, int]:
     if len(shape) != 3:
         raise UnsupportedModelError(f"NIR node '{pname}': pooling needs a (C, H, W) input, got {shape}")
     return k
+
+
+def _pooled_shape(shape, pending) -> tuple:
+    """A (C, H, W) or flat shape after pooling / flatten nodes [(name, node)]."""
+    shape = tuple(shape)
+    for name, node in pending:
+        if isinstance(node, nir.Flatten):
+            shape = (int(np.prod(shape)),)
+        else:
+            k = _pool_kernel(name, node, shape)
+            shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
+    return shape
 
 
 def _pool_factor(pool, k) -> float:
@@ -346,10 +342,7 @@ def _identity_projection(name, source, target, pending, in_shape, scale=1.0, sca
     """Neuron -> neuron (with pooling / flatten only), each element times `scale` (NIR's Scale node: an array
     of the pooled shape): a depthwise 1 x 1 convolution (the scale uniform within each channel) or a diagonal
     matrix."""
-    pooled = tuple(in_shape)
-    for pname, op in pending:
-        pooled = (int(np.prod(pooled)),) if isinstance(op, nir.Flatten) else \
-            (pooled[0],) + tuple(pooled[1 + i] // _pool_kernel(pname, op, pooled)[i] for i in range(2))
+    pooled = _pooled_shape(in_shape, pending)
     where = scale_node or name
     try:
         scale = np.broadcast_to(np.asarray(scale, np.float64), pooled)
