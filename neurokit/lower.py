@@ -149,9 +149,10 @@ class _Lowering:
         if len(self.pred[self.output]) != 1 or self.pred[self.output][0] not in self.models:
             raise UnsupportedModelError("the NIR graph's Output must follow exactly one neuron node; it reads "
                                         f"{self.pred[self.output] or 'nothing'}")
+        paths = {name: self.paths_into(name) for name in self.models}
         used = {self.input, self.output} | set(self.models)
         for name in self.models:
-            for source, ops, syn in self.paths_into(name):
+            for source, ops, syn in paths[name]:
                 used.update(ops + ([syn] if syn else []))
         stray = [n for n in self.nodes if n not in used]
         if stray:
@@ -166,12 +167,11 @@ class _Lowering:
             gains[name] = gain
         by_name = {p.name: p for p in populations}
         for pop in populations:
-            paths = self.paths_into(pop.name)
             syn_count = {}
-            for _, _, syn in paths:
+            for _, _, syn in paths[pop.name]:
                 syn_count[syn] = syn_count.get(syn, 0) + 1
             seen_bias = set()
-            for source, ops, syn in paths:
+            for source, ops, syn in paths[pop.name]:
                 src = INPUT if source == self.input else source
                 if syn is None:
                     name = f"{src}_to_{pop.name}"

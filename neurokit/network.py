@@ -171,6 +171,18 @@ class Network:
                              "graphs only")
         return out
 
+    def per_projection(self, values, what: str) -> dict:
+        """One value for every projection: `values` itself, or a dict {population or projection name: value}
+        (a projection's own entry wins over its target's; missing: None). A name the network lacks is an
+        error that starts with `what` ("weight bits name", ...)."""
+        if not isinstance(values, dict):
+            return {q.name: values for q in self.projections}
+        unknown = sorted(set(values) - {p.name for p in self.populations} - {q.name for q in self.projections})
+        if unknown:
+            raise ValueError(f"{what} layer '{unknown[0]}', which the network does not have; "
+                             f"its layers: {', '.join(p.name for p in self.populations)}")
+        return {q.name: values.get(q.name, values.get(q.target)) for q in self.projections}
+
     def is_chain(self) -> bool:
         """input -> p0 -> p1 -> ... -> output, one projection into each population from the one before."""
         prev = INPUT

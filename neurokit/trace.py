@@ -53,8 +53,3 @@ def synops_per_projection(net, trace: Trace) -> dict[str, float]:
         out[q.name] = float(np.sum(np.asarray(events).reshape(f.shape) * f)) / max(trace.samples, 1)
     return out
 
-
-def synops_per_population(net, trace: Trace) -> np.ndarray:
-    """Mean synaptic operations per inference into each population (the sum over its projections)."""
-    per = synops_per_projection(net, trace)
-    return np.array([sum(per[q.name] for q in net.incoming(p.name)) for p in net.populations])

@@ -21,12 +21,6 @@ from .qnet import QProjection, QuantizedNet, load_quantized, save_quantized
 __all__ = ["quantize", "QuantizedNet", "QProjection", "save_quantized", "load_quantized"]
 
 
-def _bits_for(weight_bits, proj, pop) -> int | None:
-    if isinstance(weight_bits, dict):
-        return weight_bits.get(proj.name, weight_bits.get(pop.name))
-    return weight_bits
-
-
 def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | None = None,
              input_bits: int = 8, headroom: float = 8.0) -> tuple[QuantizedNet, dict]:
     """Quantize a float `neurokit.network.Network` for `profile`.
@@ -44,12 +38,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     check_supported(arith, f"profile {profile.name}")  # the loader refuses such profiles; a hand-made one too
     from neurokit.encoding import encoding_of
 
-    if isinstance(weight_bits, dict):
-        names = [p.name for p in net.populations] + [q.name for q in net.projections]
-        unknown = sorted(set(weight_bits) - set(names))
-        if unknown:
-            raise ValueError(f"weight_bits names layer '{unknown[0]}', which the network does not have; "
-                             f"its layers: {', '.join(p.name for p in net.populations)}")
+    bits = net.per_projection(weight_bits, "weight_bits names")
 
     rate = encoding_of(net) == "rate"
     if rate:  # binary spikes: unit messages, no graded input
@@ -64,7 +53,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     for pop in net.populations:
         model = pop.model
         incoming = net.incoming(pop.name)
-        lims = [Limits.from_profile(profile, _bits_for(weight_bits, q, pop)) for q in incoming]
+        lims = [Limits.from_profile(profile, bits[q.name]) for q in incoming]
         graded = [q.source == INPUT and not rate for q in incoming]
         w_effs = [q.weight / q_in if g else q.weight for q, g in zip(incoming, graded)]
         vth, limited_by = population_scale([(q.name, w, q.kind == "conv", lim) for q, w, lim in zip(incoming, w_effs, lims)],

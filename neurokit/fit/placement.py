@@ -149,15 +149,10 @@ def projection_weight_bits(net, profile, weight_bits) -> dict[str, int]:
             raise ValueError("this network is quantized and its weight bits are fixed; re-quantize with "
                              "'neurokit quantize --weight-bits N' instead of passing --weight-bits to fit")
         return {q.name: int(q.weight_bits) for q in net.projections}
-    names = [p.name for p in net.populations] + [q.name for q in net.projections]
-    if isinstance(weight_bits, dict):
-        unknown = sorted(set(weight_bits) - set(names))
-        if unknown:
-            raise ValueError(f"weight bits name layer '{unknown[0]}', which the network does not have; "
-                             f"its layers: {', '.join(p.name for p in net.populations)}")
+    requested = net.per_projection(weight_bits, "weight bits name")
     out = {}
     for q in net.projections:
-        bits = weight_bits.get(q.name, weight_bits.get(q.target)) if isinstance(weight_bits, dict) else weight_bits
+        bits = requested[q.name]
         bits = profile.synapse.weight_bits if bits is None else int(bits)
         if not 1 <= bits <= profile.synapse.weight_bits:
             raise ValueError(f"weight bits must be in 1..{profile.synapse.weight_bits} for profile {profile.name}, "

@@ -51,9 +51,6 @@ class NeuronModel(Protocol):
     def latency(self, params) -> int | None: ...
     def input_read_steps(self, params, steps: int) -> int:
         """Steps in which a projection from the held network input into this population counts as sent."""
-    def describe(self, params) -> str: ...
-    def stock_loihi2(self, params) -> str:
-        """The Lava process with Loihi 2 microcode that runs this population, or '' when none does."""
 
 
 _MODELS: dict[str, NeuronModel] = {}

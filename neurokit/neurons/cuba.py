@@ -172,13 +172,5 @@ class CubaModel:
     def input_read_steps(self, params, steps: int) -> int:
         return steps
 
-    def describe(self, params) -> str:
-        leak = "" if (params.du, params.dv) in ((1.0, 0.0), (4095, 0)) else f", du {params.du}, dv {params.dv}"
-        return f"integrate-and-fire, reset {'by subtraction' if params.reset == 'subtract' else 'to zero'}{leak}"
-
-    def stock_loihi2(self, params) -> str:
-        """The Lava process with Loihi 2 microcode that runs this population, or '' when none does."""
-        return "LIF (reset to zero)" if params.reset == "zero" else ""
-
 
 CUBA = register(CubaModel())

@@ -280,11 +280,5 @@ class PhaseModel:
         code = params.code
         return max(0, min(steps, code.offset + code.integrate) - code.offset)
 
-    def describe(self, params) -> str:
-        return f"single-spike phase code, window {params.code.window}, offset {params.code.offset}"
-
-    def stock_loihi2(self, params) -> str:
-        return ""
-
 
 PHASE = register(PhaseModel())
