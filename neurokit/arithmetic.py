@@ -10,7 +10,11 @@ lava/utils/weightutils.py):
   weight_exp and wraps its sum to signed 24 bits);
 - u <- trunc(u * (4096 - du - 1) / 4096) + (a_in << 6), wrapped once into (-2**23, 2**23];
 - v <- clip(trunc(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp), -(2**23 - 1), 2**23 - 1);
-- a neuron spikes when v > vth << threshold_shift.
+- a neuron spikes when v > vth << threshold_shift;
+- sigma-delta (lava/proc/sdn/models.py PySigmaDeltaModelFixed, netx's SDNN layers), int32 throughout:
+  sigma += a_in; act = relu(sigma + bias); delta = act - act_prev + residue; s = delta where
+  |delta| >= vth, else 0; residue = delta - s; sent: s >> state_exp. The process takes vth and bias in
+  units of 2**(spike_exp + state_exp) (lava/proc/sdn/process.py SigmaDelta.__init__).
 
 `Arithmetic` holds the numbers these rules take. A quantized network records the arithmetic it was built
 for (QuantizedNet.arithmetic), the engine and the Lava builder read it from there, and a hardware profile
@@ -181,6 +185,30 @@ def lava_dense_weights(w: np.ndarray, mode: int, weight_bits: int) -> np.ndarray
     drop = mantissa_shift(mode, weight_bits)
     w = (w >> drop) << drop
     return -w if inhibitory else w
+
+
+# ---- sigma-delta: netx's constants and Lava's integer step -------------------------------------------------
+SDN_SPIKE_EXP = 6  # lava.lib.dl.netx.hdf5.Network(spike_exp=6): graded spikes carry 6 fractional bits
+SDN_STATE_EXP = 6  # netx builds every SigmaDelta / Delta with state_exp=6
+SDN_MESSAGE_BITS = 16  # netx's default messageBits for SDNN layers
+
+
+def sigma_delta_param(value, spike_exp: int = SDN_SPIKE_EXP, state_exp: int = SDN_STATE_EXP):
+    """What Lava's SigmaDelta holds for a vth or bias given to its constructor: value << (spike_exp + state_exp)."""
+    return np.asarray(value).astype(np.int64) << (spike_exp + state_exp)
+
+
+def sigma_delta_step(state: dict, a_in, bias, vth, state_exp: int | None, xp) -> object:
+    """One step of Lava's SigmaDelta (ReLU, cum_error off) on state {sigma, act, residue}, in place; returns
+    the message sent. Fixed point (state_exp not None): int32 arrays, which wrap as Lava's numpy int32 does,
+    and the message is s >> state_exp (the truncated bits are not kept: Lava's residue holds delta - s).
+    Float (state_exp None): float64, no shift."""
+    sigma = state["sigma"] + a_in
+    act = xp.maximum(sigma + bias, xp.scalar(0, sigma))
+    delta = act - state["act"] + state["residue"]
+    s = xp.where(xp.abs(delta) >= vth, delta, xp.scalar(0, delta))
+    state["sigma"], state["act"], state["residue"] = sigma, act, delta - s
+    return s if state_exp is None else s >> state_exp
 
 
 def wrap32(x):

@@ -1,6 +1,8 @@
 """Input coding, one definition for every backend so all of them see the same input.
 
 - "current": the sample is a constant current into the first layer, sent every step as graded messages.
+- "delta": the sample's change since the previous sample, sent once as graded messages (x_t - x_(t-1))
+  << spike_exp, as netx's input Delta layer sends it: a sigma-delta network's input (neurokit.neurons.sigma_delta).
 - "rate": Bernoulli spikes, P(spike in a step) = the input value, which must lie in [0, 1]. The spike train
   of sample i depends only on (seed, i), so any backend, batch size or subset sees identical spikes.
 The choice is made at conversion and travels in the network's metadata ("input_encoding").
@@ -11,7 +13,7 @@ import numpy as np
 
 from .errors import InputShapeError
 
-ENCODINGS = ("current", "rate")
+ENCODINGS = ("current", "rate", "delta")
 RATE_SEED = 0
 
 
@@ -38,3 +40,13 @@ def rate_spikes(x: np.ndarray, steps: int, first_index: int = 0, seed: int = RAT
         rng = np.random.default_rng([seed, first_index + k])
         out[k] = rng.random((steps,) + x.shape[1:]) < x[k]
     return out
+
+
+def delta_events(frames: np.ndarray) -> np.ndarray:
+    """Input messages per input element that delta coding sends for samples (N, *shape) run in sequence:
+    one wherever a sample differs from the one before (the first from zero)."""
+    frames = np.asarray(frames)
+    if not len(frames):
+        return np.zeros(frames.shape[1:])
+    previous = np.concatenate([np.zeros_like(frames[:1]), frames[:-1]])
+    return (frames != previous).sum(0).astype(np.float64)

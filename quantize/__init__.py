@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurokit.arithmetic import SIGN_NAMES, arithmetic_of_profile, check_supported
+from neurokit.arithmetic import SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SIGN_NAMES, arithmetic_of_profile, check_supported
 from neurokit.network import INPUT, Population
 
 from .discretize import Limits, input_scale, population_scale, projection_scale, quantize_input, quantize_weights
-from .headroom import population_headroom, max_rate, rate_demand, refractory_warning, warnings_for
+from .headroom import max_rate, rate_demand, refractory_warning, warnings_for
 from .qnet import QProjection, QuantizedNet, load_quantized, save_quantized
 
 __all__ = ["quantize", "QuantizedNet", "QProjection", "save_quantized", "load_quantized"]
@@ -37,36 +37,39 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     arith = arithmetic_of_profile(profile)
     check_supported(arith, f"profile {profile.name}")  # the loader refuses such profiles; a hand-made one too
     from neurokit.encoding import encoding_of
-
     bits = net.per_projection(weight_bits, "weight_bits names")
 
-    rate = encoding_of(net) == "rate"
+    encoding = encoding_of(net)
+    rate = encoding == "rate"
     if rate:  # binary spikes: unit messages, no graded input
         q_in, signed, input_bits = 1.0, False, 1
     else:
         q_in, signed = input_scale(np.asarray(calibration), input_bits)
     ideal = np.asarray(calibration, np.float64) * q_in
     x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
+    # message units per activation unit each source sends, and its message bits (0: binary spikes)
+    sent = {INPUT: (1.0, 0) if rate else (q_in * 2.0 ** SDN_SPIKE_EXP, SDN_MESSAGE_BITS) if encoding == "delta"
+            else (q_in, input_bits)}
     demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
     warnings = [w for w in [refractory_warning(profile)] if w]
-    populations, projections, report_layers = [], [], []
-    for pop in net.populations:
+    populations, projections, report_layers = {}, [], {}
+    for pop in net.order("quantization"):
         model = pop.model
         incoming = net.incoming(pop.name)
         lims = [Limits.from_profile(profile, bits[q.name]) for q in incoming]
-        graded = [q.source == INPUT and not rate for q in incoming]
-        w_effs = [q.weight / q_in if g else q.weight for q, g in zip(incoming, graded)]
+        w_effs = [q.weight / sent[q.source][0] for q in incoming]
+        bias = model.scaled_bias(net, pop)
         vth, limited_by = population_scale([(q.name, w, q.kind == "conv", lim) for q, w, lim in zip(incoming, w_effs, lims)],
-                                           model.scaled_bias(net, pop), lims[0], headroom)
+                                           model.scale_caps(pop, bias, lims[0], headroom))
         qprojs, proj_reports, notes = [], [], []
-        for q, w, g, lim in zip(incoming, w_effs, graded, lims):
+        for q, w, lim in zip(incoming, w_effs, lims):
             sc = projection_scale(w, q.kind == "conv", vth, lim, limited_by)
             w8, wstats = quantize_weights(w, sc, lim)
             qp = QProjection(name=q.name, source=q.source, target=q.target, kind=q.kind, in_shape=q.in_shape,
                              out_shape=q.out_shape, weight=w8, stride=q.stride, padding=q.padding,
                              dilation=q.dilation, groups=q.groups, delay=q.delay, folded=q.folded,
                              weight_exp=sc.weight_exp, weight_bits=lim.weight_bits, sign_mode=sc.sign_mode,
-                             graded_input_bits=input_bits if g else 0)
+                             graded_input_bits=sent[q.source][1])
             qprojs.append(qp)
             proj_reports.append({"name": q.name, "source": q.source, "kind": q.kind, "weight_bits": lim.weight_bits,
                                  "weight_exp": sc.weight_exp, "sign_mode": SIGN_NAMES[sc.sign_mode], "weights": wstats})
@@ -78,23 +81,24 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
                              + (f" in {q.name}" if len(incoming) > 1 else ""))
         qn = model.quantize(net, pop, vth, lims[0], profile)
         qpop = Population(pop.name, pop.shape, qn.params)
+        sent[pop.name] = (model.message_scale(qn.params), model.graded_output_bits)
         notes += qn.notes
         bstats = qn.bias
         if bstats["clipped_fraction"] > 0:
             notes.append(f"{bstats['clipped_fraction']:.1%} of biases clipped to the {profile.neuron.bias_mant_bits}-bit mantissa")
-        h = population_headroom(qprojs, qpop, demands[pop.name], profile, x_int, arith)
+        h = model.headroom(qprojs, qpop, demands[pop.name], profile, x_int, arith)
         warnings += warnings_for(pop.name, h, profile, model)
         if not model.u_wraps and h["u"]["may_wrap"]:
             notes.append(f"the accumulator saturates at the {profile.neuron.state_bits}-bit state (no wrap) if "
                          f"one step's input exceeds {h['u']['limit']:,} (worst case "
                          f"{h['u']['worst_case']:.3g}; on calibration data one step's input peaks at "
                          f"{h['u']['peak']:.3g})")
-        elif h["u"]["may_wrap"] and not h["u"]["wraps"]:
+        elif model.rate_coded and h["u"]["may_wrap"] and not h["u"]["wraps"]:
             share = h["u"]["limit"] / h["u"]["worst_case"]
             notes.append(f"u would wrap if a neuron's excitatory (or inhibitory) inputs spiked in one step with more "
                          f"than {share:.0%} of their total weight (worst case {h['u']['worst_case']:.3g} > "
                          f"{h['u']['limit']:,}); on calibration data u peaks at {h['u']['peak']:.3g}")
-        populations.append(qpop)
+        populations[pop.name] = qpop
         projections += qprojs
         entry = {
             "name": pop.name, "kind": incoming[0].kind, "neurons": pop.n_neurons,
@@ -107,7 +111,9 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         }
         if len(proj_reports) == 1:  # one projection: its weight facts are the population's
             entry.update({k: proj_reports[0][k] for k in ("weight_bits", "weight_exp", "sign_mode", "weights")})
-        report_layers.append(entry)
+        report_layers[pop.name] = entry
+    report_layers = [report_layers[p.name] for p in net.populations]
+    populations = [populations[p.name] for p in net.populations]
     # projections in the float network's order: the order Lava sums them in
     by_name = {q.name: q for q in projections}
     qnet = QuantizedNet(input_shape=tuple(net.input_shape), populations=populations,
@@ -117,7 +123,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     report = {
         "profile": profile.name,
         "arithmetic": qnet.arithmetic.to_dict(),
-        "input": {"encoding": "rate" if rate else "current", "bits": input_bits, "signed": signed, "scale": q_in,
+        "input": {"encoding": encoding, "bits": input_bits, "signed": signed, "scale": q_in,
                   "clipped_fraction": float(np.mean(np.abs(ideal - x_int) > 0.5))},
         "headroom_thresholds": headroom,
         "max_rate": max_rate(profile),

@@ -20,7 +20,7 @@ from neurokit.arithmetic import (IF_DU, IF_DV, SIGN_EXCITATORY, SIGN_INHIBITORY,
                                  mantissa_range, mantissa_shift, sign_mode)
 
 __all__ = ["IF_DU", "IF_DV", "SIGN_EXCITATORY", "SIGN_INHIBITORY", "SIGN_MIXED", "SIGN_NAMES", "Limits", "LayerScale",
-           "choose_scale", "population_scale", "projection_scale", "quantize_weights", "quantize_bias",
+           "choose_scale", "population_scale", "threshold_caps", "sigma_delta_caps", "quantize_sigma_delta", "projection_scale", "quantize_weights", "quantize_bias",
            "quantize_decay", "input_scale", "quantize_input", "quantize_v_init", "quantize_phase_thresholds",
            "mantissa_range", "mantissa_shift", "sign_mode", "phase_decay", "phase_gain"]
 
@@ -69,20 +69,45 @@ class LayerScale:
     limited_by: str  # which limit set vth
 
 
-def population_scale(weights: list[tuple[str, np.ndarray, bool, Limits]], bias: np.ndarray, lim: Limits,
-                     headroom: float) -> tuple[int, str]:
-    """(vth, the limit that set it) for one population: one threshold scale V shared by every projection into
-    it (nengo-loihi's discretize_block rule: one scale per target, a weight exponent per projection).
-
-    weights: (label, normalized weights per integer input level, conv?, the projection's Limits: its weight
-    bits) per projection; bias: normalized bias per neuron; lim: the population's limits. V is as large as
-    the limits allow: threshold width, state headroom (v may reach `headroom` thresholds before saturating),
-    each projection's weight exponent range, and the bias range.
-    """
+def threshold_caps(bias: np.ndarray, lim: Limits, headroom: float) -> dict[str, float]:
+    """The bounds on a spiking population's V besides its weights': threshold width, state headroom (v may
+    reach `headroom` thresholds before saturating) and the bias range."""
     caps = {
         "threshold width": float(lim.threshold_max),
         "state headroom": lim.state_max / (headroom * (1 << lim.threshold_shift)),
     }
+    b_max = float(np.max(np.abs(bias), initial=0.0))
+    if b_max > 0:
+        bias_cap = lim.bias_mant_max * 2.0 ** lim.bias_exp_max / (b_max * (1 << lim.threshold_shift))
+        # Shrinking V below 64 costs more threshold resolution than a clipped bias; keep 64 as a floor.
+        caps["bias range"] = max(bias_cap, 64.0)
+    return caps
+
+
+def sigma_delta_caps(bias: np.ndarray, lim: Limits, headroom: float, message_bits: int,
+                     state_exp: int = 6, bias_bits: int = 16, param_shift: int = 12) -> dict[str, float]:
+    """The bounds on a sigma-delta population's V (state units per activation unit): act may reach
+    `headroom` units in the signed state; a change of `headroom` units, sent as (delta >> state_exp), fits a
+    graded spike of `message_bits`; the bias (held as bias << param_shift) fits its `bias_bits`."""
+    caps = {
+        "state headroom": lim.state_max / headroom,
+        "message width": ((1 << (message_bits - 1)) - 1) * 2.0 ** state_exp / headroom,
+    }
+    b_max = float(np.max(np.abs(bias), initial=0.0))
+    if b_max > 0:
+        caps["bias range"] = ((1 << (bias_bits - 1)) - 1) * 2.0 ** param_shift / b_max
+    return caps
+
+
+def population_scale(weights: list[tuple[str, np.ndarray, bool, Limits]], caps: dict[str, float]) -> tuple[int, str]:
+    """(V, the limit that set it) for one population: one scale V shared by every projection into it
+    (nengo-loihi's discretize_block rule: one scale per target, a weight exponent per projection).
+
+    weights: (label, normalized weights per integer input level, conv?, the projection's Limits: its weight
+    bits) per projection; caps: the neuron model's other bounds on V (threshold_caps, sigma_delta_caps).
+    V is as large as every bound allows, each projection's weight exponent range included.
+    """
+    caps = dict(caps)
     for label, w_eff, conv, wlim in weights:
         r, shift = _weight_ratio(w_eff, wlim)
         if r > 0:
@@ -92,11 +117,6 @@ def population_scale(weights: list[tuple[str, np.ndarray, bool, Limits]], bias: 
             if len(weights) > 1:
                 key += f" ({label})"
             caps[key] = min(caps.get(key, np.inf), 2.0 ** (e_max + shift) / r)
-    b_max = float(np.max(np.abs(bias), initial=0.0))
-    if b_max > 0:
-        bias_cap = lim.bias_mant_max * 2.0 ** lim.bias_exp_max / (b_max * (1 << lim.threshold_shift))
-        # Shrinking V below 64 costs more threshold resolution than a clipped bias; keep 64 as a floor.
-        caps["bias range"] = max(bias_cap, 64.0)
     limited_by = min(caps, key=caps.get)
     return max(1, int(math.floor(caps[limited_by]))), limited_by
 
@@ -123,7 +143,7 @@ def projection_scale(w_eff: np.ndarray, conv: bool, vth: int, lim: Limits, limit
 
 def choose_scale(w_eff: np.ndarray, bias: np.ndarray, conv: bool, lim: Limits, headroom: float) -> LayerScale:
     """vth (= V) and weight_exp for a population with one projection (see population_scale)."""
-    vth, limited_by = population_scale([("", w_eff, conv, lim)], bias, lim, headroom)
+    vth, limited_by = population_scale([("", w_eff, conv, lim)], threshold_caps(bias, lim, headroom))
     return projection_scale(w_eff, conv, vth, lim, limited_by)
 
 
@@ -181,6 +201,28 @@ def input_scale(calibration: np.ndarray, bits: int) -> tuple[float, bool]:
 def quantize_input(x: np.ndarray, scale: float, bits: int, signed: bool) -> np.ndarray:
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     return np.clip(np.round(np.asarray(x, np.float64) * scale), lo, hi).astype(np.int32)
+
+
+def quantize_sigma_delta(bias: np.ndarray, vth: float, scale: int, param_shift: int) -> tuple[np.ndarray, int, dict, dict]:
+    """A sigma-delta population's integer bias and delta threshold, as Lava's SigmaDelta takes them (it holds
+    each << param_shift): round(b * V / 2**param_shift), at most the bias's 16 bits; the threshold at least 0."""
+    step = 2.0 ** param_shift
+    ideal = np.asarray(bias, np.float64) * scale / step
+    b = np.clip(np.round(ideal), -(1 << 15), (1 << 15) - 1).astype(np.int32)
+    peak = float(np.max(np.abs(ideal), initial=0.0))
+    err = np.abs(b - ideal)
+    bstats = {
+        "bias_exp": param_shift,
+        "clipped_fraction": float(np.mean(np.abs(ideal) > (1 << 15) - 0.5)) if ideal.size else 0.0,
+        "rel_error_max": float(err.max() / peak) if peak > 0 else 0.0,
+        "rel_error_mean": float(err.mean() / peak) if peak > 0 else 0.0,
+        "zeroed_fraction": float(np.mean((b == 0) & (np.asarray(bias) != 0))) if ideal.size else 0.0,
+        "step_activation_units": step / scale,
+    }
+    v_ideal = float(vth) * scale / step
+    v = int(max(0, round(v_ideal)))
+    tstats = {"rounding_error_activation_units": abs(v - v_ideal) * step / scale}
+    return b, v, bstats, tstats
 
 
 def quantize_v_init(v_init, vth: int, lim: Limits, shape) -> np.ndarray:

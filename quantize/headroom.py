@@ -46,7 +46,8 @@ def rate_demand(net, calibration: np.ndarray, rate_cap: float, batch: int = 64) 
                 s["saturated"] += int((d > rate_cap).sum())
                 s["count"] += d.numel()
                 s["u_max"] = max(s["u_max"], float(syn.abs().max()))
-                rates[pop.name] = d.clamp(0.0, rate_cap)
+                # a rate-coded population fires at most rate_cap per step; others (sigma-delta) send any ReLU
+                rates[pop.name] = d.clamp(0.0, rate_cap) if pop.model.rate_coded else d.clamp(min=0.0)
     return stats
 
 
@@ -103,6 +104,21 @@ def population_headroom(projections, pop, demand: dict, profile, x_int: np.ndarr
               "steps_to_saturate_down": state_max / (down * thr) if down > 0 else None},
         "rate": {"max_rate": cap, "demand_max": demand["demand_max"],
                  "saturated_fraction": demand["saturated"] / max(demand["count"], 1)},
+    }
+
+
+def sigma_delta_headroom(pop, demand: dict, profile) -> dict:
+    """How close a sigma-delta population's state comes to the chip's signed state width on calibration data
+    (the float activations times its scale V): sigma before the bias, act = relu(sigma + bias)."""
+    state_max = (1 << (profile.neuron.state_bits - 1)) - 1
+    scale = pop.neuron.scale
+    peak = max(demand["u_max"], demand["demand_max"], -demand["demand_min"], 0.0) * scale
+    return {
+        "u": {"peak": peak, "peak_from": "calibration (float activations)", "worst_case": peak, "limit": state_max,
+              "headroom_bits": _bits(state_max, peak), "worst_case_headroom_bits": _bits(state_max, peak),
+              "wraps": peak > state_max, "may_wrap": peak > state_max},
+        "v": {"limit": state_max, "threshold_raw": float(scale), "saturation_thresholds": state_max / scale},
+        "rate": {"max_rate": None, "demand_max": demand["demand_max"], "saturated_fraction": 0.0},
     }
 
 

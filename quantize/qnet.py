@@ -32,12 +32,13 @@ class QProjection(Projection):
     weight_exp: int
     weight_bits: int
     sign_mode: int
-    graded_input_bits: int = 0  # > 0: it carries graded (multi-bit) messages from the network's input
+    graded_input_bits: int = 0  # > 0: it carries graded messages (the network's input, sigma-delta spikes)
 
-    def dequantized(self, input_scale: float, vth: int, arith: Arithmetic = LOIHI2) -> np.ndarray:
-        """The normalized float weight it computes into a population of scale vth (threshold 1)."""
+    def dequantized(self, source_scale: float, vth: int, arith: Arithmetic = LOIHI2) -> np.ndarray:
+        """The normalized float weight it computes into a population of scale vth (threshold 1), for a source
+        sending `source_scale` message units per activation unit (QuantizedNet.source_scale)."""
         w = arith.weight_value(self.weight, self.weight_exp, vth)
-        return w * input_scale if self.graded_input_bits else w
+        return w * source_scale if self.graded_input_bits else w
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -47,6 +48,18 @@ class QuantizedNet(Network):
     input_signed: bool
     profile: str
     arithmetic: Arithmetic = LOIHI2
+
+    def source_scale(self, proj) -> float:
+        """Message units per activation unit that the source of `proj` sends: the input's integer levels per
+        unit (times 2**spike_exp when delta-coded), a sigma-delta population's V >> state_exp, 1 for spikes."""
+        from neurokit.arithmetic import SDN_SPIKE_EXP
+        from neurokit.encoding import encoding_of
+
+        if proj.source == INPUT:
+            enc = encoding_of(self)
+            return 1.0 if enc == "rate" else self.input_scale * (2.0 ** SDN_SPIKE_EXP if enc == "delta" else 1.0)
+        src = self.population(proj.source)
+        return src.model.message_scale(src.neuron)
 
     def encode_input(self, x: np.ndarray) -> np.ndarray:
         from .discretize import quantize_input
@@ -65,8 +78,7 @@ def to_nir(q: QuantizedNet) -> nir.NIRGraph:
     taken = {"input", "output"} | {p.name for p in q.populations} | {p.name for p in q.projections}
     for pop in q.populations:
         for proj in q.incoming(pop.name):
-            vth = pop.neuron.vth
-            w = proj.dequantized(q.input_scale, vth, arith)
+            w = proj.dequantized(q.source_scale(proj), pop.model.integer_scale(pop.neuron), arith)
             meta = {f: np.int64(getattr(proj, f)) for f in _INT_FIELDS}
             meta.update({f: np.array(getattr(proj, f), np.int64) for f in _TUPLE_FIELDS})
             meta.update(kind=proj.kind, source=proj.source, target=proj.target,

@@ -5,6 +5,7 @@ process, read out, and how close it comes to the chip's state limits. No stage t
     cuba   Loihi's CUBA compartment (u with decay, v with decay, bias, threshold): integrate-and-fire
            (du = 1, dv = 0) with reset by subtraction or to zero, and leaky variants
     phase  single-spike phase coding (neurokit/convert/methods/phase.py): a neuron program of its own
+    sigma_delta  Lava's SigmaDelta (netx SDNN): ReLU with graded delta spikes, stock on Loihi 2
 
 A population's parameters are a dataclass whose class attribute `model` names its model here.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 from .base import NeuronModel, QuantizedNeuron, model_for_nir, model_named, model_of, register
 from .cuba import CUBA, Cuba, QCuba
 from .phase import PHASE, Phase, PhaseCode, QPhase, QPhaseNeuron
+from .sigma_delta import SIGMA_DELTA, QSigmaDelta, SigmaDelta
 
 __all__ = ["NeuronModel", "QuantizedNeuron", "model_for_nir", "model_named", "model_of", "register",
-           "CUBA", "Cuba", "QCuba", "PHASE", "Phase", "PhaseCode", "QPhase", "QPhaseNeuron"]
+           "CUBA", "Cuba", "QCuba", "PHASE", "Phase", "PhaseCode", "QPhase", "QPhaseNeuron",
+           "SIGMA_DELTA", "SigmaDelta", "QSigmaDelta"]

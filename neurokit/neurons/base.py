@@ -25,6 +25,9 @@ class NeuronModel(Protocol):
     rate_coded: bool  # the output is a rate code: spike counts per step approximate activations
     takes_rate_input: bool  # may read Bernoulli-coded (rate) network input
     u_wraps: bool  # u wraps at the state width (False: it saturates)
+    stream: bool  # runs as one stream without reset (sigma-delta) instead of a fresh window per sample
+    graded_output_bits: int  # > 0: sends graded spikes of this many bits (0: binary spikes)
+    state_vars: tuple  # the Lava process's two state Vars a recorder reads as u and v
 
     # -- files
     def matches_nir(self, node) -> bool: ...
@@ -37,7 +40,15 @@ class NeuronModel(Protocol):
     # -- quantization
     def scaled_bias(self, net, pop) -> np.ndarray:
         """The float bias per neuron (thresholds per step) the integer scale must carry."""
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
+        """Bounds on the population's integer scale V other than its weights' (quantize.discretize)."""
+    def message_scale(self, params) -> float:
+        """Integer message units per activation unit of what the population sends (1 for a spike)."""
     def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron: ...
+    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
+        """How close the quantized population comes to the state limits (quantize.headroom)."""
+    def integer_scale(self, params) -> int:
+        """V: the integer weight per normalized weight and message unit (vth for spiking models)."""
 
     # -- simulation
     def engine(self, pop, xp, arith):

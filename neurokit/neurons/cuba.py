@@ -69,6 +69,9 @@ class CubaModel:
     rate_coded = True
     takes_rate_input = True
     u_wraps = True
+    stream = False  # each sample runs in a fresh window (ConversionLIF / LIFReset reset_interval)
+    graded_output_bits = 0  # binary spikes
+    state_vars = ("u", "v")  # what StateRecorder records as u and v
 
     # ---- files ----------------------------------------------------------------------------------------
     def matches_nir(self, node) -> bool:
@@ -129,6 +132,22 @@ class CubaModel:
         if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         return QuantizedNeuron(q, bstats, {"neuron": "if", "reset": p.reset}, notes)
+
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
+        from quantize.discretize import threshold_caps
+
+        return threshold_caps(bias, lim, headroom)
+
+    def message_scale(self, params) -> float:
+        return 1.0  # a spike is one threshold's worth of input
+
+    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
+        from quantize.headroom import population_headroom
+
+        return population_headroom(projections, pop, demand, profile, x_int, arith)
+
+    def integer_scale(self, params) -> int:
+        return int(params.vth)
 
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):

@@ -161,6 +161,9 @@ class PhaseModel:
     rate_coded = False
     takes_rate_input = False  # it integrates a held current; Bernoulli input spikes are not a phase code
     u_wraps = False  # the accumulator saturates
+    stream = False  # each sample runs in a fresh window
+    graded_output_bits = 0  # binary spikes
+    state_vars = ("u", "v")  # the accumulator and the latched potential
 
     # ---- files ----------------------------------------------------------------------------------------
     def matches_nir(self, node) -> bool:
@@ -235,6 +238,22 @@ class PhaseModel:
             notes.append(f"only {tstats['distinct']} of {code.window} phase thresholds are distinct integers: some "
                          "phases never fire")
         return QuantizedNeuron(QPhaseNeuron(vth=vth, bias_mant=bmant, bias_exp=bexp, code=q), bstats, report, notes)
+
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
+        from quantize.discretize import threshold_caps
+
+        return threshold_caps(bias, lim, headroom)
+
+    def message_scale(self, params) -> float:
+        return 1.0  # a spike is one threshold's worth of input
+
+    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
+        from quantize.headroom import population_headroom
+
+        return population_headroom(projections, pop, demand, profile, x_int, arith)
+
+    def integer_scale(self, params) -> int:
+        return int(params.vth)
 
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):

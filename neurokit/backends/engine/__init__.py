@@ -30,6 +30,7 @@ from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, che
 from .arrays import arrays_for, check_device
 from .fixed import FixedSynapse
 from .floating import FloatSynapse
+from .stream import StreamRun, check_stream, is_stream
 
 MODES = ("fixed", "float")
 
@@ -143,11 +144,15 @@ class Engine:
         check_input_coding(net, rate)
         xp = arrays_for(self.device)
         arith = net.arithmetic if fixed else LOIHI2
+        check_stream(net, self.name)
+        stream = is_stream(net)
         synapses, neurons = {}, {}
         for q in net.projections:
-            graded = q.source == INPUT and not rate
+            graded = (q.source == INPUT and not rate) or (q.source != INPUT and net.population(q.source).model.graded_output_bits > 0)
             if fixed:
-                synapses[q.name] = FixedSynapse.build(q, xp, max_graded_input(net) if graded else 1, arith)
+                # sigma-delta messages have no static bound: the data sets it per call
+                bound = None if stream else max_graded_input(net) if graded else 1
+                synapses[q.name] = FixedSynapse.build(q, xp, bound, arith)
             else:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
@@ -160,6 +165,8 @@ class Engine:
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         net, xp = prepared.net, prepared.xp
         x = self._check_inputs(prepared, x)
+        if is_stream(net):
+            return self._run_stream(prepared, x, steps, progress)
         t0 = time.perf_counter()
         outs, per_layer, scores = [], [], []
         pops = net.populations
@@ -191,6 +198,11 @@ class Engine:
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         x = self._check_inputs(prepared, x)
         pops = prepared.net.populations
+        if is_stream(prepared.net):
+            res = StreamRun(prepared, self.mode == "fixed", steps, record=True).run(self._encode(prepared.net, x))
+            return [LayerRecord(p.name, *(r[k].reshape((len(x), steps) + tuple(p.shape)) for k in ("u", "v")),
+                                r["s"].reshape((len(x), steps) + tuple(p.shape)))
+                    for p, r in zip(pops, res["records"])]
         parts = [[] for _ in pops]
         for _, _, states in self._chunks(prepared, x, steps, record=True):
             for li, p in enumerate(pops):
@@ -202,6 +214,22 @@ class Engine:
             shape = (u.shape[1], steps) + tuple(pop.shape)
             records.append(LayerRecord(pop.name, *(np.moveaxis(a, 0, 1).reshape(shape) for a in (u, v, s))))
         return records
+
+    def _run_stream(self, prepared: PreparedNet, x, steps: int, progress: Progress | None) -> Trace:
+        """A sigma-delta network: all samples in one stream (neurokit.backends.engine.stream)."""
+        net = prepared.net
+        t0 = time.perf_counter()
+        frames = self._encode(net, x)
+        runner = StreamRun(prepared, self.mode == "fixed", steps, segment_samples=self._chunk_size(prepared, steps))
+        res = runner.run(frames)
+        if progress:
+            progress(len(x))
+        readout = output_scale(net)
+        return Trace(backend=self.name, steps=steps, output_counts=res["output_counts"],
+                     layer_spikes=res["per_sample"],
+                     neuron_spikes=[c.reshape(p.shape).astype(np.float64) for c, p in zip(res["per_neuron"], net.populations)],
+                     input_events=res["input_events"], wall_s=time.perf_counter() - t0,
+                     output_scores=res["scores"] / readout)
 
     # -----------------------------------------------------------------------------------------------------
     def _check_inputs(self, prepared: PreparedNet, x):

@@ -35,6 +35,22 @@ class NumpyArrays:
     def where(self, c, a, b):
         return np.where(c, a, b)
 
+    def maximum(self, a, b):
+        return np.maximum(a, b)
+
+    def concatenate(self, arrays):
+        return np.concatenate(arrays)
+
+    def abs(self, a):
+        return np.abs(a)
+
+    def any_rows(self, a) -> np.ndarray:
+        """Indices of the rows (first axis) holding any non-zero value."""
+        return np.flatnonzero(a.reshape(len(a), -1).any(1))
+
+    def count_nonzero(self, a, axis):
+        return np.count_nonzero(a, axis=axis)
+
     def rint_int(self, x, dtype):
         # CPU BLAS and torch's direct CPU convolution sum integers below 2**24 exactly: no rounding needed
         return x.astype(dtype)
@@ -109,6 +125,21 @@ class TorchArrays:
 
     def where(self, c, a, b):
         return torch.where(c, a, b)
+
+    def maximum(self, a, b):
+        return torch.clamp_min(a, b) if not torch.is_tensor(b) else torch.maximum(a, b)
+
+    def concatenate(self, arrays):
+        return torch.cat(arrays)
+
+    def abs(self, a):
+        return torch.abs(a)
+
+    def any_rows(self, a):
+        return torch.nonzero(a.reshape(len(a), -1).any(1)).reshape(-1)
+
+    def count_nonzero(self, a, axis):
+        return torch.count_nonzero(a, dim=axis)
 
     def rint_int(self, x, dtype):
         return torch.round(x).to(dtype)

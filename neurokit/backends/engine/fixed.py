@@ -41,23 +41,47 @@ class FixedSynapse:
     bound: int  # largest |synaptic sum| the inputs allow
     arith: object
     xp: object
+    weight_sum: int = 0  # largest sum of |weights| into one neuron
+    host_weight: np.ndarray = None  # kept when the input bound is known only per call (dynamic)
+    warned: bool = False
 
     @classmethod
-    def build(cls, proj, xp, max_input: int, arith):
+    def build(cls, proj, xp, max_input: int | None, arith):
+        """max_input: the largest |graded message|; None when only the data will tell (sigma-delta sources:
+        the bound and the float width are then chosen per call from the messages' peak)."""
         graded = proj.graded_input_bits > 0
         if proj.kind == "dense":
             w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
         else:
             w = proj.weight.astype(np.int64)
-        bound = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0)) * (max_input if graded else 1)
-        if proj.kind == "conv" and bound >= F32_EXACT:
+        weight_sum = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0))
+        w = w.reshape(len(w), -1).T if proj.kind == "dense" else w
+        w = np.ascontiguousarray(w)
+        if max_input is None:
+            return cls(proj, xp.asarray(w, xp.float32), graded, xp.float32, weight_sum, arith, xp, weight_sum, w)
+        bound = weight_sum * (max_input if graded else 1)
+        syn = cls(proj, None, graded, None, bound, arith, xp, weight_sum)
+        syn._check_bound(stacklevel=3)
+        syn.float_dtype = xp.float32 if bound < F32_EXACT else xp.float64
+        syn.weight = xp.asarray(w, syn.float_dtype)
+        return syn
+
+    def _check_bound(self, stacklevel: int) -> None:
+        proj, bound = self.proj, self.bound
+        if proj.kind == "conv" and bound >= F32_EXACT and not self.warned:
+            self.warned = True
             warnings.warn(f"projection {proj.name}: conv sums can reach {bound} >= 2**24, where Lava's float32 Conv "
-                          "rounds; the engine sums exactly and may differ from Lava there", stacklevel=2)
+                          "rounds; the engine sums exactly and may differ from Lava there", stacklevel=stacklevel)
         if bound >= F64_EXACT:
             raise ValueError(f"projection {proj.name}: synaptic sums up to {bound} exceed exact float64 range")
-        ft = xp.float32 if bound < F32_EXACT else xp.float64
-        w = w.reshape(len(w), -1).T if proj.kind == "dense" else w
-        return cls(proj, xp.asarray(np.ascontiguousarray(w), ft), graded, ft, bound, arith, xp)
+
+    def _fit_to(self, s) -> None:
+        """Dynamic bound: this call's messages set the bound and the float width."""
+        self.bound = self.weight_sum * max(int(self.xp.max_abs(s)), 1)
+        self._check_bound(stacklevel=5)
+        ft = self.xp.float32 if self.bound < F32_EXACT else self.xp.float64
+        if ft != self.float_dtype:
+            self.float_dtype, self.weight = ft, self.xp.asarray(self.host_weight, ft)
 
     @property
     def out_bound(self) -> int:
@@ -73,6 +97,8 @@ class FixedSynapse:
         """(R, n_out): int32 when no overflow is possible (the common case), else int64 holding int32 values."""
         xp, proj = self.xp, self.proj
         rows = s.shape[0]
+        if self.host_weight is not None:
+            self._fit_to(s)
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
         if proj.kind == "conv":
             out = xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, proj).reshape(rows, proj.n_neurons)

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ...encoding import check_encoding, encoding_of, rate_spikes
+from ...encoding import check_encoding, delta_events, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError
 from ...trace import Trace
 from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
@@ -54,7 +54,9 @@ class LavaBackend:
         from .network import record_states
 
         states = record_states(net, frames, steps, self.mode == "fixed", self.run_config(), hold=hold)
-        return [LayerRecord(p.name, r["u"], r["v"], r["s"] != 0) for p, r in zip(net.populations, states)]
+        # graded spikes (sigma-delta messages) keep their values; binary spikes are booleans
+        return [LayerRecord(p.name, r["u"], r["v"], r["s"] if p.model.graded_output_bits else r["s"] != 0)
+                for p, r in zip(net.populations, states)]
 
     def _frames(self, net, x, steps):
         """Source frames (one per sample held `steps` steps, or one per step under rate coding), hold,
@@ -73,7 +75,10 @@ class LavaBackend:
             events = spikes.sum((0, 1)).astype(np.float64)
         else:
             frames, hold = net.encode_input(x) if fixed else x, steps
-            events = (frames != 0).sum(0) * float(input_steps(net, steps))
+            if encoding_of(net) == "delta":  # each sample's change from the one before
+                events = delta_events(frames)
+            else:
+                events = (frames != 0).sum(0) * float(input_steps(net, steps))
         return frames.astype(np.int32 if fixed else np.float64), hold, events
 
 

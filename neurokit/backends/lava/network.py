@@ -22,7 +22,9 @@ from lava.proc.dense.process import Dense
 from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
+from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
 from ...network import INPUT, readout_of
+from ..engine.stream import depths, is_stream
 from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
 
 
@@ -70,16 +72,27 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     Returns (source, counters), counters in net.populations order.
     """
     hold = steps if hold is None else hold
-    windows = frames.shape[-1] * hold // steps
+    stream = is_stream(net)
+    depth = depths(net) if stream else {}
+    windows = (frames.shape[-1] - stream_padding(net, steps)) if stream else frames.shape[-1] * hold // steps
     source = InputSource(frames, hold=hold)
     neurons = {p.name: p.model.lava(p, fixed, steps, stock_lif) for p in net.populations}
     ports = {INPUT: (source.s_out, input_is_3d(net))}
+    if encoding_of(net) == "delta":  # netx's input layer: a Delta process with vth 0 sends each change
+        from lava.proc.sdn.process import Delta
+
+        exps = dict(spike_exp=SDN_SPIKE_EXP, state_exp=SDN_STATE_EXP) if fixed else {}
+        encoder = Delta(shape=tuple(frames.shape[:-1]), vth=0, **exps)
+        source.s_out.connect(encoder.a_in)
+        ports[INPUT] = (encoder.s_out, input_is_3d(net))
     ports.update({p.name: (neurons[p.name].s_out, len(p.shape) == 3) for p in net.populations})
     for q in net.projections:  # in the network's order: the order the input port adds them in
-        if q.source == INPUT:
-            graded = q.graded_input_bits if fixed else (24 if encoding_of(net) == "current" else 0)
+        if fixed:
+            graded = q.graded_input_bits
+        elif q.source == INPUT:
+            graded = 24 if encoding_of(net) in ("current", "delta") else 0
         else:
-            graded = 0
+            graded = 24 if net.population(q.source).model.graded_output_bits else 0
         port, lava_3d = ports[q.source]
         syn = _synapse(q, fixed, graded, input_is_lava_3d=lava_3d)
         if q.kind == "dense" and lava_3d:
@@ -90,19 +103,24 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     for i, pop in enumerate(net.populations):
         neuron = neurons[pop.name]
         last = pop.name == net.output
-        counter = SpikeCounter(lava_shape(pop.shape), windows=windows, interval=steps, per_neuron_windows=last)
+        offset = depth.get(pop.name, 0)
+        counter = SpikeCounter(lava_shape(pop.shape), windows=windows, interval=steps, per_neuron_windows=last,
+                               offset=offset)
         neuron.s_out.connect(counter.a_in)
         counters.append(counter)
+        u_var, v_var = (getattr(neuron, name) for name in pop.model.state_vars)
         if last and readout_of(net) == "potential":
-            reader = PotentialReader(lava_shape(pop.shape), windows, steps, np.int32 if fixed else np.float64)
-            reader.v_ref.connect_var(neuron.v)
+            # a stream's output is read at step kT + T - 1 + depth (pipelined readout)
+            reader = PotentialReader(lava_shape(pop.shape), windows, steps, np.int32 if fixed else np.float64,
+                                     offset=offset if stream else 0)
+            reader.v_ref.connect_var(v_var)
             if readers is not None:
                 readers.append(reader)
         if record_dir is not None:
             recorder = StateRecorder(lava_shape(pop.shape), windows * steps, f"{record_dir}/layer{i}.npz")
             neuron.s_out.connect(recorder.s_in)
-            recorder.u_ref.connect_var(neuron.u)
-            recorder.v_ref.connect_var(neuron.v)
+            recorder.u_ref.connect_var(u_var)
+            recorder.v_ref.connect_var(v_var)
     return source, counters
 
 
@@ -128,8 +146,25 @@ def _synapse(proj, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
     return Dense(weights=w, num_message_bits=graded_bits)
 
 
-def input_frames(net, inputs: np.ndarray) -> np.ndarray:
-    """(N, *input_shape) -> source data in Lava layout with samples last."""
+def stream_padding(net, steps: int) -> int:
+    """Frames a stream network's source holds after the last sample: the last frame again, while the
+    pipelined readout waits `depth` steps for it (0 for windowed networks)."""
+    if not is_stream(net):
+        return 0
+    return -(-depths(net)[net.output] // steps)
+
+
+def extra_steps(net) -> int:
+    """Steps a run lasts beyond its samples' windows: a stream's output depth (pipelined readout)."""
+    return depths(net)[net.output] if is_stream(net) else 0
+
+
+def input_frames(net, inputs: np.ndarray, steps: int | None = None) -> np.ndarray:
+    """(N, *input_shape) -> source data in Lava layout with samples last (a stream's last sample repeated
+    for its readout's extra steps, given steps per sample)."""
+    pad = stream_padding(net, steps) if steps else 0
+    if pad:
+        inputs = np.concatenate([inputs, np.repeat(inputs[-1:], pad, axis=0)])
     if input_is_3d(net):
         return np.ascontiguousarray(np.moveaxis(inputs.transpose(0, 3, 2, 1), 0, -1))
     return np.ascontiguousarray(inputs.reshape(len(inputs), -1).T)
@@ -145,13 +180,14 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     out by potential the output population's raw v at each window's end (N, *shape), else None).
     """
     readers = []
-    source, counters = build(net, fixed, input_frames(net, inputs), steps, stock_lif, hold, readers=readers)
+    source, counters = build(net, fixed, input_frames(net, inputs, steps), steps, stock_lif, hold, readers=readers)
     n = len(inputs) * (steps if hold is None else hold) // steps
     try:
         done = 0
         while done < n:
             k = min(chunk, n - done)
-            source.run(condition=RunSteps(num_steps=k * steps), run_cfg=run_cfg)
+            extra = extra_steps(net) if done + k == n else 0
+            source.run(condition=RunSteps(num_steps=k * steps + extra), run_cfg=run_cfg)
             done += k
             if progress:
                 progress(k)
@@ -175,10 +211,10 @@ def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hol
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="neurokit-record-") as tmp:
-        source, _ = build(net, fixed, input_frames(net, inputs), steps, hold=hold, record_dir=tmp)
+        source, _ = build(net, fixed, input_frames(net, inputs, steps), steps, hold=hold, record_dir=tmp)
         n = len(inputs) * (steps if hold is None else hold) // steps
         try:
-            source.run(condition=RunSteps(num_steps=n * steps), run_cfg=run_cfg)
+            source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
         finally:
             source.stop()
         out = []

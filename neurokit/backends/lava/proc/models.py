@@ -129,8 +129,11 @@ class _AbstractSpikeCounterModel(PyLoihiProcessModel):
     count: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
 
     def run_spk(self):
-        window = ((self.time_step - 1) // self.proc_params["interval"]) % self.per_window.shape[0]
-        spikes = self.a_in.recv().astype(np.int32)
+        spikes = (self.a_in.recv() != 0).astype(np.int32)
+        step = self.time_step - 1 - self.proc_params.get("offset", 0)
+        window = step // self.proc_params["interval"]
+        if step < 0 or window >= self.per_window.shape[0]:
+            return  # before the population's first window, or after the last
         self.per_window[window] += spikes.sum()
         self.per_neuron += spikes
         if self.proc_params["per_neuron_windows"]:
@@ -163,10 +166,12 @@ class _AbstractStateRecorderModel(PyLoihiProcessModel):
         self.history = {k: np.zeros(shape, self.dtype) for k in ("s", "u", "v")}
 
     def run_spk(self):
-        self.history["s"][self.time_step - 1] = self.s_in.recv()
+        s = self.s_in.recv()
+        if self.time_step <= self.proc_params["steps"]:
+            self.history["s"][self.time_step - 1] = s
 
     def post_guard(self):
-        return True
+        return self.time_step <= self.proc_params["steps"]
 
     def run_post_mgmt(self):
         # after the neuron's spiking phase of this step: u and v after reset
@@ -278,10 +283,12 @@ class _AbstractPotentialReaderModel(PyLoihiProcessModel):
     scores = None
 
     def post_guard(self):
-        return self.time_step % self.proc_params["interval"] == 0
+        step = self.time_step - self.proc_params.get("offset", 0)
+        return step > 0 and step % self.proc_params["interval"] == 0 and \
+            (step - 1) // self.proc_params["interval"] < self.scores.shape[0]
 
     def run_post_mgmt(self):
-        window = (self.time_step - 1) // self.proc_params["interval"] % self.scores.shape[0]
+        window = (self.time_step - self.proc_params.get("offset", 0) - 1) // self.proc_params["interval"]
         self.scores[window] = self.v_ref.read()
 
     def run_spk(self):

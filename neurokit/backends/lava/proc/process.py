@@ -46,15 +46,17 @@ class InputSource(AbstractProcess):
 
 
 class SpikeCounter(AbstractProcess):
-    """Counts the spikes arriving during each window of `interval` steps.
+    """Counts the spikes (non-zero messages: graded spikes count once) arriving during each window of
+    `interval` steps, windows starting `offset` steps late (a stream population at depth offset).
 
     per_window[w]: all spikes of the population in window w; per_neuron: each neuron's spikes over all
     windows; count[w, ...] (only with per_neuron_windows=True): each neuron's spikes in window w.
     Lava reads an array Var back one element per message, so only the output layer keeps the last one.
     """
 
-    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, per_neuron_windows: bool = False):
-        super().__init__(shape=shape, interval=interval, per_neuron_windows=per_neuron_windows)
+    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, per_neuron_windows: bool = False,
+                 offset: int = 0):
+        super().__init__(shape=shape, interval=interval, per_neuron_windows=per_neuron_windows, offset=offset)
         self.a_in = InPort(shape=shape)
         self.per_window = Var(shape=(windows,), init=np.zeros(windows, np.int32))
         self.per_neuron = Var(shape=tuple(shape), init=np.zeros(shape, np.int32))
@@ -105,10 +107,11 @@ class PhaseNeuron(AbstractProcess):
 
 
 class PotentialReader(AbstractProcess):
-    """Reads a neuron population's v at the last step of every window of `interval` steps into
-    scores[w] (the phase-coded output layer's latched potential). A small Var: one row per window."""
+    """Reads a neuron population's v (or the Var its v_ref connects to) at the last step of every window of
+    `interval` steps, windows starting `offset` steps late, into scores[w] (the phase-coded output layer's
+    latched potential, a sigma-delta output's act). A small Var: one row per window."""
 
-    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, dtype=np.float64):
-        super().__init__(shape=tuple(shape), interval=interval)
+    def __init__(self, shape: tuple[int, ...], windows: int, interval: int, dtype=np.float64, offset: int = 0):
+        super().__init__(shape=tuple(shape), interval=interval, offset=offset)
         self.v_ref = RefPort(shape=shape)
         self.scores = Var(shape=(windows,) + tuple(shape), init=np.zeros((windows,) + tuple(shape), dtype))
