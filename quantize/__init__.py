@@ -60,7 +60,7 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         w_effs = [q.weight / sent[q.source][0] for q in incoming]
         bias = model.scaled_bias(net, pop)
         vth, limited_by = population_scale([(q.name, w, q.kind == "conv", lim) for q, w, lim in zip(incoming, w_effs, lims)],
-                                           model.scale_caps(pop, bias, lims[0], headroom))
+                                           model.scale_caps(pop, bias, lims[0], headroom, demands[pop.name]))
         qprojs, proj_reports, notes = [], [], []
         for q, w, lim in zip(incoming, w_effs, lims):
             sc = projection_scale(w, q.kind == "conv", vth, lim, limited_by)

@@ -84,14 +84,16 @@ def threshold_caps(bias: np.ndarray, lim: Limits, headroom: float) -> dict[str, 
     return caps
 
 
-def sigma_delta_caps(bias: np.ndarray, lim: Limits, headroom: float, message_bits: int,
-                     state_exp: int = 6, bias_bits: int = 16, param_shift: int = 12) -> dict[str, float]:
-    """The bounds on a sigma-delta population's V (state units per activation unit): act may reach
-    `headroom` units in the signed state; a change of `headroom` units, sent as (delta >> state_exp), fits a
-    graded spike of `message_bits`; the bias (held as bias << param_shift) fits its `bias_bits`."""
+def sigma_delta_caps(bias: np.ndarray, lim: Limits, peak: float, message_bits: int, state_exp: int = 6,
+                     bias_bits: int = 16, param_shift: int = 12, margin: float = 1.25) -> dict[str, float]:
+    """The bounds on a sigma-delta population's V (state units per activation unit), for values up to `peak`
+    activation units (the calibration data's largest |sigma| or act, times `margin`): they stay within the
+    signed state; a change of up to `peak`, sent as (delta >> state_exp), fits a graded spike of
+    `message_bits`; the bias (held as bias << param_shift) fits its `bias_bits`."""
+    peak = max(float(peak), 1e-3) * margin
     caps = {
-        "state headroom": lim.state_max / headroom,
-        "message width": ((1 << (message_bits - 1)) - 1) * 2.0 ** state_exp / headroom,
+        "state width": lim.state_max / peak,
+        "message width": ((1 << (message_bits - 1)) - 1) * 2.0 ** state_exp / peak,
     }
     b_max = float(np.max(np.abs(bias), initial=0.0))
     if b_max > 0:

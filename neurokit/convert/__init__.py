@@ -80,6 +80,13 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
     run_method = method_function(method)
     if method == "phase" and input_encoding == "rate":  # the phase neuron integrates a held current
         raise UnsupportedModelError("phase coding takes current-coded input; convert with --input-coding current")
+    if method == "sdnn":  # sigma-delta neurons read the input's changes, as netx's input Delta layer sends them
+        if input_encoding == "rate":
+            raise UnsupportedModelError("sigma-delta networks read delta-coded input, not rate spikes; convert "
+                                        "with --input-coding current (neurokit delta-codes it)")
+        input_encoding = "delta"
+    elif input_encoding == "delta":
+        raise UnsupportedModelError("delta-coded input is for sigma-delta networks (--method sdnn)")
     model = model.eval()
     calibration = np.asarray(calibration)
     input_shape = tuple(calibration.shape[1:])

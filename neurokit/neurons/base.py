@@ -40,8 +40,9 @@ class NeuronModel(Protocol):
     # -- quantization
     def scaled_bias(self, net, pop) -> np.ndarray:
         """The float bias per neuron (thresholds per step) the integer scale must carry."""
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
-        """Bounds on the population's integer scale V other than its weights' (quantize.discretize)."""
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
+        """Bounds on the population's integer scale V other than its weights' (quantize.discretize); demand:
+        what the calibration data asks of the population (quantize.headroom.rate_demand)."""
     def message_scale(self, params) -> float:
         """Integer message units per activation unit of what the population sends (1 for a spike)."""
     def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron: ...

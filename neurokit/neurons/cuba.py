@@ -133,7 +133,7 @@ class CubaModel:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         return QuantizedNeuron(q, bstats, {"neuron": "if", "reset": p.reset}, notes)
 
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
         from quantize.discretize import threshold_caps
 
         return threshold_caps(bias, lim, headroom)

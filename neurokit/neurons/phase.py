@@ -239,7 +239,7 @@ class PhaseModel:
                          "phases never fire")
         return QuantizedNeuron(QPhaseNeuron(vth=vth, bias_mant=bmant, bias_exp=bexp, code=q), bstats, report, notes)
 
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
         from quantize.discretize import threshold_caps
 
         return threshold_caps(bias, lim, headroom)

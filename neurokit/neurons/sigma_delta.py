@@ -90,12 +90,16 @@ class SigmaDeltaModel:
         delta = float((node.metadata or {}).get("delta_threshold", 0.0))
         if not np.isfinite(delta) or delta < 0:
             raise UnsupportedModelError(f"NIR neuron '{name}': delta_threshold must be a number >= 0, got {delta}")
-        # act is relu(r I / v_threshold) in units of v_threshold: fold r / v_threshold into the projections
-        return SigmaDelta(bias=np.zeros(shape), vth=delta), r / vth
+        # act is relu(r I / v_threshold) in units of v_threshold: fold r / v_threshold into the projections.
+        # The neuron's own bias (beyond its synapses'): neurokit's offset on a layer without ReLU (sdnn.py).
+        own = broadcast(name, "metadata bias_offset", (node.metadata or {}).get("bias_offset", 0.0), shape)
+        return SigmaDelta(bias=own, vth=delta), r / vth
 
     def to_nir(self, params: SigmaDelta, shape: tuple):
+        own = np.asarray(params.bias, np.float64)
+        offset = float(own.flat[0]) if own.size and np.all(own == own.flat[0]) else own
         return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
-                      metadata={NEURON_KEY: NAME, "delta_threshold": float(params.vth)})
+                      metadata={NEURON_KEY: NAME, "delta_threshold": float(params.vth), "bias_offset": offset})
 
     def to_qnir(self, q: QSigmaDelta, shape: tuple, arith):
         return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape), metadata={
@@ -118,12 +122,14 @@ class SigmaDeltaModel:
     def scaled_bias(self, net, pop) -> np.ndarray:
         return np.asarray(pop.neuron.bias, np.float64)
 
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float) -> dict:
-        """Upper bounds on V besides the weights': act may reach `headroom` activation units within the 24-bit
-        state, and a change of `headroom` units must fit a graded spike of netx's 16 message bits."""
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
+        """Upper bounds on V besides the weights': the calibration data's largest sigma and act (with a
+        margin) stay within the 24-bit state, and their largest change fits a graded spike of netx's 16
+        message bits (Lava's simulator would not clip a wider one; the chip does)."""
         from quantize.discretize import sigma_delta_caps
 
-        return sigma_delta_caps(bias, lim, headroom, self.graded_output_bits)
+        peak = max(demand["u_max"], demand["demand_max"], -demand["demand_min"])
+        return sigma_delta_caps(bias, lim, peak, self.graded_output_bits)
 
     def message_scale(self, params) -> float:
         """Message units per activation unit of what this population sends."""

@@ -5,6 +5,7 @@
     ratenorm  rate-norm layers and the optimal fitting curve's threshold shift, Ding et al. 2021 (ratenorm.py)
     phase     single-spike phase coding with base manipulation, Hwang & Kung 2024 (phase.py)
     lasnn     layer-wise ANN-to-SNN distillation, Hong et al. 2023 (lasnn.py)
+    sdnn      the ANN on Loihi 2's stock sigma-delta neurons, as lava-dl netx deploys it (sdnn.py)
 
 Each is `convert_<name>(ops, inputs: Inputs, settings: Settings) -> Converted` (see base.py).
 """
@@ -20,6 +21,7 @@ METHODS = {
     "ratenorm": "rate-norm layers + optimal fitting curve threshold shift (Ding et al. 2021)",
     "phase": "single-spike phase coding with base manipulation (Hwang & Kung 2024)",
     "lasnn": "layer-wise ANN-to-SNN distillation of an LIF student (Hong et al. 2023)",
+    "sdnn": "sigma-delta neurons (Lava SigmaDelta, netx SDNN): stock on Loihi 2, graded delta spikes",
 }
 TRAINS = ("tcl", "ratenorm", "lasnn")  # methods that need labelled training data
 
