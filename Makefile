@@ -17,7 +17,7 @@ test: setup
 # 1,000 random networks per strategy (chains and DAGs; DAGs with summed projections), Lava fixed_pt against the
 # engine at every step (about 56 minutes on 2 cores)
 test-engine-long: setup
-	NEUROKIT_DIFF_EXAMPLES=1000 NEUROKIT_DIFF_RANDOM=1 $(PY) -m pytest -q tests/test_engine_differential.py
+	NEUROKIT_DIFF_EXAMPLES=1000 NEUROKIT_DIFF_RANDOM=1 $(PY) -m pytest -q tests/test_engine_differential.py tests/test_sigma_delta.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -38,9 +38,16 @@ def _add_conversion(p: argparse.ArgumentParser) -> None:
     p.add_argument("--v-init", type=float, default=0.5,
                    help="initial membrane potential in thresholds, in [0, 1) (default: 0.5)")
     from .convert.methods import METHODS
+    from .targets import DEFAULT_METHOD, DEFAULT_TARGET, TARGETS
 
-    p.add_argument("--method", choices=tuple(METHODS), default="rate",
-                   help="conversion method: " + "; ".join(f"{k}: {v}" for k, v in METHODS.items()) + " (default: rate)")
+    p.add_argument("--target", choices=tuple(TARGETS), default=DEFAULT_TARGET,
+                   help="; ".join(f"{k}: {v}" for k, v in TARGETS.items()) + f" (default: {DEFAULT_TARGET})")
+    p.add_argument("--method", choices=tuple(METHODS), default=None,
+                   help="conversion method: " + "; ".join(f"{k}: {v}" for k, v in METHODS.items())
+                        + " (default: " + ", ".join(f"{m} for --target {t}" for t, m in DEFAULT_METHOD.items()) + ")")
+    p.add_argument("--delta-threshold", type=float, default=0.0,
+                   help="sdnn: the delta threshold of every sigma-delta layer, in units of the layer's scale; the "
+                        "accuracy / traffic knob, 0 sends every change (default: 0)")
     p.add_argument("--target-steps", type=int, default=None, metavar="T",
                    help="time steps the method tunes for: ratenorm's threshold shift, lasnn's training window, "
                         "phase's windows (default: lasnn 8, ratenorm and phase 32)")
@@ -193,13 +200,17 @@ def cmd_convert(a) -> dict:
     from .lower import from_nir
     from .pipeline import conversion_settings, convert_model, take
 
-    settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr)
+    from .targets import check_target, label, method_for
+
+    method = method_for(a.target, a.method)
+    settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold)
     model = load_torch_model(a.model)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
-    graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, a.method,
+    graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, method,
                           (data.x_train, data.y_train), settings, a.readout, a.replace_maxpool)
     net = from_nir(graph)  # proves the graph lowers before it is written
+    check_target(net, a.target)
     write_nir(graph, a.out)
     meta = net.metadata
     return {"out": a.out, "nodes": list(graph.nodes), "layers": [
@@ -207,7 +218,7 @@ def cmd_convert(a) -> dict:
          "inputs": [q.source for q in net.incoming(p.name)], "lambda": lam}
         for p, lam in zip(net.populations, meta["lambdas"])],
         "method": meta["method"], "readout": meta["readout"], "normalization": meta["normalization"], "input_encoding": meta["input_encoding"], "bn_folded": meta["bn_folded"],
-        "ann_macs": int(sum(meta["ann_macs"].values()))}
+        "ann_macs": int(sum(meta["ann_macs"].values())), "target": a.target, "runs_on": label(net)}
 
 
 def cmd_quantize(a) -> dict:
@@ -339,7 +350,8 @@ def cmd_deploy(a) -> dict:
     return deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
-        v_init=a.v_init, input_coding=a.input_coding, method=a.method, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
+        v_init=a.v_init, input_coding=a.input_coding, method=a.method, target=a.target,
+        delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool,
         progress=not a.quiet))
 

@@ -116,7 +116,7 @@ def replaced_ann_accuracy(model, x: np.ndarray, y: np.ndarray, replace_maxpool: 
 
 
 def conversion_settings(percentile: float, v_init: float, target_steps: int | None, epochs: int | None,
-                        lr: float | None):
+                        lr: float | None, delta_threshold: float = 0.0):
     """The conversion methods' Settings from command-line values (None: the method's default)."""
     from .convert import Settings
 
@@ -126,7 +126,10 @@ def conversion_settings(percentile: float, v_init: float, target_steps: int | No
         raise NeurokitError(f"--epochs must be 0 or more, got {epochs}")
     if lr is not None and not lr > 0:
         raise NeurokitError(f"--lr must be positive, got {lr}")
-    return Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr, target_steps=target_steps)
+    if not delta_threshold >= 0:
+        raise NeurokitError(f"--delta-threshold must be 0 or more, got {delta_threshold}")
+    return Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr, target_steps=target_steps,
+                    delta_threshold=delta_threshold)
 
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
@@ -193,7 +196,9 @@ class DeployOptions:
     percentile: float = 99.9
     v_init: float = 0.5
     input_coding: str = "current"
-    method: str = "rate"
+    method: str | None = None  # None: the target's default (neurokit.targets)
+    target: str = "loihi2"
+    delta_threshold: float = 0.0
     readout: str = "spikes"
     target_steps: int | None = None  # the T a method tunes for (None: the method's default)
     epochs: int | None = None
@@ -221,6 +226,7 @@ def deploy(opt: DeployOptions) -> dict:
     from .io import load_torch_model
     from .lower import from_nir
     from .report import build_report
+    from .targets import check_target, label, method_for
 
     clock = StageClock()
     # Everything a user can get wrong is checked before the long stages start.
@@ -233,6 +239,7 @@ def deploy(opt: DeployOptions) -> dict:
             raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
         if opt.verify_samples < 0:
             raise NeurokitError(f"--verify-samples must be 0 or more, got {opt.verify_samples}")
+        method = method_for(opt.target, opt.method)
         get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
         model = load_torch_model(opt.model)
         data = load_dataset(opt.data)
@@ -247,11 +254,13 @@ def deploy(opt: DeployOptions) -> dict:
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
         replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     with clock("convert"):
-        settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr)
-        graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, opt.method,
+        settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
+                                       opt.delta_threshold)
+        graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, method,
                               (data.x_train, data.y_train), settings, opt.readout, opt.replace_maxpool)
     with clock("lower"):
         net = from_nir(graph)
+        check_target(net, opt.target)
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits)
     with clock("fit"):
@@ -277,7 +286,7 @@ def deploy(opt: DeployOptions) -> dict:
                                           if replaced_accuracy is not None else {})},
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
-        conversion_error=conversion_error, fit=placement,
+        conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net)},
     )
     if opt.out:
         with clock("write"):

@@ -27,7 +27,7 @@ def to_json(obj, indent: int | None = 2) -> str:
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
                  lava_check: dict | None = None, stage_seconds: dict | None = None,
-                 conversion_error: dict | None = None, fit: dict | None = None) -> dict:
+                 conversion_error: dict | None = None, fit: dict | None = None, target: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
@@ -42,6 +42,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     synops = sum(l["synops"] for l in layers)
     report = {
         "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
+        "target": target,  # {"name", "runs_on"}: neurokit.targets
         "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
         "ann_accuracy": None if ann is None else ann["accuracy"],
         "ann_accuracy_maxpool_replaced": (ann or {}).get("accuracy_maxpool_replaced"),
@@ -98,6 +99,8 @@ def render_text(r: dict) -> str:
     conv = r.get("conversion") or {}
     if conv.get("method"):
         out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
+    if r.get("target"):
+        out.append(f"target: {r['target']['name']}; runs on {r['target']['runs_on']}")
     out.append("")
     out.append("Accuracy")
     rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]]
@@ -170,7 +173,9 @@ def conversion_summary(c: dict) -> str:
     parts = [f"normalization {c.get('normalization', '?')}"]
     if c.get("lambdas"):
         parts.append("lambda " + ", ".join(f"{v:.3g}" for v in c["lambdas"]))
-    if c.get("v_init") is not None:
+    if c.get("delta_threshold") is not None:
+        parts.append(f"sigma-delta, delta threshold {c['delta_threshold']:g}")
+    elif c.get("v_init") is not None:
         parts.append(f"v_init {c['v_init']:g} thresholds")
     if c.get("input_encoding"):
         parts.append(f"{c['input_encoding']} input")
@@ -193,6 +198,8 @@ def _conversion_error_rows(e: dict, steps: int) -> list[str]:
 def quantization_title(q: dict) -> str:
     i = q["input"]
     coding = ("rate-coded binary spikes" if i.get("encoding") == "rate" else
+              f"{i['bits']}-bit frames sent as changes (netx input Delta, << 6), {i['scale']:.4g} levels per unit"
+              if i.get("encoding") == "delta" else
               f"{i['bits']}-bit graded current, {i['scale']:.4g} levels per unit, "
               f"{i['clipped_fraction']:.2%} of calibration values clipped")
     return f"Quantization onto {q['profile']} (input: {coding}; v headroom {q['headroom_thresholds']:g} thresholds)"
@@ -234,6 +241,10 @@ def _bits_spare(b) -> str:
     return "-" if b is None else f"{b:+.1f}"
 
 
+def _number(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def _steps(x) -> str:
     return "-" if x is None else (f"{x:.0f}" if x < 1e6 else ">1e6")
 
@@ -243,10 +254,11 @@ def _headroom_rows(q: dict) -> list[str]:
     rows = []
     for l in q["layers"]:
         u, v, r = l["headroom"]["u"], l["headroom"]["v"], l["headroom"]["rate"]
+        # a sigma-delta layer's act does not climb (no spikes to keep up with): "-" there
         rows.append([l["name"], f"{u['peak']:.3g}", _bits_spare(u["headroom_bits"]), f"{u['worst_case']:.3g}",
-                     _bits_spare(u["worst_case_headroom_bits"]), f"{v['climb_per_step']:.2f}",
-                     f"{v['fall_per_step']:.2f}", _steps(v["steps_to_saturate_up"]),
-                     _steps(v["steps_to_saturate_down"]), f"{r['demand_max']:.2f}", f"{r['saturated_fraction']:.2%}"])
+                     _bits_spare(u["worst_case_headroom_bits"]), _number(v.get("climb_per_step")),
+                     _number(v.get("fall_per_step")), _steps(v.get("steps_to_saturate_up")),
+                     _steps(v.get("steps_to_saturate_down")), f"{r['demand_max']:.2f}", f"{r['saturated_fraction']:.2%}"])
     limit = q["layers"][0]["headroom"]["u"]["limit"] if q["layers"] else 0
     lines = ["", f"State headroom and rate (calibration data; u wraps and v saturates beyond {limit:,}; "
                  f"max rate {q.get('max_rate', 1):g} spike per step)"]

@@ -211,3 +211,26 @@ def phase_networks(draw):
         pop.neuron = QPhaseNeuron(vth=pop.neuron.vth, bias_mant=pop.neuron.bias_mant, bias_exp=pop.neuron.bias_exp,
                                   code=code)
     return net, x, draw(st.integers(1, 24))
+
+
+@st.composite
+def sigma_delta_networks(draw, max_populations: int = 3, dag: bool = False):
+    """Like networks(), every population a sigma-delta one (neurokit.neurons.QSigmaDelta: a scale, biases
+    over 10 bits, delta thresholds from 0 up), delta-coded 8-bit input, graded messages on every projection.
+    Conv weights stay small so that Lava's float32 Conv sums stay exact on most draws (a draw where the
+    engine warns that they may not is discarded by the test)."""
+    from neurokit.neurons import QSigmaDelta
+
+    net, _, steps = draw(networks(max_populations=max_populations, dag=dag))
+    for q in net.projections:
+        q.graded_input_bits = 16
+        if q.kind == "conv":
+            q.weight = np.clip(q.weight, -6, 6).astype(np.int32)
+    for pop in net.populations:
+        pop.neuron = QSigmaDelta(scale=1 << 16, bias=draw(ints(pop.shape, -512, 512)).astype(np.int32),
+                                 vth=draw(st.sampled_from([0, 0, 1, 3, 50])))
+    net.metadata["input_encoding"] = "delta"
+    net.input_bits, net.input_signed, net.input_scale = 8, False, 1.0
+    samples = draw(st.integers(1, 3))
+    x = draw(ints((samples,) + tuple(net.input_shape), 0, 255)).astype(np.float64)
+    return net.validate(), x, min(steps, 6)

@@ -103,7 +103,7 @@ def test_cli_quantize_search_bits(digits_cnn, tmp_path, capsys):
 
     model, nir_path, out = tmp_path / "m.pt", tmp_path / "m.nir", tmp_path / "m.q.nir"
     torch.save(digits_cnn, model)
-    assert main(["convert", str(model), "--data", "digits", "--out", str(nir_path), "--calibration", "100"]) == 0
+    assert main(["convert", "--target", "sim", str(model), "--data", "digits", "--out", str(nir_path), "--calibration", "100"]) == 0
     capsys.readouterr()
     rc = main(["quantize", str(nir_path), "--data", "digits", "--out", str(out), "--calibration", "100",
                "--search-bits", "--budget", "1", "--eval-samples", "100", "--steps", "24", "--json"])

@@ -51,6 +51,9 @@ class NeuronModel(Protocol):
     def integer_scale(self, params) -> int:
         """V: the integer weight per normalized weight and message unit (vth for spiking models)."""
 
+    def stock_loihi2(self, params) -> str | None:
+        """None when Loihi 2 runs the population with stock neurons, else why not (neurokit.targets)."""
+
     # -- simulation
     def engine(self, pop, xp, arith):
         """The engine's neuron group for this population (fixed point for integer parameters)."""

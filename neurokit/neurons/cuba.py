@@ -149,6 +149,12 @@ class CubaModel:
     def integer_scale(self, params) -> int:
         return int(params.vth)
 
+    def stock_loihi2(self, params) -> str | None:
+        """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
+        if params.reset == "subtract":
+            return "ConversionLIF (reset by subtraction) has no Loihi 2 microcode"
+        return None
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         if isinstance(pop.neuron, QCuba):

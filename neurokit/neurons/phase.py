@@ -255,6 +255,9 @@ class PhaseModel:
     def integer_scale(self, params) -> int:
         return int(params.vth)
 
+    def stock_loihi2(self, params) -> str | None:
+        return "the phase neuron is a custom neuron program (no Loihi 2 microcode)"
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         if isinstance(pop.neuron, QPhaseNeuron):

@@ -154,6 +154,9 @@ class SigmaDeltaModel:
     def integer_scale(self, params) -> int:
         return int(params.scale)
 
+    def stock_loihi2(self, params) -> str | None:
+        return None  # SigmaDelta: stock on Loihi 2 (netx SDNN)
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         from ..backends.engine.sigma_delta import SigmaDeltaNeurons

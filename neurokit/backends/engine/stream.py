@@ -5,7 +5,12 @@ input is delta-coded (x_t - x_(t-1), << spike_exp in fixed point), so it is non-
 starts; every projection delivers one step later (Lava's Dense / Conv a_buff), and a population's InPort
 adds its projections' messages (int32). A population at depth d counts the messages it sends in steps
 kT + d .. kT + T - 1 + d as sample k's, and sample k's scores are the output population's act at step
-kT + T - 1 + D (pipelined readout; the run lasts N T + D steps).
+kT + T - 1 + d_min (pipelined readout), d_min the output's shortest path from the input. The output at step
+t reflects the input at steps t - L, L over the lengths of every path from the input to it (each
+population's sigma sums the deltas its sources sent: their act one step earlier), so with paths of
+different lengths (skip connections) the read step sees sample k on every path only when
+T >= D - d_min + 1 (D the longest path): shorter T mixes neighbouring samples, and the run warns.
+The run lasts N T + (the deepest population's depth) steps.
 
 The engine cuts the stream into segments of whole samples and carries every state across them: the
 neurons' sigma, act and residue, each projection's message in flight, and the last input frame. In a
@@ -20,12 +25,37 @@ from ...arithmetic import SDN_SPIKE_EXP, wrap32
 from ...network import INPUT
 
 
-def depths(net) -> dict:
-    """Synaptic delays from the input to each population along its longest path."""
+def depths(net, shortest: bool = False) -> dict:
+    """Synaptic delays from the input to each population along its longest (or shortest) path."""
+    pick = min if shortest else max
     d = {INPUT: 0}
     for pop in net.order("a stream network"):
-        d[pop.name] = 1 + max(d[q.source] for q in net.incoming(pop.name))
+        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name))
     return d
+
+
+def readout_delay(net) -> int:
+    """Steps from a sample's last input step to its read step: the output's shortest path."""
+    return depths(net, shortest=True)[net.output]
+
+
+def run_extra_steps(net) -> int:
+    """Steps a stream runs beyond its samples' windows: the deepest population's depth (its last window)."""
+    return max(depths(net).values())
+
+
+def min_steps(net) -> int:
+    """The fewest steps per sample for which every path to the output sees the same sample at its read step."""
+    return depths(net)[net.output] - readout_delay(net) + 1
+
+
+def warn_mixing(net, steps: int) -> None:
+    import warnings
+
+    need = min_steps(net)
+    if steps < need:
+        warnings.warn(f"this sigma-delta network's paths to the output differ by {need - 1} steps: with T = {steps} < "
+                      f"{need} the output mixes neighbouring samples; run T >= {need}", stacklevel=3)
 
 
 def check_stream(net, backend: str) -> None:
@@ -57,6 +87,7 @@ class StreamRun:
         self.prepared, self.fixed, self.steps, self.record = prepared, fixed, steps, record
         self.segment_samples = max(1, segment_samples)
         self.depth = depths(prepared.net)
+        warn_mixing(prepared.net, steps)
 
     def run(self, frames: np.ndarray) -> dict:
         """frames (N, *input_shape): the encoded samples (integers in fixed point). Returns per-sample message
@@ -69,8 +100,8 @@ class StreamRun:
         pops = net.populations
         index = {p.name: i for i, p in enumerate(pops)}
         out_name = net.output
-        depth_out = self.depth[out_name]
-        total = n * T + depth_out
+        read_delay = readout_delay(net)
+        total = n * T + run_extra_steps(net)
         for group in prepared.neurons.values():
             group.reset()
         carry = {q.name: None for q in net.projections}
@@ -99,13 +130,13 @@ class StreamRun:
                 d = self.depth[pop.name]
                 read = ()
                 if pop.name == out_name:
-                    k = (g - d - (T - 1))
+                    k = (g - read_delay - (T - 1))
                     read = np.flatnonzero((k >= 0) & (k % T == 0) & (k // T < n))
                 msg, sig, act, acts = prepared.neurons[pop.name].run(drive, self.record, read)
                 sent[pop.name] = msg
                 self._count(pop, msg, g, d, per_sample, per_neuron, index, out_counts if pop.name == out_name else None)
                 if pop.name == out_name and len(read):
-                    scores[(g[read] - d - (T - 1)) // T] = xp.host(acts)
+                    scores[(g[read] - read_delay - (T - 1)) // T] = xp.host(acts)
                 if self.record:
                     keep = g < n * T
                     rec = records[index[pop.name]]

@@ -24,7 +24,7 @@ from lava.utils.weightutils import SignMode
 from ...encoding import encoding_of
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
 from ...network import INPUT, readout_of
-from ..engine.stream import depths, is_stream
+from ..engine.stream import depths, is_stream, readout_delay, run_extra_steps
 from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
 
 
@@ -112,7 +112,7 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         if last and readout_of(net) == "potential":
             # a stream's output is read at step kT + T - 1 + depth (pipelined readout)
             reader = PotentialReader(lava_shape(pop.shape), windows, steps, np.int32 if fixed else np.float64,
-                                     offset=offset if stream else 0)
+                                     offset=readout_delay(net) if stream else 0)
             reader.v_ref.connect_var(v_var)
             if readers is not None:
                 readers.append(reader)
@@ -151,12 +151,12 @@ def stream_padding(net, steps: int) -> int:
     pipelined readout waits `depth` steps for it (0 for windowed networks)."""
     if not is_stream(net):
         return 0
-    return -(-depths(net)[net.output] // steps)
+    return -(-run_extra_steps(net) // steps)
 
 
 def extra_steps(net) -> int:
-    """Steps a run lasts beyond its samples' windows: a stream's output depth (pipelined readout)."""
-    return depths(net)[net.output] if is_stream(net) else 0
+    """Steps a run lasts beyond its samples' windows: a stream's deepest depth (pipelined readout)."""
+    return run_extra_steps(net) if is_stream(net) else 0
 
 
 def input_frames(net, inputs: np.ndarray, steps: int | None = None) -> np.ndarray:
