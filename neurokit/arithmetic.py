@@ -187,6 +187,48 @@ def lava_dense_weights(w: np.ndarray, mode: int, weight_bits: int) -> np.ndarray
     return -w if inhibitory else w
 
 
+def netx_dense_format(w: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """What lava-dl's netx builds a Dense synapse from for integer file weights w: (stored weights, weight
+    bits, weight exponent, sign mode), the rule of lava/lib/dl/netx/utils.py optimize_weight_bits (the
+    file's weights scaled up to fill the 8-bit scale, the exponent undoing it), without its clipping:
+    None for weights beyond what it represents."""
+    w = np.asarray(w).astype(np.int64)
+    hi, lo = (int(w.max()), int(w.min())) if w.size else (0, 0)
+    if (hi > 254 and lo < 0) or (lo < -256 and hi > 0) or hi > 255 or lo < -256:
+        return None
+    if hi < 0:
+        mode, signed, scale = SIGN_INHIBITORY, 0, -256 / lo
+    elif lo >= 0:
+        mode, signed, scale = SIGN_EXCITATORY, 0, (255 / hi if hi > 0 else np.inf)
+    else:  # netx reads max 0 with negatives as mixed
+        mode, signed, scale = SIGN_MIXED, 1, min(127 / hi if hi > 0 else np.inf, -128 / lo)
+    if not np.isfinite(scale):
+        return np.zeros_like(w), 8, 0, mode  # all zero: netx divides by zero here; any format holds zeros
+    scale_bits = int(np.floor(np.log2(scale))) + signed
+    n = 8
+    while n > 0 and np.any(w % (1 << n)):
+        n -= 1
+    n -= signed
+    stored = w << scale_bits if scale_bits >= 0 else w >> -scale_bits
+    return stored, int(8 - scale_bits - n), int(-scale_bits), mode
+
+
+def netx_dense_exact(w: np.ndarray) -> bool:
+    """Whether netx's Dense applies integer file weights w exactly (Lava's truncation, then the exponent)."""
+    fmt = netx_dense_format(w)
+    if fmt is None:
+        return False
+    stored, bits, exp, mode = fmt
+    if not 1 <= bits <= 8 + (mode == SIGN_MIXED):  # 9 bits: a mixed-sign mantissa with nothing truncated
+        return False
+    held = lava_dense_weights(stored, mode, bits)
+    # the synapse shifts the sum: exact when every held weight is a multiple of 2**-exp
+    if exp < 0 and np.any(held % (1 << -exp)):
+        return False
+    eff = held << exp if exp >= 0 else held >> -exp
+    return bool(np.array_equal(eff, np.asarray(w).astype(np.int64)))
+
+
 # ---- sigma-delta: netx's constants and Lava's integer step -------------------------------------------------
 SDN_SPIKE_EXP = 6  # lava.lib.dl.netx.hdf5.Network(spike_exp=6): graded spikes carry 6 fractional bits
 SDN_STATE_EXP = 6  # netx builds every SigmaDelta / Delta with state_exp=6

@@ -70,12 +70,17 @@ def check_steps(steps: int) -> int:
 
 
 def load_network(path: str | Path):
-    """A neurokit quantized network (QuantizedNet) or any supported NIR graph (a float Network)."""
+    """A neurokit quantized network (QuantizedNet) from a quantized NIR file or a netx HDF5 file, or any
+    supported NIR graph (a float Network)."""
     from quantize.qnet import from_nir as quantized_from_nir
 
     from .io import read_nir
     from .lower import from_nir
 
+    from .netx import is_netx, read_netx
+
+    if Path(path).is_file() and is_netx(path):  # lava-dl's netx HDF5 (neurokit.netx)
+        return read_netx(path)
     graph = read_nir(path)
     if isinstance(graph.metadata, dict) and "neurokit_quantized" in graph.metadata:
         return quantized_from_nir(graph)
@@ -132,14 +137,16 @@ def conversion_settings(percentile: float, v_init: float, target_steps: int | No
                     delta_threshold=delta_threshold)
 
 
-def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8):
+def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8,
+                     integer_weights: bool = False):
     from quantize import quantize
 
     from .backends.base import is_quantized
 
     if is_quantized(net):
         raise NeurokitError("this network is already quantized; quantize the float NIR graph that 'neurokit convert' wrote")
-    return quantize(net, profile, calibration, weight_bits=weight_bits, input_bits=input_bits)
+    return quantize(net, profile, calibration, weight_bits=weight_bits, input_bits=input_bits,
+                    integer_weights=integer_weights)
 
 
 def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: bool = True, device: str | None = None):
@@ -206,6 +213,7 @@ class DeployOptions:
     weight_bits: int | None = None
     input_bits: int = 8
     replace_maxpool: str | None = None
+    netx: bool = False  # quantize for netx's format (integer weights) so that model.net can be written
     progress: bool = True
 
 
@@ -262,7 +270,7 @@ def deploy(opt: DeployOptions) -> dict:
         net = from_nir(graph)
         check_target(net, opt.target)
     with clock("quantize"):
-        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits)
+        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
         placement = fit_summary(qnet, profile)
     with clock("float SNN"):
@@ -280,6 +288,10 @@ def deploy(opt: DeployOptions) -> dict:
     if opt.backend == "engine":
         with clock("Lava check"):
             lava_check = check_against_lava(qnet, x[:opt.verify_samples], opt.steps)
+    netx = None
+    if opt.target == "loihi2":
+        with clock("netx check"):
+            netx = check_netx(qnet, x[:opt.verify_samples], opt.steps)
     report = build_report(
         model=opt.model, dataset=data.name, profile=profile, steps=opt.steps,
         ann={"accuracy": ann_accuracy, **({"accuracy_maxpool_replaced": replaced_accuracy}
@@ -287,6 +299,7 @@ def deploy(opt: DeployOptions) -> dict:
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net)},
+        netx=netx,
     )
     if opt.out:
         with clock("write"):
@@ -305,10 +318,37 @@ def fit_summary(qnet, profile) -> dict:
 
 
 def deploy_exit_code(report: dict) -> int:
-    """0 when everything deploy claims holds; 1 when the net does not fit or Lava disagreed with the engine."""
+    """0 when everything deploy claims holds; 1 when the net does not fit, or Lava (or netx's network) disagreed
+    with the engine."""
     check = report.get("lava_check") or {}
+    netx = (report.get("netx") or {}).get("check") or {}
     fits = (report.get("fit") or {}).get("fits", True)
-    return 0 if fits and check.get("match", True) else 1
+    return 0 if fits and check.get("match", True) and netx.get("match", True) else 1
+
+
+def check_netx(qnet, x: np.ndarray, steps: int) -> dict:
+    """Whether the network goes into a netx file (neurokit.netx), and lava-dl's netx.hdf5.Network on that
+    file in Lava fixed_pt against the engine on x (or why that did not run)."""
+    import importlib.util
+    import tempfile
+
+    from .netx import NetxExportError, export_netx
+
+    with tempfile.TemporaryDirectory(prefix="neurokit-netx-") as tmp:
+        path = f"{tmp}/model.net"
+        try:
+            export_netx(qnet, path)
+        except NetxExportError as e:
+            return {"written": False, "reason": str(e)}
+        if len(x) == 0:
+            return {"written": True, "check": {"checked": False, "reason": "--verify-samples 0"}}
+        if importlib.util.find_spec("lava") is None:
+            return {"written": True, "check": {"checked": False, "reason": "Lava is not installed here"}}
+        from .verify import verify_netx
+
+        result = verify_netx(qnet, path, x, steps)
+        result.pop("file", None)
+        return {"written": True, "check": {"checked": True, **result}}
 
 
 def check_against_lava(qnet, x: np.ndarray, steps: int) -> dict:
@@ -325,7 +365,8 @@ def check_against_lava(qnet, x: np.ndarray, steps: int) -> dict:
 
 
 def write_outputs(out: Path, graph, qnet, report: dict) -> dict:
-    """model.nir (float graph), model.q.nir (quantized), report.json, report.txt; each written atomically."""
+    """model.nir (float graph), model.q.nir (quantized), model.net (netx, when the report says it can be
+    written), report.json, report.txt; each written atomically."""
     from quantize import save_quantized
 
     from .io import atomic_write, write_nir
@@ -333,9 +374,15 @@ def write_outputs(out: Path, graph, qnet, report: dict) -> dict:
 
     files = {"nir": str(out / "model.nir"), "quantized": str(out / "model.q.nir"),
              "report_json": str(out / "report.json"), "report_text": str(out / "report.txt")}
+    if (report.get("netx") or {}).get("written"):
+        files["netx"] = str(out / "model.net")
     report["files"] = files
     write_nir(graph, files["nir"])
     save_quantized(qnet, files["quantized"])
+    if "netx" in files:
+        from .netx import export_netx
+
+        export_netx(qnet, files["netx"])
     atomic_write(files["report_json"], lambda p: Path(p).write_text(to_json(report) + "\n"))
     atomic_write(files["report_text"], lambda p: Path(p).write_text(render_text(report) + "\n"))
     return files

@@ -27,7 +27,8 @@ def to_json(obj, indent: int | None = 2) -> str:
 def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: dict, ann: dict | None = None,
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
                  lava_check: dict | None = None, stage_seconds: dict | None = None,
-                 conversion_error: dict | None = None, fit: dict | None = None, target: dict | None = None) -> dict:
+                 conversion_error: dict | None = None, fit: dict | None = None, target: dict | None = None,
+                 netx: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
@@ -43,6 +44,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     report = {
         "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
         "target": target,  # {"name", "runs_on"}: neurokit.targets
+        "netx": netx,  # neurokit.pipeline.check_netx: the netx file and lava-dl's run of it
         "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
         "ann_accuracy": None if ann is None else ann["accuracy"],
         "ann_accuracy_maxpool_replaced": (ann or {}).get("accuracy_maxpool_replaced"),
@@ -117,6 +119,22 @@ def render_text(r: dict) -> str:
         out.append(f"  Lava fixed_pt re-ran the first {check['samples']} samples: engine {verdict}")
     elif check:
         out.append(f"  engine not checked against Lava: {check['reason']}")
+    netx = r.get("netx")
+    if netx and not netx["written"]:
+        out.append(f"  netx file not written: {netx['reason']}")
+    elif netx:
+        c = netx["check"]
+        if not c["checked"]:
+            out.append(f"  netx file written; not run in Lava: {c['reason']}")
+        elif c["match"]:
+            out.append(f"  lava-dl netx.hdf5.Network ran the netx file on the first {c['samples']} samples in Lava "
+                       "fixed_pt: bit-exact (every message, sigma and act at every step, and the readout)")
+        else:
+            m = c["first_mismatch"]
+            where = ("the readout differs" if m is None else
+                     "first at layer {layer} neuron {neuron} sample {sample} step {step} ({variable}: netx {lava}, "
+                     "engine {engine})".format(**m))
+            out.append(f"  lava-dl netx.hdf5.Network on the netx file: MISMATCH, {where}")
     out += ["", f"Per layer, per inference ({r['backend']}, mean over {n} samples)"]
     macs = layer_macs(r.get("ann_macs_per_layer") or {}, [l["name"] for l in r["layers"]])
     rows = []

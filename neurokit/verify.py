@@ -54,11 +54,44 @@ def verify(qnet, x: np.ndarray, steps: int) -> dict:
     mismatch = first_mismatch(lava, engine)
     values = sum(getattr(r, var).size for r in lava for var in VARIABLES)
     return {
-        "match": mismatch is None, "samples": int(len(x)), "steps": int(steps),
-        "layers": [{"name": r.name, "neurons": int(np.prod(r.u.shape[2:])),
-                    "spikes": int(r.spikes.sum()), "equal": bool(all(np.array_equal(getattr(r, v), getattr(e, v))
-                                                                   for v in VARIABLES))}
-                   for r, e in zip(lava, engine)],
+        "runner": "Lava fixed_pt", "match": mismatch is None, "samples": int(len(x)), "steps": int(steps),
+        "layers": _layers(lava, engine),
         "values_compared": int(values), "first_mismatch": mismatch,
         "lava_s": t1 - t0, "engine_s": t2 - t1,
     }
+
+
+def verify_netx(qnet, path: str, x: np.ndarray, steps: int) -> dict:
+    """Run the netx file at `path` through lava-dl's netx.hdf5.Network in Lava fixed_pt and the engine on
+    `qnet` (what neurokit deployed); report agreement on every message, sigma and act at every step, and on
+    the output read for each sample."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from .backends import get_backend
+    from .backends.base import LayerRecord
+    from .backends.lava.netx import run_netx
+
+    t0 = time.perf_counter()
+    run = run_netx(path, qnet, qnet.encode_input(x), steps, Loihi2SimCfg(select_tag="fixed_pt"))
+    netx = [LayerRecord(p.name, r["u"], r["v"], r["s"]) for p, r in zip(qnet.populations, run["records"])]
+    t1 = time.perf_counter()
+    engine_backend = get_backend("engine", device="cpu")
+    engine = engine_backend.record(qnet, x, steps)
+    scores = engine_backend.run(qnet, x, steps).output_scores
+    t2 = time.perf_counter()
+    mismatch = first_mismatch(netx, engine)
+    out_scale = qnet.output_population.model.output_scale(qnet.output_population.neuron, qnet.arithmetic)
+    readout_equal = bool(np.array_equal(run["scores"].reshape(len(x), -1) / out_scale, scores))
+    return {
+        "runner": "lava-dl netx.hdf5.Network in Lava fixed_pt", "match": mismatch is None and readout_equal,
+        "samples": int(len(x)), "steps": int(steps), "file": str(path), "readout_equal": readout_equal,
+        "layers": _layers(netx, engine), "first_mismatch": mismatch,
+        "values_compared": int(sum(getattr(r, v).size for r in netx for v in VARIABLES)),
+        "lava_s": t1 - t0, "engine_s": t2 - t1,
+    }
+
+
+def _layers(reference: list, candidate: list) -> list[dict]:
+    return [{"name": r.name, "neurons": int(np.prod(r.u.shape[2:])), "spikes": int(np.count_nonzero(r.spikes)),
+             "equal": bool(all(np.array_equal(getattr(r, v), getattr(e, v)) for v in VARIABLES))}
+            for r, e in zip(reference, candidate)]

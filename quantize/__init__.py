@@ -9,12 +9,15 @@ weight exponent and sign mode (nengo-loihi's discretize_block rule). The populat
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from neurokit.arithmetic import SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SIGN_NAMES, arithmetic_of_profile, check_supported
 from neurokit.network import INPUT, Population
 
-from .discretize import Limits, input_scale, population_scale, projection_scale, quantize_input, quantize_weights
+from .discretize import (Limits, input_scale, plan_scales, population_scale, projection_scale, quantize_input,
+                         quantize_weights)
 from .headroom import max_rate, rate_demand, refractory_warning, warnings_for
 from .qnet import QProjection, QuantizedNet, load_quantized, save_quantized
 
@@ -22,13 +25,16 @@ __all__ = ["quantize", "QuantizedNet", "QProjection", "save_quantized", "load_qu
 
 
 def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | None = None,
-             input_bits: int = 8, headroom: float = 8.0) -> tuple[QuantizedNet, dict]:
+             input_bits: int = 8, headroom: float = 8.0, integer_weights: bool = False) -> tuple[QuantizedNet, dict]:
     """Quantize a float `neurokit.network.Network` for `profile`.
 
     calibration: sample inputs (N, *input_shape) that set the graded input's integer scale.
     weight_bits: one width for all projections, or {population or projection name: width}; default the
         profile's.
     headroom: v may reach this many thresholds before it saturates at the profile's state width.
+    integer_weights: no weight exponent (0 on every projection), as lava-dl's netx format stores weights
+        (neurokit.netx); the scales of all populations and the input are then planned together
+        (discretize.plan_scales), since no projection can be rescaled on its own.
     """
     if not 1 <= input_bits <= profile.synapse.graded_message_bits_max:
         raise ValueError(f"input bits must be in 1..{profile.synapse.graded_message_bits_max}, got {input_bits}")
@@ -51,16 +57,35 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     sent = {INPUT: (1.0, 0) if rate else (q_in * 2.0 ** SDN_SPIKE_EXP, SDN_MESSAGE_BITS) if encoding == "delta"
             else (q_in, input_bits)}
     demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
+    plan = None
+    models = {p.model for p in net.populations}
+    if integer_weights and not rate and len(models) == 1:
+        # no weight exponent to rescale each projection: plan every scale, and the input's, together
+        (model,) = models
+        caps = {p.name: min(model.scale_caps(p, model.scaled_bias(net, p), Limits.from_profile(profile), headroom,
+                                             demands[p.name]).values()) for p in net.populations}
+        plan = plan_scales(net, caps, float(np.max(np.abs(calibration))), input_bits,
+                           SDN_SPIKE_EXP if encoding == "delta" else 0, model.message_units, signed,
+                           bias_shift=model.bias_shift)
+        q_in = plan.input_scale
+        ideal = np.asarray(calibration, np.float64) * q_in
+        x_int = quantize_input(calibration, q_in, input_bits, signed)
+        sent[INPUT] = (q_in * 2.0 ** SDN_SPIKE_EXP if encoding == "delta" else q_in, sent[INPUT][1])
     warnings = [w for w in [refractory_warning(profile)] if w]
     populations, projections, report_layers = {}, [], {}
     for pop in net.order("quantization"):
         model = pop.model
         incoming = net.incoming(pop.name)
         lims = [Limits.from_profile(profile, bits[q.name]) for q in incoming]
+        if integer_weights:  # netx's format: no weight exponent
+            lims = [dataclasses.replace(lim, weight_exp_min=0, weight_exp_max=0) for lim in lims]
         w_effs = [q.weight / sent[q.source][0] for q in incoming]
         bias = model.scaled_bias(net, pop)
+        caps = model.scale_caps(pop, bias, lims[0], headroom, demands[pop.name])
+        if plan is not None:
+            caps["weight bits balanced across layers"] = plan.scales[pop.name]
         vth, limited_by = population_scale([(q.name, w, q.kind == "conv", lim) for q, w, lim in zip(incoming, w_effs, lims)],
-                                           model.scale_caps(pop, bias, lims[0], headroom, demands[pop.name]))
+                                           caps)
         qprojs, proj_reports, notes = [], [], []
         for q, w, lim in zip(incoming, w_effs, lims):
             sc = projection_scale(w, q.kind == "conv", vth, lim, limited_by)
@@ -123,6 +148,8 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     report = {
         "profile": profile.name,
         "arithmetic": qnet.arithmetic.to_dict(),
+        "integer_weights": integer_weights,
+        **({"scale_plan": {"input_bits": plan.input_bits, "weight_bits": plan.weight_bits}} if plan else {}),
         "input": {"encoding": encoding, "bits": input_bits, "signed": signed, "scale": q_in,
                   "clipped_fraction": float(np.mean(np.abs(ideal - x_int) > 0.5))},
         "headroom_thresholds": headroom,

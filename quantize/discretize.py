@@ -16,11 +16,12 @@ import math
 
 import numpy as np
 
+from neurokit.network import INPUT
 from neurokit.arithmetic import (IF_DU, IF_DV, SIGN_EXCITATORY, SIGN_INHIBITORY, SIGN_MIXED, SIGN_NAMES,
                                  mantissa_range, mantissa_shift, sign_mode)
 
 __all__ = ["IF_DU", "IF_DV", "SIGN_EXCITATORY", "SIGN_INHIBITORY", "SIGN_MIXED", "SIGN_NAMES", "Limits", "LayerScale",
-           "choose_scale", "population_scale", "threshold_caps", "sigma_delta_caps", "quantize_sigma_delta", "projection_scale", "quantize_weights", "quantize_bias",
+           "choose_scale", "population_scale", "plan_scales", "ScalePlan", "threshold_caps", "sigma_delta_caps", "quantize_sigma_delta", "projection_scale", "quantize_weights", "quantize_bias",
            "quantize_decay", "input_scale", "quantize_input", "quantize_v_init", "quantize_phase_thresholds",
            "mantissa_range", "mantissa_shift", "sign_mode", "phase_decay", "phase_gain"]
 
@@ -99,6 +100,66 @@ def sigma_delta_caps(bias: np.ndarray, lim: Limits, peak: float, message_bits: i
     if b_max > 0:
         caps["bias range"] = ((1 << (bias_bits - 1)) - 1) * 2.0 ** param_shift / b_max
     return caps
+
+
+@dataclasses.dataclass
+class ScalePlan:
+    """Scales planned across a network whose projections cannot carry a weight exponent (netx's integer
+    sigma-delta weights): scale per population, the input's integer levels per unit, and the weight bits
+    (log2 of the largest integer weight) each projection then uses."""
+
+    scales: dict
+    input_scale: float
+    weight_bits: dict
+    input_bits: float
+
+
+def plan_scales(net, caps: dict, input_peak: float, input_bits: int, input_shift: int, unit_per_scale,
+                signed_input: bool = False, mantissa_max: int = 254, grid: float = 0.125,
+                bias_shift: int | None = None) -> ScalePlan:
+    """Scales V per population and the input scale that give every projection's largest weight, and the input,
+    as many bits as possible at once (the smallest of them is maximized).
+
+    Without a weight exponent, projection q from s to t uses log2(W) = log2(max |w_q|) + log2(V_t) - log2(m_s)
+    bits, m_s the message units per activation unit s sends (unit_per_scale(V_s); the input: levels per unit
+    << input_shift). Bits spent on one layer's weights are taken from the next: scaling every V to its own
+    limit (the per-population rule) starves a wide dense layer of small weights. So for a target precision
+    b, in topological order, V_t = min(cap_t, min over q of m_s * 2**b / max |w_q|); the b whose smallest
+    resulting precision (weights and input) is largest wins. caps: the other bounds on each V (state and
+    message width). bias_shift: a bias held << bias_shift moves in steps of 2**bias_shift / V activation
+    units; a population with a bias then needs V >= 2**(bias_shift + b) for b bits per activation unit, which
+    the plan weighs like a weight's bits."""
+    order = net.order("scale planning")
+    ratio = {q.name: float(np.max(np.abs(q.weight), initial=0.0)) for q in net.projections}
+    full = math.log2(mantissa_max)
+    best = None
+    b = full
+    while b >= 0:
+        b_in = min(float(input_bits) - (1 if signed_input else 0), b)
+        levels = 2.0 ** b_in - 1 if b_in > 0 else 1.0
+        q_in = levels / input_peak if input_peak > 0 else 1.0
+        sent = {INPUT: q_in * 2.0 ** input_shift}
+        scales, bits = {}, {}
+        for pop in order:
+            v = caps[pop.name]
+            for q in net.incoming(pop.name):
+                if ratio[q.name] > 0:
+                    v = min(v, sent[q.source] * 2.0 ** b / ratio[q.name])
+            if bias_shift is not None and np.any(pop.neuron.bias != 0):
+                clip = min([caps[pop.name]] + [sent[q.source] * mantissa_max / ratio[q.name]
+                                               for q in net.incoming(pop.name) if ratio[q.name] > 0])
+                v = min(max(v, 2.0 ** (bias_shift + b)), clip)  # bias steps of 2**-b, if no weight clips
+                bits[f"{pop.name} bias"] = math.log2(v) - bias_shift
+            v = max(1.0, math.floor(v))
+            scales[pop.name] = v
+            for q in net.incoming(pop.name):
+                bits[q.name] = math.log2(ratio[q.name] * v / sent[q.source]) if ratio[q.name] > 0 else full
+            sent[pop.name] = unit_per_scale(v)
+        score = min([math.log2(levels + 1)] + list(bits.values()))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, ScalePlan(scales, q_in, bits, math.log2(levels + 1)))
+        b -= grid
+    return best[1]
 
 
 def population_scale(weights: list[tuple[str, np.ndarray, bool, Limits]], caps: dict[str, float]) -> tuple[int, str]:

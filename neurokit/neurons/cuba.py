@@ -70,6 +70,7 @@ class CubaModel:
     takes_rate_input = True
     u_wraps = True
     stream = False  # each sample runs in a fresh window (ConversionLIF / LIFReset reset_interval)
+    bias_shift = None  # the bias has its own exponent
     graded_output_bits = 0  # binary spikes
     state_vars = ("u", "v")  # what StateRecorder records as u and v
 
@@ -141,6 +142,9 @@ class CubaModel:
     def message_scale(self, params) -> float:
         return 1.0  # a spike is one threshold's worth of input
 
+    def message_units(self, scale: float) -> float:
+        return 1.0
+
     def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
         from quantize.headroom import population_headroom
 
@@ -166,7 +170,7 @@ class CubaModel:
         return FloatNeurons.build(pop, xp)
 
     def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
-        from ..backends.lava.network import lava_shape, to_lava
+        from ..layout import lava_shape, to_lava
         from ..backends.lava.proc.process import ConversionLIF
 
         p = pop.neuron

@@ -162,6 +162,7 @@ class PhaseModel:
     takes_rate_input = False  # it integrates a held current; Bernoulli input spikes are not a phase code
     u_wraps = False  # the accumulator saturates
     stream = False  # each sample runs in a fresh window
+    bias_shift = None  # the bias has its own exponent
     graded_output_bits = 0  # binary spikes
     state_vars = ("u", "v")  # the accumulator and the latched potential
 
@@ -247,6 +248,9 @@ class PhaseModel:
     def message_scale(self, params) -> float:
         return 1.0  # a spike is one threshold's worth of input
 
+    def message_units(self, scale: float) -> float:
+        return 1.0
+
     def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
         from quantize.headroom import population_headroom
 
@@ -269,7 +273,7 @@ class PhaseModel:
         return FloatPhaseNeurons.build(pop, xp)
 
     def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
-        from ..backends.lava.network import lava_shape, to_lava
+        from ..layout import lava_shape, to_lava
         from ..backends.lava.proc.process import PhaseNeuron
 
         if stock:

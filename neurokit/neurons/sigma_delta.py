@@ -77,6 +77,7 @@ class SigmaDeltaModel:
     u_wraps = True  # int32 state, as Lava's numpy model
     stream = True  # runs as one stream without reset (neurokit.backends.engine.stream)
     graded_output_bits = SDN_MESSAGE_BITS
+    bias_shift = SDN_SPIKE_EXP + SDN_STATE_EXP  # the process holds bias << 12
 
     # ---- files ----------------------------------------------------------------------------------------
     def matches_nir(self, node) -> bool:
@@ -133,7 +134,11 @@ class SigmaDeltaModel:
 
     def message_scale(self, params) -> float:
         """Message units per activation unit of what this population sends."""
-        return params.scale / 2.0 ** params.state_exp if isinstance(params, QSigmaDelta) else 1.0
+        return self.message_units(params.scale) if isinstance(params, QSigmaDelta) else 1.0
+
+    def message_units(self, scale: float) -> float:
+        """Message units per activation unit sent by a population of scale V: V >> state_exp."""
+        return scale / 2.0 ** SDN_STATE_EXP
 
     def quantize(self, net, pop, scale: int, lim, profile) -> QuantizedNeuron:
         from quantize.discretize import quantize_sigma_delta
@@ -166,7 +171,7 @@ class SigmaDeltaModel:
     def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
         from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 
-        from ..backends.lava.network import lava_shape, to_lava
+        from ..layout import lava_shape, to_lava
 
         p = pop.neuron
         shape = lava_shape(pop.shape)

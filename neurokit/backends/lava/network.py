@@ -23,34 +23,10 @@ from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
+from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape, to_lava
 from ...network import INPUT, readout_of
 from ..engine.stream import depths, is_stream, readout_delay, run_extra_steps
 from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
-
-
-def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(reversed(shape)) if len(shape) == 3 else tuple(shape)
-
-
-def to_lava(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a.transpose(2, 1, 0)) if a.ndim == 3 else a
-
-
-def from_lava(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(a.transpose(2, 1, 0)) if len(shape) == 3 else a.reshape(shape)
-
-
-def lava_conv_weight(w: np.ndarray) -> np.ndarray:
-    """torch (C_out, C_in, kH, kW) -> Lava (C_out, kW, kH, C_in), flipped to undo Lava's flip."""
-    return np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1])
-
-
-def lava_dense_weight(w: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Columns reordered from torch's (C, H, W) flattening to Lava's (W, H, C) flattening."""
-    if len(in_shape) != 3:
-        return w
-    c, h, wd = in_shape
-    return np.ascontiguousarray(w.reshape(-1, c, h, wd).transpose(0, 3, 2, 1).reshape(w.shape[0], -1))
 
 
 def _xy(pair) -> tuple[int, int]:

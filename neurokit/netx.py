@@ -1,0 +1,357 @@
+"""lava-dl's netx HDF5 format (lava.lib.dl.netx.hdf5.Network), out and in: the file Intel's toolchain reads
+to run a network in Lava or on a Loihi 2 chip.
+
+Layout (what netx's Network reads, lava/lib/dl/netx/hdf5.py): a group `layer` holding groups "0", "1", ...
+in order, each with a `type` (input, conv, flatten, dense), a `shape` (torch order: (C, H, W) or (n,)),
+and for conv / dense a `weight` (torch layout: (C_out, C_in / groups, kH, kW) or (n_out, n_in) in torch's
+flattening order), geometry (stride, padding, dilation as (H, W); groups), a `bias` and a `neuron` group.
+
+What neurokit writes: a sigma-delta network (neurokit.neurons.sigma_delta), exactly as neurokit runs it:
+- layer 0 `input` with an SDNN neuron of vThMant 0: netx builds Lava's Delta (vth 0, spike_exp 6,
+  state_exp 6), the delta coding of the input neurokit applies;
+- per population, its projection (conv, or flatten + dense) and an SDNN neuron (vThMant = the integer
+  delta threshold; bias per neuron in Lava's (W, H, C) layout): netx builds Lava's SigmaDelta with
+  spike_exp 6, state_exp 6, 16 message bits, as neurokit's quantizer assumes;
+- weights as the integers the synapse applies: netx's Dense re-derives sign mode, bits and exponent from
+  them (netx.utils.optimize_weight_bits), exact for mixed-sign integers in [-256, 254], excitatory in
+  [0, 255] and inhibitory in [-255, 0]; Lava's Conv applies conv weights as given;
+- the root attribute `neurokit` (JSON): input scale and bits, the populations' scales and names, the
+  profile and arithmetic, so `neurokit run model.net` gives back the same QuantizedNet.
+
+What netx cannot express is refused with one line naming the layer and the field: a graph that is not a
+chain (netx has no add / concat: Network._create raises NotImplementedError for them), a population
+that is not sigma-delta, a dense weight exponent other than 0 or weights outside those ranges.
+
+Reading (read_netx): the same layer types, with SDNN neurons (CUBA neurons come with the pipelined LIF
+target); unknown layer types, damaged files and weights beyond 9 signed bits are refused in one line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FileFormatError, UnsupportedModelError
+
+FORMAT = "neurokit-netx/1"
+LAYER_TYPES = ("input", "conv", "flatten", "dense")  # what neurokit writes and reads
+NETX_NOT_IMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")  # netx's own NotImplementedError
+MIXED_RANGE, EXCITATORY_RANGE, INHIBITORY_RANGE = (-256, 254), (0, 255), (-255, 0)
+
+
+class NetxExportError(UnsupportedModelError):
+    """The network holds something netx's format cannot express."""
+
+
+# ---- out -------------------------------------------------------------------------------------------------
+
+def effective_weights(proj) -> np.ndarray:
+    """The integer weights a projection applies (Lava's Dense truncation and a weight exponent >= 0; Conv
+    as given), in torch layout."""
+    from .arithmetic import lava_dense_weights
+
+    if proj.kind == "conv":
+        return np.asarray(proj.weight, np.int64)
+    if proj.weight_exp < 0:
+        raise NetxExportError(f"projection {proj.name}: weight_exp = {proj.weight_exp}; netx stores integer weights "
+                              "without an exponent, so a negative one cannot be written; quantize with --netx "
+                              "(integer weights)")
+    w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits).reshape(len(proj.weight), -1)
+    return w << proj.weight_exp
+
+
+def check_netx_weights(where: str, w: np.ndarray) -> None:
+    """Weights netx's Dense applies exactly (neurokit.arithmetic.netx_dense_exact), or one line."""
+    from .arithmetic import netx_dense_exact
+
+    if not netx_dense_exact(w):
+        raise NetxExportError(f"{where}: weights span [{w.min()}, {w.max()}], which netx's synapse does not hold "
+                              f"exactly (mixed sign [{MIXED_RANGE[0]}, {MIXED_RANGE[1]}], excitatory [0, 255], "
+                              "inhibitory [-256, -1] with the 8-bit mantissa's truncation); quantize with --netx")
+
+
+def chain_of(net) -> list:
+    """The populations in chain order, or one line saying why the network is not a chain netx can hold."""
+    from .network import INPUT
+
+    order, source = [], INPUT
+    for _ in net.populations:
+        nxt = net.outgoing(source)
+        if len(nxt) != 1:
+            break
+        (q,) = nxt
+        if len(net.incoming(q.target)) != 1:
+            raise NetxExportError(f"population {q.target} sums {len(net.incoming(q.target))} projections (a skip "
+                                  "connection); netx describes a chain of layers and has no add or concat layer")
+        order.append(q)
+        source = q.target
+    if len(order) != len(net.populations) or source != net.output:
+        raise NetxExportError("the network is not a chain from the input to its output (a branch or a population "
+                              "off the path); netx describes a chain of layers")
+    return order
+
+
+def export_netx(qnet, path: str | Path) -> dict:
+    """Write `qnet` (a quantized sigma-delta chain) as a netx HDF5 file, atomically. Returns a summary."""
+    import h5py
+
+    from .arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
+    from .layout import to_lava
+    from .encoding import encoding_of
+    from .io import atomic_write
+    from .neurons import QSigmaDelta
+
+    chain = chain_of(qnet)
+    if encoding_of(qnet) != "delta":
+        raise NetxExportError(f"the network reads {encoding_of(qnet)}-coded input; neurokit writes netx files of "
+                              "sigma-delta networks (delta-coded input)")
+    layers = []
+    for q in chain:
+        pop = qnet.population(q.target)
+        p = pop.neuron
+        if not isinstance(p, QSigmaDelta):
+            raise NetxExportError(f"population {pop.name} is {pop.model.name}; neurokit writes netx files of "
+                                  "sigma-delta (SDNN) networks (convert with --target loihi2)")
+        if (p.spike_exp, p.state_exp) != (SDN_SPIKE_EXP, SDN_STATE_EXP):
+            raise NetxExportError(f"population {pop.name}: spike_exp {p.spike_exp}, state_exp {p.state_exp}; netx builds "
+                                  f"SigmaDelta with {SDN_SPIKE_EXP} and {SDN_STATE_EXP}")
+        w = effective_weights(q)
+        if q.kind == "dense":
+            check_netx_weights(f"projection {q.name}", w)
+        layers.append((q, pop, w))
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            group = f.create_group("layer")
+            entries = [("input", {"shape": qnet.input_shape, "neuron": {"type": "SDNN", "vThMant": 0}})]
+            flat = len(qnet.input_shape) != 1
+            for q, pop, w in layers:
+                neuron = {"type": "SDNN", "vThMant": int(pop.neuron.vth)}
+                bias = to_lava(np.asarray(pop.neuron.bias, np.int64).reshape(pop.shape))
+                if q.kind == "conv":
+                    entries.append(("conv", {"shape": pop.shape, "weight": w, "stride": q.stride, "padding": q.padding,
+                                             "dilation": q.dilation, "groups": q.groups, "bias": bias, "neuron": neuron}))
+                    flat = True
+                else:
+                    if flat:
+                        entries.append(("flatten", {"shape": (int(np.prod(q.in_shape)),)}))
+                        flat = False
+                    entries.append(("dense", {"shape": pop.shape, "weight": w, "bias": bias, "neuron": neuron}))
+            for i, (kind, fields) in enumerate(entries):
+                layer = group.create_group(str(i))
+                _write_type(layer, kind)
+                for key, value in fields.items():
+                    if key == "neuron":
+                        n = layer.create_group("neuron")
+                        _write_type(n, value["type"])
+                        n.create_dataset("vThMant", data=np.int64(value["vThMant"]))
+                    else:
+                        layer.create_dataset(key, data=np.asarray(value, np.int64))
+            f.attrs["neurokit"] = json.dumps({
+                "format": FORMAT, "input_scale": qnet.input_scale, "input_bits": qnet.input_bits,
+                "input_signed": qnet.input_signed, "profile": qnet.profile, "metadata": _jsonable(qnet.metadata),
+                "arithmetic": qnet.arithmetic.to_dict(),
+                "populations": [{"name": pop.name, "scale": int(pop.neuron.scale), "projection": q.name}
+                                for q, pop, _ in layers]})
+
+    atomic_write(str(path), write)
+    return {"path": str(path), "layers": len(layers) + 1, "populations": [pop.name for _, pop, _ in layers]}
+
+
+def _write_type(group, name: str) -> None:
+    # lava-dl's own export writes the type as a (1,) array of fixed-width ASCII (slayer/block/base.py)
+    group.create_dataset("type", (1,), "S10", [name.encode("ascii")])
+
+
+def _jsonable(meta: dict) -> dict:
+    try:
+        json.dumps(meta)
+        return meta
+    except TypeError:
+        return {k: v for k, v in meta.items() if _is_jsonable(v)}
+
+
+def _is_jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except TypeError:
+        return False
+
+
+# ---- in --------------------------------------------------------------------------------------------------
+
+def is_netx(path: str | Path) -> bool:
+    """An HDF5 file with netx's `layer` group (checked by its content, not its name)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "layer" in f
+    except OSError:
+        return False
+
+
+def read_netx(path: str | Path, profile: str = "loihi2"):
+    """A netx HDF5 file of a sigma-delta chain -> quantize.QuantizedNet, or one line naming the problem."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise FileFormatError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0]}); export it again with "
+                              "lava-dl's export_hdf5 or 'neurokit export'") from None
+    try:
+        with f:
+            return _read(f, str(path), profile)
+    except (FileFormatError, UnsupportedModelError):
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, OSError) as e:
+        what = f"missing {e}" if isinstance(e, KeyError) else (str(e).splitlines()[0] or type(e).__name__)
+        raise FileFormatError(f"{path}: damaged netx file ({what}); export it again") from None
+
+
+def _text(ds) -> str:
+    v = ds[()]
+    if isinstance(v, np.ndarray):
+        v = v.reshape(-1)[0]
+    return v.decode("ascii") if isinstance(v, bytes) else str(v)
+
+
+def _read(f, path: str, profile: str):
+    from .arithmetic import LOIHI2, SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SDN_STATE_EXP, Arithmetic
+    from .network import INPUT, Population, conv_out_hw
+    from .neurons import QSigmaDelta
+    from quantize.qnet import QProjection, QuantizedNet
+
+    from .layout import from_lava
+
+    if "layer" not in f:
+        raise FileFormatError(f"{path}: no 'layer' group; this is not a netx network file")
+    group = f["layer"]
+    keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+    if not keys or any(not k.isdigit() for k in keys):
+        raise FileFormatError(f"{path}: netx layers are groups named 0, 1, ...; found {list(group.keys())[:5]}")
+    info = json.loads(f.attrs["neurokit"]) if "neurokit" in f.attrs else {}
+    named = info.get("populations", [])
+    populations, projections = [], []
+    input_shape, shape, source, flattened = None, None, INPUT, False
+    for i, key in enumerate(keys):
+        layer = group[key]
+        kind = _text(layer["type"])
+        where = f"{path}: layer {key} ({kind})"
+        if kind in NETX_NOT_IMPLEMENTED or kind not in LAYER_TYPES:
+            raise UnsupportedModelError(f"{where}: neurokit reads netx layers {', '.join(LAYER_TYPES)}; this file has "
+                                        f"'{kind}'" + (" (netx itself does not implement it)"
+                                                       if kind in NETX_NOT_IMPLEMENTED else " (a newer lava-dl?)"))
+        if kind == "input":
+            if i != 0:
+                raise FileFormatError(f"{where}: an input layer after the first")
+            input_shape = shape = tuple(int(s) for s in layer["shape"][()])
+            if "neuron" in layer and _text(layer["neuron"]["type"]) != "SDNN":
+                raise UnsupportedModelError(f"{where}: input neuron {_text(layer['neuron']['type'])}; neurokit reads "
+                                            "sigma-delta networks (SDNN)")
+            continue
+        if input_shape is None:
+            raise FileFormatError(f"{where}: the first layer must be 'input' with the input's shape")
+        if kind == "flatten":
+            flattened = True  # the dense layer after it reads the source flattened (a dense projection does)
+            continue
+        neuron = layer["neuron"]
+        ntype = _text(neuron["type"])
+        if ntype != "SDNN":
+            raise UnsupportedModelError(f"{where}: neuron type {ntype}; neurokit reads SDNN (sigma-delta) layers")
+        if "sigma_output" in neuron:
+            raise UnsupportedModelError(f"{where}: a Sigma output layer (no activation); neurokit reads SigmaDelta "
+                                        "layers")
+        out_shape = tuple(int(s) for s in layer["shape"][()])
+        w = np.asarray(layer["weight"][()])
+        if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
+            raise FileFormatError(f"{where}: weights must be integers")
+        w = w.astype(np.int64)
+        entry = named[len(populations)] if len(named) > len(populations) else {}
+        name = entry.get("name", f"layer{key}")
+        pname = entry.get("projection", f"{name}_synapse")
+        if kind == "conv":
+            w = w.reshape(w.shape[:4])
+            if w.min(initial=0) < MIXED_RANGE[0] or w.max(initial=0) > EXCITATORY_RANGE[1]:
+                raise UnsupportedModelError(f"{where}: weights span [{w.min()}, {w.max()}], beyond 8 bits and sign "
+                                            f"([{MIXED_RANGE[0]}, {EXCITATORY_RANGE[1]}])")
+            geometry = {k: _pair(layer[k][()]) for k in ("stride", "padding", "dilation")}
+            groups = int(np.asarray(layer["groups"][()]).reshape(-1)[0]) if "groups" in layer else 1
+            if len(shape) != 3 or w.shape[1] * groups != shape[0] or len(out_shape) != 3 or w.shape[0] != out_shape[0]:
+                raise FileFormatError(f"{where}: weight {w.shape} does not connect {shape} to {out_shape}")
+            hw = conv_out_hw(shape[1:], w.shape[2:], geometry["stride"], geometry["padding"], geometry["dilation"])
+            if tuple(hw) != tuple(out_shape[1:]):
+                raise FileFormatError(f"{where}: a {w.shape[2:]} kernel maps {shape} to {hw}, not {out_shape[1:]}")
+            proj = QProjection(name=pname, source=source, target=name, kind="conv", in_shape=shape,
+                               out_shape=out_shape, weight=w.astype(np.int32), groups=groups, weight_exp=0,
+                               weight_bits=8, sign_mode=1, graded_input_bits=SDN_MESSAGE_BITS, **geometry)
+        else:
+            out_shape = (int(np.prod(out_shape)),)
+            w = w.reshape(out_shape[0], -1)
+            if w.shape[1] != int(np.prod(shape)):
+                raise FileFormatError(f"{where}: weight {w.shape} does not take the {int(np.prod(shape))} inputs before it")
+            if len(shape) == 3 and not flattened:
+                raise FileFormatError(f"{where}: a dense layer after a {shape} layer needs a flatten layer between them "
+                                      "(netx connects it only then)")
+            flattened = False
+            proj = _dense_projection(pname, source, name, shape, out_shape, w)
+        bias = np.asarray(layer["bias"][()]) if "bias" in layer else np.zeros(1)
+        bias = _bias(where, bias, out_shape, from_lava)
+        vth = int(np.asarray(neuron["vThMant"][()]).reshape(-1)[0])
+        if vth < 0:
+            raise FileFormatError(f"{where}: vThMant {vth} < 0")
+        scale = int(entry.get("scale", 1 << (SDN_SPIKE_EXP + SDN_STATE_EXP + 6)))  # netx: w_scale 64, 12-bit messages
+        populations.append(Population(name, out_shape, QSigmaDelta(scale=scale, bias=bias, vth=vth)))
+        projections.append(proj)
+        source, shape = name, out_shape
+    if not populations:
+        raise FileFormatError(f"{path}: no layer with neurons")
+    arith = Arithmetic.from_dict(info["arithmetic"], path) if "arithmetic" in info else LOIHI2
+    meta = dict(info.get("metadata", {}))
+    meta.update(input_encoding="delta", readout="potential", source_format="netx")
+    return QuantizedNet(input_shape=input_shape, populations=populations, projections=projections,
+                        output=populations[-1].name, metadata=meta, input_scale=float(info.get("input_scale", 1.0)),
+                        input_bits=int(info.get("input_bits", 8)), input_signed=bool(info.get("input_signed", False)),
+                        profile=str(info.get("profile", profile)), arithmetic=arith).validate()
+
+
+def _pair(v) -> tuple[int, int]:
+    a = np.asarray(v).reshape(-1)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+def _bias(where: str, bias: np.ndarray, shape: tuple, from_lava) -> np.ndarray:
+    """netx's bias: one per neuron in Lava's (W, H, C) layout, one per channel, or one scalar."""
+    if not np.all(np.isfinite(bias)):
+        raise FileFormatError(f"{where}: bias holds NaN or Inf")
+    b = np.round(bias).astype(np.int64)
+    if np.abs(b).max(initial=0) >= 1 << 15:
+        raise UnsupportedModelError(f"{where}: bias up to {np.abs(b).max()} beyond SigmaDelta's 16-bit bias")
+    if b.size == int(np.prod(shape)) and len(shape) == 3:
+        return from_lava(b.reshape(tuple(reversed(shape))), shape).astype(np.int32)
+    if b.size == int(np.prod(shape)):
+        return b.reshape(shape).astype(np.int32)
+    if len(shape) == 3 and b.size == shape[0]:
+        return np.broadcast_to(b.reshape(-1, 1, 1), shape).astype(np.int32).copy()
+    if b.size == 1:
+        return np.full(shape, int(b.reshape(-1)[0]), np.int32)
+    raise FileFormatError(f"{where}: bias of {b.size} values for a layer of shape {shape}")
+
+
+def _dense_projection(name, source, target, in_shape, out_shape, w):
+    """A dense projection computing what netx's Dense computes from file weights w (netx_dense_format)."""
+    from quantize.qnet import QProjection
+
+    from .arithmetic import SDN_MESSAGE_BITS, netx_dense_format
+
+    fmt = netx_dense_format(w)
+    if fmt is None:
+        raise UnsupportedModelError(f"projection {name}: weights span [{w.min()}, {w.max()}], beyond 8 bits and sign "
+                                    "(netx would clip them to [-256, 254])")
+    stored, bits, exp, mode = fmt
+    return QProjection(name=name, source=source, target=target, kind="dense", in_shape=tuple(in_shape),
+                       out_shape=tuple(out_shape), weight=stored.astype(np.int32), weight_exp=exp, weight_bits=bits,
+                       sign_mode=mode, graded_input_bits=SDN_MESSAGE_BITS)
