@@ -78,7 +78,10 @@ def chain_of(net) -> list:
     order, source = [], INPUT
     for _ in net.populations:
         nxt = net.outgoing(source)
-        if len(nxt) != 1:
+        if len(nxt) > 1:
+            raise NetxExportError(f"{source} feeds {len(nxt)} projections (a branch or skip connection); netx "
+                                  "describes a chain of layers and has no add or concat layer")
+        if not nxt:
             break
         (q,) = nxt
         if len(net.incoming(q.target)) != 1:
