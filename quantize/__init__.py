@@ -35,7 +35,46 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     integer_weights: no weight exponent (0 on every projection), as lava-dl's netx format stores weights
         (neurokit.netx); the scales of all populations and the input are then planned together
         (discretize.plan_scales), since no projection can be rescaled on its own.
+
+    Neuron models without a threshold (sigma-delta: NeuronModel.plans_scales) get two candidates, every
+    population at its own largest scale, and scales planned across layers; the one whose output agrees
+    with the float network's on more calibration samples (the engine, at the fewest steps the network
+    needs) is kept, and the report says which and why.
     """
+    args = (net, profile, calibration, weight_bits, input_bits, headroom, integer_weights)
+    models = {p.model for p in net.populations}
+    from neurokit.encoding import encoding_of
+
+    if encoding_of(net) == "rate" or len(models) != 1 or not (integer_weights or next(iter(models)).plans_scales):
+        return _quantize(*args, use_plan=False)
+    candidates = [_quantize(*args, use_plan=False), _quantize(*args, use_plan=True)]
+    scores = [agreement(net, q, calibration) for q, _ in candidates]
+    best = int(np.argmax(scores))  # ties: the per-population rule
+    qnet, report = candidates[best]
+    report["scale_rule"] = {"chosen": ["per population", "planned across layers"][best],
+                            "calibration_agreement": {"per population": scores[0], "planned across layers": scores[1]}}
+    return qnet, report
+
+
+def agreement(net, qnet, calibration: np.ndarray, samples: int = 256) -> float:
+    """Fraction of calibration samples on which the quantized network's class equals the float network's
+    (the engine, float and fixed point, at the fewest steps the network needs)."""
+    import warnings
+
+    from neurokit.backends.engine import Engine
+    from neurokit.backends.engine.stream import is_stream, min_steps
+
+    x = np.asarray(calibration)[:samples]
+    steps = min_steps(net) if is_stream(net) else 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = Engine("float", device="cpu").run(net, x, steps)
+        got = Engine("fixed", device="cpu").run(qnet, x, steps)
+    return float(np.mean(got.predictions() == want.predictions()))
+
+
+def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: int, headroom: float,
+              integer_weights: bool, use_plan: bool) -> tuple[QuantizedNet, dict]:
     if not 1 <= input_bits <= profile.synapse.graded_message_bits_max:
         raise ValueError(f"input bits must be in 1..{profile.synapse.graded_message_bits_max}, got {input_bits}")
     if headroom < 1:
@@ -59,14 +98,17 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
     plan = None
     models = {p.model for p in net.populations}
-    if integer_weights and not rate and len(models) == 1:
-        # no weight exponent to rescale each projection: plan every scale, and the input's, together
+    if use_plan:
+        # projections without a weight exponent cannot be rescaled on their own: plan every scale, and the
+        # input's, together (discretize.plan_scales)
         (model,) = models
+        conv_fixed = not Limits.from_profile(profile).conv_applies_weight_exp
         caps = {p.name: min(model.scale_caps(p, model.scaled_bias(net, p), Limits.from_profile(profile), headroom,
                                              demands[p.name]).values()) for p in net.populations}
         plan = plan_scales(net, caps, float(np.max(np.abs(calibration))), input_bits,
                            SDN_SPIKE_EXP if encoding == "delta" else 0, model.message_units, signed,
-                           bias_shift=model.bias_shift)
+                           bias_shift=model.bias_shift,
+                           fixed=lambda q: integer_weights or (q.kind == "conv" and conv_fixed))
         q_in = plan.input_scale
         ideal = np.asarray(calibration, np.float64) * q_in
         x_int = quantize_input(calibration, q_in, input_bits, signed)

@@ -116,7 +116,7 @@ class ScalePlan:
 
 def plan_scales(net, caps: dict, input_peak: float, input_bits: int, input_shift: int, unit_per_scale,
                 signed_input: bool = False, mantissa_max: int = 254, grid: float = 0.125,
-                bias_shift: int | None = None) -> ScalePlan:
+                bias_shift: int | None = None, fixed=lambda q: True) -> ScalePlan:
     """Scales V per population and the input scale that give every projection's largest weight, and the input,
     as many bits as possible at once (the smallest of them is maximized).
 
@@ -128,9 +128,11 @@ def plan_scales(net, caps: dict, input_peak: float, input_bits: int, input_shift
     resulting precision (weights and input) is largest wins. caps: the other bounds on each V (state and
     message width). bias_shift: a bias held << bias_shift moves in steps of 2**bias_shift / V activation
     units; a population with a bias then needs V >= 2**(bias_shift + b) for b bits per activation unit, which
-    the plan weighs like a weight's bits."""
+    the plan weighs like a weight's bits. fixed(q): whether projection q has no weight exponent of its own
+    (every projection for netx's integer weights; conv projections in Lava, whose Conv ignores weight_exp);
+    a projection with one fills its mantissa at any V and takes no part."""
     order = net.order("scale planning")
-    ratio = {q.name: float(np.max(np.abs(q.weight), initial=0.0)) for q in net.projections}
+    ratio = {q.name: float(np.max(np.abs(q.weight), initial=0.0)) if fixed(q) else 0.0 for q in net.projections}
     full = math.log2(mantissa_max)
     best = None
     b = full
@@ -153,7 +155,8 @@ def plan_scales(net, caps: dict, input_peak: float, input_bits: int, input_shift
             v = max(1.0, math.floor(v))
             scales[pop.name] = v
             for q in net.incoming(pop.name):
-                bits[q.name] = math.log2(ratio[q.name] * v / sent[q.source]) if ratio[q.name] > 0 else full
+                if ratio[q.name] > 0:
+                    bits[q.name] = math.log2(ratio[q.name] * v / sent[q.source])
             sent[pop.name] = unit_per_scale(v)
         score = min([math.log2(levels + 1)] + list(bits.values()))
         if best is None or score > best[0] + 1e-9:

@@ -27,6 +27,7 @@ class NeuronModel(Protocol):
     u_wraps: bool  # u wraps at the state width (False: it saturates)
     stream: bool  # runs as one stream without reset (sigma-delta) instead of a fresh window per sample
     bias_shift: int | None  # the bias is held << this fixed shift (None: it has its own exponent)
+    plans_scales: bool  # quantize plans its populations' scales together (quantize.discretize.plan_scales)
     graded_output_bits: int  # > 0: sends graded spikes of this many bits (0: binary spikes)
     state_vars: tuple  # the Lava process's two state Vars a recorder reads as u and v
 

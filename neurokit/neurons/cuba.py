@@ -71,6 +71,7 @@ class CubaModel:
     u_wraps = True
     stream = False  # each sample runs in a fresh window (ConversionLIF / LIFReset reset_interval)
     bias_shift = None  # the bias has its own exponent
+    plans_scales = False  # V per population, from its threshold's and weights' limits
     graded_output_bits = 0  # binary spikes
     state_vars = ("u", "v")  # what StateRecorder records as u and v
 

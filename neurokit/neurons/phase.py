@@ -163,6 +163,7 @@ class PhaseModel:
     u_wraps = False  # the accumulator saturates
     stream = False  # each sample runs in a fresh window
     bias_shift = None  # the bias has its own exponent
+    plans_scales = False  # V per population, from its threshold's and weights' limits
     graded_output_bits = 0  # binary spikes
     state_vars = ("u", "v")  # the accumulator and the latched potential
 

@@ -78,6 +78,7 @@ class SigmaDeltaModel:
     stream = True  # runs as one stream without reset (neurokit.backends.engine.stream)
     graded_output_bits = SDN_MESSAGE_BITS
     bias_shift = SDN_SPIKE_EXP + SDN_STATE_EXP  # the process holds bias << 12
+    plans_scales = True  # no threshold fixes V: quantize plans the scales of all layers together
 
     # ---- files ----------------------------------------------------------------------------------------
     def matches_nir(self, node) -> bool:

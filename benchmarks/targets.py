@@ -1,0 +1,145 @@
+"""Deployment targets against time steps: what a Loihi 2 chip runs (stock sigma-delta neurons) next to
+neurokit's simulation-only rate conversion, on the same model, the same test images and the same T.
+
+Networks: the bundled MNIST CNN (examples/mnist_cnn) and the MNIST ResNet (examples/mnist_resnet), 1,000
+test images each. Variants:
+  sdnn           --target loihi2 (default): sigma-delta, weight exponents per projection (Lava's Dense
+                 applies them); runs on the chip through Lava's processes
+  sdnn --netx    --target loihi2 --netx: integer weights (lava-dl netx's format), scales planned across
+                 layers; the network in model.net
+  sdnn d=0.1     a delta threshold of 0.1 (units of each layer's scale): fewer messages
+  rate (sim)     --target sim --method rate, percentile 99.9, potential readout: ConversionLIF (reset by
+                 subtraction), no Loihi 2 microcode
+For T in {1, 2, 4, 8, 16, 32}: accuracy of the ANN, of the float SNN and of the Loihi 2 fixed-point SNN
+(the engine, bit-exact with Lava fixed_pt), messages (spikes) and synaptic operations per inference, the
+event-model energy per inference (hw_profiles/loihi2.toml's cited constants), and latency: a sigma-delta
+stream reads sample k at step kT + T - 1 + (the output's shortest path), so its latency is T + depth steps
+and its throughput one sample per T steps; a windowed (rate) network resets every T steps: latency T.
+
+    .venv/bin/python benchmarks/targets.py [--nets cnn,resnet] [--samples 1000]
+
+Writes benchmarks/results/targets.json and targets.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+STEPS = (1, 2, 4, 8, 16, 32)
+NETS = {"cnn": ("bundled MNIST CNN", ROOT / "examples" / "mnist_cnn" / "mnist_cnn.pt"),
+        "resnet": ("MNIST ResNet", ROOT / "examples" / "mnist_resnet" / "mnist_resnet.pt")}
+# name: (target, method, Settings fields, readout, integer weights)
+VARIANTS = {
+    "sdnn": ("loihi2", "sdnn", {}, "potential", False),
+    "sdnn --netx": ("loihi2", "sdnn", {}, "potential", True),
+    "sdnn d=0.1": ("loihi2", "sdnn", {"delta_threshold": 0.1}, "potential", False),
+    "rate (sim)": ("sim", "rate", {"percentile": 99.9, "v_init": 0.5}, "potential", False),
+}
+
+
+def measure(name, path, variant, x, y, calib, profile):
+    from neurokit import energy
+    from neurokit.backends import get_backend
+    from neurokit.backends.engine.stream import depths, is_stream, readout_delay
+    from neurokit.convert import Settings, convert
+    from neurokit.lower import from_nir
+    from neurokit.netx import NetxExportError, chain_of
+    from neurokit.pipeline import ann_predictions, summarize_run
+    from neurokit.targets import label
+    from quantize import quantize
+
+    target, method, fields, readout, integer = VARIANTS[variant]
+    model = torch.load(path, weights_only=False).eval()
+    ann = float(np.mean(ann_predictions(model, x) == y))
+    t0 = time.perf_counter()
+    net = from_nir(convert(model, calib, method=method, settings=Settings(**fields), readout=readout))
+    q, rep = quantize(net, profile, calib, integer_weights=integer)
+    try:
+        chain_of(q)
+        netx = "yes" if integer or all(p.weight_exp >= 0 for p in q.projections if p.kind == "dense") else "needs --netx"
+    except NetxExportError:
+        netx = "no (not a chain)"
+    rows = []
+    for T in STEPS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # T too short for a residual stream's skip paths: measured anyway
+            f = get_backend("float").run(net, x, T)
+            t = get_backend("engine").run(q, x, T)
+        run = summarize_run(q, t, y)
+        layers = run["layers"]
+        terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
+                                  [l["synops"] for l in layers], T)
+        stream = is_stream(q)
+        rows.append({
+            "T": T, "ann": ann, "float": f.accuracy(y), "fixed": t.accuracy(y),
+            "spikes": float(sum(l["spikes"] for l in layers)), "synops": float(sum(l["synops"] for l in layers)),
+            "energy_uj": energy.total(terms) * 1e6,
+            "latency_steps": T + readout_delay(q) if stream else T, "throughput_steps": T,
+        })
+    macs = int(sum(net.metadata.get("ann_macs", {}).values()))
+    return {"net": name, "variant": variant, "target": target, "runs_on": label(q), "netx_file": netx,
+            "integer_weights": integer, "scale_plan": rep.get("scale_plan"), "ann_macs": macs,
+            "ann_energy_uj": energy.ann_energy(profile, macs)["fp32"].joules * 1e6,
+            "depth": max(depths(q).values()) if is_stream(q) else None, "rows": rows,
+            "seconds": time.perf_counter() - t0}
+
+
+def render(results: dict) -> str:
+    out = [f"# Targets against T ({results['samples']} MNIST test images, profile loihi2)", ""]
+    for r in results["runs"]:
+        out.append(f"## {r['net']}: {r['variant']} (target {r['target']}; runs on {r['runs_on']}; netx file: "
+                   f"{r['netx_file']})")
+        out.append("")
+        out.append("| T | ANN | float SNN | Loihi 2 fixed point | spikes / messages | synops | energy (µJ) | "
+                   "latency (steps) | steps per sample |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for row in r["rows"]:
+            out.append(f"| {row['T']} | {100 * row['ann']:.1f} % | {100 * row['float']:.1f} % | "
+                       f"{100 * row['fixed']:.1f} % | {row['spikes']:,.0f} | {row['synops']:.3g} | "
+                       f"{row['energy_uj']:.3g} | {row['latency_steps']} | {row['throughput_steps']} |")
+        out.append(f"\nANN: {r['ann_macs']:,} MACs, {r['ann_energy_uj']:.3g} µJ (fp32)" +
+                   (f"; weight bits planned: {', '.join(f'{k} {v:.1f}' for k, v in r['scale_plan']['weight_bits'].items())}"
+                    f", input {r['scale_plan']['input_bits']:.1f} bits" if r["scale_plan"] else ""))
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    from hw_profiles import load_profile
+    from neurokit.data import load_dataset
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nets", default="cnn,resnet")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--samples", type=int, default=1000)
+    a = ap.parse_args()
+    data = load_dataset("mnist")
+    x, y = data.x_test[:a.samples], data.y_test[:a.samples]
+    calib = data.x_train[:500]
+    profile = load_profile("loihi2")
+    runs = []
+    for key in a.nets.split(","):
+        name, path = NETS[key]
+        for variant in a.variants.split(","):
+            runs.append(measure(name, path, variant, x, y, calib, profile))
+            print(f"{name} / {variant}: " + ", ".join(f"T={r['T']} {100 * r['fixed']:.1f}" for r in runs[-1]["rows"]),
+                  flush=True)
+    results = {"samples": len(x), "machine": platform.platform(), "python": platform.python_version(), "runs": runs}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "targets.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / "targets.md").write_text(render(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()
