@@ -51,7 +51,8 @@ VARIANTS = {
 def measure(name, path, variant, x, y, calib, profile):
     from neurokit import energy
     from neurokit.backends import get_backend
-    from neurokit.backends.engine.stream import depths, is_stream, readout_delay
+    from neurokit.backends.engine.stream import is_stream, readout_delay
+    from neurokit.network import depths
     from neurokit.convert import Settings, convert
     from neurokit.lower import from_nir
     from neurokit.netx import NetxExportError, chain_of

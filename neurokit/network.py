@@ -252,6 +252,44 @@ def readout_of(net) -> str:
     return mode
 
 
+WINDOWS_KEY = "windows"  # network metadata: how a windowed (spiking) network's sample windows line up
+WINDOWS = ("synchronous", "pipelined")
+
+
+def windows_of(net) -> str:
+    """'synchronous': every population restarts at each sample's first step and the input reaches a layer at
+    depth d after d steps, so a sample's T steps shrink to T - d there (neurokit's ConversionLIF drops what
+    is in flight at a window start). 'pipelined': a population at depth d restarts d steps after the input
+    (Lava's LIFReset with reset_offset = d + 1, as netx sets it layer by layer), so every layer sees its
+    sample's whole T steps; latency T + D, one sample every T steps. Stream networks (sigma-delta) have no
+    windows and read 'pipelined' here."""
+    mode = net.metadata.get(WINDOWS_KEY, "synchronous")
+    if mode not in WINDOWS:
+        raise UnsupportedModelError(f"the network's metadata windows={mode!r}; neurokit knows {', '.join(WINDOWS)}")
+    return mode
+
+
+def depths(net, shortest: bool = False) -> dict:
+    """Synaptic delays from the input to each population along its longest (or shortest) path."""
+    pick = min if shortest else max
+    d = {INPUT: 0}
+    for pop in net.order("depths"):
+        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name))
+    return d
+
+
+def check_pipelined(net) -> dict:
+    """Depth per population of a network with pipelined windows; every path into a population must be equally
+    long, or one of them would deliver its spikes into the wrong window."""
+    longest, shortest = depths(net), depths(net, shortest=True)
+    for p in net.populations:
+        if longest[p.name] != shortest[p.name]:
+            raise UnsupportedModelError(f"population {p.name} is reached by paths of {shortest[p.name]} and "
+                                        f"{longest[p.name]} synaptic delays; pipelined windows need equal paths "
+                                        "(a skip connection would deliver into the wrong window)")
+    return longest
+
+
 def latency(net) -> int | None:
     """Steps a network needs before its output population holds its answer, when its neuron model says
     (phase coding); None when any T works."""

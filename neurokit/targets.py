@@ -17,7 +17,7 @@ TARGETS = {
 }
 DEFAULT_TARGET = "loihi2"
 DEFAULT_METHOD = {"loihi2": "sdnn", "sim": "rate"}
-STOCK_METHODS = ("sdnn",)  # conversion methods whose neurons Loihi 2 runs stock
+STOCK_METHODS = ("sdnn", "lif")  # conversion methods whose neurons Loihi 2 runs stock
 SIM_ONLY = "simulation only: no Loihi 2 microcode"
 
 
@@ -41,9 +41,15 @@ def method_for(target: str, method: str | None) -> str:
 
 def non_stock(net) -> list[tuple[str, str]]:
     """(population, why) for every population Loihi 2 cannot run with stock neurons."""
+    from .network import windows_of
+
     out = []
+    synchronous = windows_of(net) == "synchronous"
     for p in net.populations:
         why = p.model.stock_loihi2(p.neuron)
+        if why is None and synchronous and not p.model.stream:
+            why = ("synchronous windows restart every layer at once and drop what is in flight (ConversionLIF); "
+                   "Loihi 2's LIFReset runs pipelined windows")
         if why is not None:
             out.append((p.name, why))
     return out

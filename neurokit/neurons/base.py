@@ -59,8 +59,9 @@ class NeuronModel(Protocol):
     # -- simulation
     def engine(self, pop, xp, arith):
         """The engine's neuron group for this population (fixed point for integer parameters)."""
-    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
-        """A Lava process for this population, windows of `steps` steps."""
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None):
+        """A Lava process for this population, windows of `steps` steps (stock: Lava's own process; offset:
+        the step of each window's start, pipelined windows)."""
     def output_scale(self, params, arith) -> float:
         """Raw v per threshold (1 for float parameters)."""
     def scores(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:

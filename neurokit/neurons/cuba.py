@@ -158,6 +158,8 @@ class CubaModel:
         """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
         if params.reset == "subtract":
             return "ConversionLIF (reset by subtraction) has no Loihi 2 microcode"
+        if np.any(np.asarray(params.v_init) != 0):
+            return "v starts above 0 (v_init); Lava's LIFReset restarts v at 0"
         return None
 
     # ---- simulation -------------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ class CubaModel:
 
         return FloatNeurons.build(pop, xp)
 
-    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None):
         from ..layout import lava_shape, to_lava
         from ..backends.lava.proc.process import ConversionLIF
 
@@ -186,8 +188,11 @@ class CubaModel:
         if stock:
             from lava.proc.lif.process import LIFReset
 
-            # netx's choice for hardware: periodic reset; in-flight input at window starts is not dropped.
-            return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
+            # netx's choice for hardware: periodic reset at `offset` (pipelined windows: depth + 1); what arrives
+            # at a window's first step is integrated, not dropped; v restarts at 0
+            if offset is not None and np.any(np.asarray(p.v_init) != 0):
+                raise UnsupportedModelError(f"population {pop.name}: Lava's LIFReset restarts v at 0, not at v_init")
+            return LIFReset(reset_interval=steps, reset_offset=(1 % steps) if offset is None else offset, **params)
         return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **params)
 
     def output_scale(self, params, arith) -> float:

@@ -273,7 +273,7 @@ class PhaseModel:
 
         return FloatPhaseNeurons.build(pop, xp)
 
-    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None):
         from ..layout import lava_shape, to_lava
         from ..backends.lava.proc.process import PhaseNeuron
 

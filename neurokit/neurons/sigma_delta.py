@@ -169,7 +169,7 @@ class SigmaDeltaModel:
 
         return SigmaDeltaNeurons.build(pop, xp)
 
-    def lava(self, pop, fixed: bool, steps: int, stock: bool = False):
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None):
         from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 
         from ..layout import lava_shape, to_lava

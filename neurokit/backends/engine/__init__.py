@@ -23,7 +23,7 @@ import torch
 
 from ...arithmetic import LOIHI2, wrap32
 from ...encoding import check_encoding, encoding_of, rate_spikes
-from ...network import INPUT
+from ...network import INPUT, check_pipelined, windows_of
 from ...trace import Trace
 from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
                     output_scores, warn_latency)
@@ -70,15 +70,16 @@ def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
     constant = all(d.constant for d in drives)
     bound = sum(d.bound for d in drives)
     wide = fixed and bound >= 1 << 31
-    rest = None
+    rest = first = None
     for d in drives:
         r = d.rest if constant or not d.constant else xp.broadcast_steps(d.rest, steps - 1)
+        f = d.first
         if wide:
-            r = xp.astype(r, xp.int64)
+            r, f = xp.astype(r, xp.int64), xp.astype(f, xp.int64)
         rest = r if rest is None else rest + r
+        first = f if first is None else first + f  # zeros, unless windows are pipelined
     if wide:
-        rest, bound = wrap32(rest), 1 << 31
-    first = xp.zeros(tuple(drives[0].first.shape), rest.dtype)
+        rest, first, bound = wrap32(rest), wrap32(first), 1 << 31
     return Drive(first, rest, constant, bound)
 
 
@@ -108,6 +109,7 @@ class PreparedNet:
     neurons: dict  # population name -> neuron group
     rate: bool
     xp: object
+    pipelined: bool = False  # neurokit.network.windows_of
 
     @property
     def width(self) -> int:
@@ -157,7 +159,10 @@ class Engine:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
-        return PreparedNet(net, order, synapses, neurons, rate, xp)
+        pipelined = not stream and windows_of(net) == "pipelined"
+        if pipelined:
+            check_pipelined(net)
+        return PreparedNet(net, order, synapses, neurons, rate, xp, pipelined)
 
     # -----------------------------------------------------------------------------------------------------
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
@@ -274,10 +279,14 @@ class Engine:
                         syn = prepared.synapses[q.name]
                         if constant:
                             rest = syn(s)
+                            first = rest if prepared.pipelined else xp.zeros((n, neu.n), rest.dtype)
+                        elif prepared.pipelined:  # the window starts one step after its source's: no step lost
+                            out = syn(s[:steps].reshape((steps * n,) + tuple(q.in_shape))).reshape((steps, n, neu.n))
+                            first, rest = out[0], out[1:]
                         else:
                             rest = syn(s[:steps - 1].reshape(((steps - 1) * n,) + tuple(q.in_shape)))
                             rest = rest.reshape((steps - 1, n, neu.n))
-                        first = xp.zeros((n, neu.n), rest.dtype)
+                            first = xp.zeros((n, neu.n), rest.dtype)
                         drives.append(Drive(first, rest, constant, getattr(syn, "out_bound", 0)))
                     spikes, u, v = neu.run(sum_drives(drives, steps, fixed, xp), steps, record)
                     states[pop.name] = (spikes, u, v)

@@ -22,16 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...arithmetic import SDN_SPIKE_EXP, wrap32
-from ...network import INPUT
-
-
-def depths(net, shortest: bool = False) -> dict:
-    """Synaptic delays from the input to each population along its longest (or shortest) path."""
-    pick = min if shortest else max
-    d = {INPUT: 0}
-    for pop in net.order("a stream network"):
-        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name))
-    return d
+from ...network import INPUT, depths
 
 
 def readout_delay(net) -> int:

@@ -25,7 +25,8 @@ from ...encoding import encoding_of
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
 from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape, to_lava
 from ...network import INPUT, readout_of
-from ..engine.stream import depths, is_stream, readout_delay, run_extra_steps
+from ...network import check_pipelined, depths, windows_of
+from ..engine.stream import is_stream, readout_delay, run_extra_steps
 from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
 
 
@@ -49,10 +50,14 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     """
     hold = steps if hold is None else hold
     stream = is_stream(net)
-    depth = depths(net) if stream else {}
-    windows = (frames.shape[-1] - stream_padding(net, steps)) if stream else frames.shape[-1] * hold // steps
+    pipelined = not stream and windows_of(net) == "pipelined"
+    depth = (check_pipelined(net) if pipelined else depths(net)) if stream or pipelined else {}
+    windows = (frames.shape[-1] - padding(net, hold)) * hold // steps
     source = InputSource(frames, hold=hold)
-    neurons = {p.name: p.model.lava(p, fixed, steps, stock_lif) for p in net.populations}
+    # pipelined windows: Lava's LIFReset restarts the population at depth d at steps kT + d + 1 (netx's offsets)
+    neurons = {p.name: p.model.lava(p, fixed, steps, stock_lif or pipelined,
+                                    offset=(depth[p.name] + 1) % steps if pipelined else None)
+               for p in net.populations}
     ports = {INPUT: (source.s_out, input_is_3d(net))}
     if encoding_of(net) == "delta":  # netx's input layer: a Delta process with vth 0 sends each change
         from lava.proc.sdn.process import Delta
@@ -79,7 +84,7 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     for i, pop in enumerate(net.populations):
         neuron = neurons[pop.name]
         last = pop.name == net.output
-        offset = depth.get(pop.name, 0)
+        offset = depth.get(pop.name, 0)  # a stream's or pipelined population's windows start `depth` steps late
         counter = SpikeCounter(lava_shape(pop.shape), windows=windows, interval=steps, per_neuron_windows=last,
                                offset=offset)
         neuron.s_out.connect(counter.a_in)
@@ -88,12 +93,13 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         if last and readout_of(net) == "potential":
             # a stream's output is read at step kT + T - 1 + depth (pipelined readout)
             reader = PotentialReader(lava_shape(pop.shape), windows, steps, np.int32 if fixed else np.float64,
-                                     offset=readout_delay(net) if stream else 0)
+                                     offset=readout_delay(net) if stream else offset)
             reader.v_ref.connect_var(v_var)
             if readers is not None:
                 readers.append(reader)
         if record_dir is not None:
-            recorder = StateRecorder(lava_shape(pop.shape), windows * steps, f"{record_dir}/layer{i}.npz")
+            recorder = StateRecorder(lava_shape(pop.shape), windows * steps + extra_steps(net),
+                                     f"{record_dir}/layer{i}.npz")
             neuron.s_out.connect(recorder.s_in)
             recorder.u_ref.connect_var(u_var)
             recorder.v_ref.connect_var(v_var)
@@ -122,23 +128,23 @@ def _synapse(proj, fixed: bool, graded_bits: int, input_is_lava_3d: bool):
     return Dense(weights=w, num_message_bits=graded_bits)
 
 
-def stream_padding(net, steps: int) -> int:
-    """Frames a stream network's source holds after the last sample: the last frame again, while the
-    pipelined readout waits `depth` steps for it (0 for windowed networks)."""
-    if not is_stream(net):
-        return 0
-    return -(-run_extra_steps(net) // steps)
-
-
 def extra_steps(net) -> int:
-    """Steps a run lasts beyond its samples' windows: a stream's deepest depth (pipelined readout)."""
-    return run_extra_steps(net) if is_stream(net) else 0
+    """Steps a run lasts beyond its samples' windows: the deepest population's depth for a stream (pipelined
+    readout) or pipelined windows (its last window), else 0."""
+    if is_stream(net):
+        return run_extra_steps(net)
+    if windows_of(net) == "pipelined":
+        return max(depths(net).values())
+    return 0
 
 
-def input_frames(net, inputs: np.ndarray, steps: int | None = None) -> np.ndarray:
-    """(N, *input_shape) -> source data in Lava layout with samples last (a stream's last sample repeated
-    for its readout's extra steps, given steps per sample)."""
-    pad = stream_padding(net, steps) if steps else 0
+def padding(net, hold: int) -> int:
+    """Frames the source holds after the last sample (the last one again) while the deepest layer finishes."""
+    return -(-extra_steps(net) // hold)
+
+
+def input_frames(net, inputs: np.ndarray, pad: int = 0) -> np.ndarray:
+    """(N, *input_shape) -> source data in Lava layout with samples last, the last frame repeated `pad` times."""
     if pad:
         inputs = np.concatenate([inputs, np.repeat(inputs[-1:], pad, axis=0)])
     if input_is_3d(net):
@@ -156,7 +162,8 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     out by potential the output population's raw v at each window's end (N, *shape), else None).
     """
     readers = []
-    source, counters = build(net, fixed, input_frames(net, inputs, steps), steps, stock_lif, hold, readers=readers)
+    frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
+    source, counters = build(net, fixed, frames, steps, stock_lif, hold, readers=readers)
     n = len(inputs) * (steps if hold is None else hold) // steps
     try:
         done = 0
@@ -187,16 +194,20 @@ def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hol
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="neurokit-record-") as tmp:
-        source, _ = build(net, fixed, input_frames(net, inputs, steps), steps, hold=hold, record_dir=tmp)
+        frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
+        source, _ = build(net, fixed, frames, steps, hold=hold, record_dir=tmp)
         n = len(inputs) * (steps if hold is None else hold) // steps
         try:
             source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
         finally:
             source.stop()
+        # pipelined windows: population at depth d holds sample k in steps kT + d ..; a stream: as recorded
+        shift = depths(net) if not is_stream(net) and windows_of(net) == "pipelined" else {}
         out = []
         for i, pop in enumerate(net.populations):
+            d = shift.get(pop.name, 0)
             with np.load(f"{tmp}/layer{i}.npz") as f:
-                out.append({k: _to_torch_layout(f[k], pop.shape, n, steps) for k in ("s", "u", "v")})
+                out.append({k: _to_torch_layout(f[k][d:d + n * steps], pop.shape, n, steps) for k in ("s", "u", "v")})
     return out
 
 

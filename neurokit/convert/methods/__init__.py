@@ -6,6 +6,7 @@
     phase     single-spike phase coding with base manipulation, Hwang & Kung 2024 (phase.py)
     lasnn     layer-wise ANN-to-SNN distillation, Hong et al. 2023 (lasnn.py)
     sdnn      the ANN on Loihi 2's stock sigma-delta neurons, as lava-dl netx deploys it (sdnn.py)
+    lif       rate coding on Loihi 2's stock LIF (reset to zero, pipelined windows), threshold balancing (lif.py)
 
 Each is `convert_<name>(ops, inputs: Inputs, settings: Settings) -> Converted` (see base.py).
 """
@@ -22,6 +23,8 @@ METHODS = {
     "phase": "single-spike phase coding with base manipulation (Hwang & Kung 2024)",
     "lasnn": "layer-wise ANN-to-SNN distillation of an LIF student (Hong et al. 2023)",
     "sdnn": "sigma-delta neurons (Lava SigmaDelta, netx SDNN): stock on Loihi 2, graded delta spikes",
+    "lif": "rate coding on Loihi 2's stock LIF (LIFReset: reset to zero, pipelined windows), calibrated "
+           "threshold balancing",
 }
 TRAINS = ("tcl", "ratenorm", "lasnn")  # methods that need labelled training data
 
