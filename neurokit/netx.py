@@ -35,6 +35,7 @@ import numpy as np
 from .errors import FileFormatError, UnsupportedModelError
 
 FORMAT = "neurokit-netx/1"
+NETX_BIAS_EXP = 6  # netx builds CUBA layers with bias_exp 6 (hdf5.Network.get_neuron_params)
 LAYER_TYPES = ("input", "conv", "flatten", "dense")  # what neurokit writes and reads
 NETX_NOT_IMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")  # netx's own NotImplementedError
 MIXED_RANGE, EXCITATORY_RANGE, INHIBITORY_RANGE = (-256, 254), (0, 255), (-255, 0)
@@ -96,42 +97,46 @@ def chain_of(net) -> list:
 
 
 def export_netx(qnet, path: str | Path) -> dict:
-    """Write `qnet` (a quantized sigma-delta chain) as a netx HDF5 file, atomically. Returns a summary."""
+    """Write `qnet` (a quantized chain of sigma-delta, or stock-LIF with pipelined windows, populations) as a
+    netx HDF5 file, atomically. Returns a summary, with the arguments netx's Network needs to run it as
+    neurokit does (a file cannot hold them: reset_interval is the run's T)."""
     import h5py
 
-    from .arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
-    from .layout import to_lava
     from .encoding import encoding_of
     from .io import atomic_write
-    from .neurons import QSigmaDelta
+    from .layout import to_lava
 
     chain = chain_of(qnet)
-    if encoding_of(qnet) != "delta":
-        raise NetxExportError(f"the network reads {encoding_of(qnet)}-coded input; neurokit writes netx files of "
-                              "sigma-delta networks (delta-coded input)")
+    encoding = encoding_of(qnet)
     layers = []
     for q in chain:
         pop = qnet.population(q.target)
-        p = pop.neuron
-        if not isinstance(p, QSigmaDelta):
-            raise NetxExportError(f"population {pop.name} is {pop.model.name}; neurokit writes netx files of "
-                                  "sigma-delta (SDNN) networks (convert with --target loihi2)")
-        if (p.spike_exp, p.state_exp) != (SDN_SPIKE_EXP, SDN_STATE_EXP):
-            raise NetxExportError(f"population {pop.name}: spike_exp {p.spike_exp}, state_exp {p.state_exp}; netx builds "
-                                  f"SigmaDelta with {SDN_SPIKE_EXP} and {SDN_STATE_EXP}")
+        neuron, bias = pop.model.netx_neuron(pop, qnet)  # NetxExportError when netx cannot hold it
         w = effective_weights(q)
         if q.kind == "dense":
             check_netx_weights(f"projection {q.name}", w)
-        layers.append((q, pop, w))
+        layers.append((q, pop, w, neuron, bias))
+    kinds = {n["type"] for *_, n, _ in layers}
+    if len(kinds) > 1:
+        raise NetxExportError(f"the network mixes netx neuron types {sorted(kinds)}; neurokit writes one kind per file")
+    sdnn = kinds == {"SDNN"}
+    if sdnn != (encoding == "delta"):
+        raise NetxExportError(f"{encoding}-coded input with {kinds.pop()} neurons: netx's SDNN layers read the delta-"
+                              "coded input, its CUBA layers graded or binary input")
+    # netx gives layer i reset_offset = reset_offset + 1 + i; neurokit's population at depth d restarts at
+    # step d + 1 (1-based) and the first one is at depth 1: reset_offset = 1
+    run_args = {} if sdnn else {"reset_offset": 1, "input_message_bits": 0 if encoding == "rate" else qnet.input_bits}
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
             group = f.create_group("layer")
-            entries = [("input", {"shape": qnet.input_shape, "neuron": {"type": "SDNN", "vThMant": 0}})]
+            first = {"shape": qnet.input_shape}
+            if sdnn:  # netx's input Delta (vth 0): the delta coding neurokit applies
+                first["neuron"] = {"type": "SDNN", "vThMant": 0}
+            entries = [("input", first)]
             flat = len(qnet.input_shape) != 1
-            for q, pop, w in layers:
-                neuron = {"type": "SDNN", "vThMant": int(pop.neuron.vth)}
-                bias = to_lava(np.asarray(pop.neuron.bias, np.int64).reshape(pop.shape))
+            for q, pop, w, neuron, bias in layers:
+                bias = to_lava(np.asarray(bias, np.int64).reshape(pop.shape))
                 if q.kind == "conv":
                     entries.append(("conv", {"shape": pop.shape, "weight": w, "stride": q.stride, "padding": q.padding,
                                              "dilation": q.dilation, "groups": q.groups, "bias": bias, "neuron": neuron}))
@@ -148,18 +153,21 @@ def export_netx(qnet, path: str | Path) -> dict:
                     if key == "neuron":
                         n = layer.create_group("neuron")
                         _write_type(n, value["type"])
-                        n.create_dataset("vThMant", data=np.int64(value["vThMant"]))
+                        for k, v in value.items():
+                            if k != "type":
+                                n.create_dataset(k, data=np.int64(v))
                     else:
                         layer.create_dataset(key, data=np.asarray(value, np.int64))
             f.attrs["neurokit"] = json.dumps({
                 "format": FORMAT, "input_scale": qnet.input_scale, "input_bits": qnet.input_bits,
                 "input_signed": qnet.input_signed, "profile": qnet.profile, "metadata": _jsonable(qnet.metadata),
-                "arithmetic": qnet.arithmetic.to_dict(),
-                "populations": [{"name": pop.name, "scale": int(pop.neuron.scale), "projection": q.name}
-                                for q, pop, _ in layers]})
+                "arithmetic": qnet.arithmetic.to_dict(), "netx_network_args": run_args,
+                "populations": [{"name": pop.name, "scale": int(pop.model.integer_scale(pop.neuron)), "projection": q.name}
+                                for q, pop, *_ in layers]})
 
     atomic_write(str(path), write)
-    return {"path": str(path), "layers": len(layers) + 1, "populations": [pop.name for _, pop, _ in layers]}
+    return {"path": str(path), "layers": len(layers) + 1, "populations": [pop.name for _, pop, *_ in layers],
+            "netx_network_args": run_args}
 
 
 def _write_type(group, name: str) -> None:
@@ -225,7 +233,7 @@ def _text(ds) -> str:
 def _read(f, path: str, profile: str):
     from .arithmetic import LOIHI2, SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SDN_STATE_EXP, Arithmetic
     from .network import INPUT, Population, conv_out_hw
-    from .neurons import QSigmaDelta
+    from .neurons import QCuba, QSigmaDelta
     from quantize.qnet import QProjection, QuantizedNet
 
     from .layout import from_lava
@@ -240,6 +248,7 @@ def _read(f, path: str, profile: str):
     named = info.get("populations", [])
     populations, projections = [], []
     input_shape, shape, source, flattened = None, None, INPUT, False
+    kinds = set()
     for i, key in enumerate(keys):
         layer = group[key]
         kind = _text(layer["type"])
@@ -252,9 +261,11 @@ def _read(f, path: str, profile: str):
             if i != 0:
                 raise FileFormatError(f"{where}: an input layer after the first")
             input_shape = shape = tuple(int(s) for s in layer["shape"][()])
-            if "neuron" in layer and _text(layer["neuron"]["type"]) != "SDNN":
-                raise UnsupportedModelError(f"{where}: input neuron {_text(layer['neuron']['type'])}; neurokit reads "
-                                            "sigma-delta networks (SDNN)")
+            if "neuron" in layer:
+                kinds.add("input " + _text(layer["neuron"]["type"]))
+                if _text(layer["neuron"]["type"]) != "SDNN" or int(np.asarray(layer["neuron"]["vThMant"][()]).reshape(-1)[0]):
+                    raise UnsupportedModelError(f"{where}: an input neuron layer other than an SDNN Delta with vThMant "
+                                                "0; neurokit reads delta-coded (vThMant 0) or plain inputs")
             continue
         if input_shape is None:
             raise FileFormatError(f"{where}: the first layer must be 'input' with the input's shape")
@@ -263,8 +274,9 @@ def _read(f, path: str, profile: str):
             continue
         neuron = layer["neuron"]
         ntype = _text(neuron["type"])
-        if ntype != "SDNN":
-            raise UnsupportedModelError(f"{where}: neuron type {ntype}; neurokit reads SDNN (sigma-delta) layers")
+        if ntype not in ("SDNN", "CUBA", "LOIHI"):
+            raise UnsupportedModelError(f"{where}: neuron type {ntype}; neurokit reads SDNN (sigma-delta) and CUBA layers")
+        kinds.add("SDNN" if ntype == "SDNN" else "CUBA")
         if "sigma_output" in neuron:
             raise UnsupportedModelError(f"{where}: a Sigma output layer (no activation); neurokit reads SigmaDelta "
                                         "layers")
@@ -306,18 +318,42 @@ def _read(f, path: str, profile: str):
         vth = int(np.asarray(neuron["vThMant"][()]).reshape(-1)[0])
         if vth < 0:
             raise FileFormatError(f"{where}: vThMant {vth} < 0")
-        scale = int(entry.get("scale", 1 << (SDN_SPIKE_EXP + SDN_STATE_EXP + 6)))  # netx: w_scale 64, 12-bit messages
-        populations.append(Population(name, out_shape, QSigmaDelta(scale=scale, bias=bias, vth=vth)))
+        if ntype == "SDNN":
+            scale = int(entry.get("scale", 1 << (SDN_SPIKE_EXP + SDN_STATE_EXP + 6)))  # netx: w_scale 64, 12-bit messages
+            params = QSigmaDelta(scale=scale, bias=bias, vth=vth)
+        else:  # Lava's LIFReset as netx builds it: du = iDecay - 1, dv = vDecay, bias_exp 6
+            i_decay, v_decay = (int(np.asarray(neuron[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay"))
+            if not 1 <= i_decay <= 4096 or not 0 <= v_decay <= 4096 or vth >= 1 << 17:
+                raise UnsupportedModelError(f"{where}: iDecay {i_decay}, vDecay {v_decay}, vThMant {vth}; Loihi's LIF "
+                                            "takes iDecay 1..4096, vDecay 0..4096, a 17-bit threshold")
+            if np.abs(bias).max(initial=0) > 4095:
+                raise UnsupportedModelError(f"{where}: bias beyond LIF's 13-bit mantissa")
+            params = QCuba(vth=vth, bias_mant=bias, bias_exp=NETX_BIAS_EXP, du=i_decay - 1, dv=v_decay,
+                           v_init=np.zeros(out_shape, np.int32), reset="zero")
+        populations.append(Population(name, out_shape, params))
         projections.append(proj)
         source, shape = name, out_shape
     if not populations:
         raise FileFormatError(f"{path}: no layer with neurons")
+    if len(kinds - {"input SDNN"}) > 1 or ("input SDNN" in kinds) != ("SDNN" in kinds):
+        raise UnsupportedModelError(f"{path}: layers of kinds {sorted(kinds)}; neurokit reads one kind per network "
+                                    "(SDNN with its input Delta, or CUBA)")
     arith = Arithmetic.from_dict(info["arithmetic"], path) if "arithmetic" in info else LOIHI2
     meta = dict(info.get("metadata", {}))
-    meta.update(input_encoding="delta", readout="potential", source_format="netx")
+    if "SDNN" in kinds:
+        meta.update(input_encoding="delta", readout="potential")
+    else:  # CUBA: netx's reset offsets are neurokit's pipelined windows; binary input unless the file says graded
+        graded = int((info.get("netx_network_args") or {}).get("input_message_bits", 0)) > 0
+        meta.update(windows="pipelined", input_encoding="current" if graded else "rate")
+        meta.setdefault("readout", "spikes")
+    meta["source_format"] = "netx"
+    input_bits = int(info.get("input_bits", 8))
+    if "CUBA" in kinds:  # binary spikes between CUBA layers; graded input only when the file says so
+        for q in projections:
+            q.graded_input_bits = input_bits if q.source == INPUT and meta["input_encoding"] == "current" else 0
     return QuantizedNet(input_shape=input_shape, populations=populations, projections=projections,
                         output=populations[-1].name, metadata=meta, input_scale=float(info.get("input_scale", 1.0)),
-                        input_bits=int(info.get("input_bits", 8)), input_signed=bool(info.get("input_signed", False)),
+                        input_bits=input_bits, input_signed=bool(info.get("input_signed", False)),
                         profile=str(info.get("profile", profile)), arithmetic=arith).validate()
 
 

@@ -119,8 +119,11 @@ def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: in
         model = pop.model
         incoming = net.incoming(pop.name)
         lims = [Limits.from_profile(profile, bits[q.name]) for q in incoming]
-        if integer_weights:  # netx's format: no weight exponent
-            lims = [dataclasses.replace(lim, weight_exp_min=0, weight_exp_max=0) for lim in lims]
+        if integer_weights:  # netx's format: no weight exponent; CUBA biases with netx's bias_exp
+            from neurokit.netx import NETX_BIAS_EXP
+
+            lims = [dataclasses.replace(lim, weight_exp_min=0, weight_exp_max=0, bias_exp_min=NETX_BIAS_EXP,
+                                        bias_exp_max=NETX_BIAS_EXP) for lim in lims]
         w_effs = [q.weight / sent[q.source][0] for q in incoming]
         bias = model.scaled_bias(net, pop)
         caps = model.scale_caps(pop, bias, lims[0], headroom, demands[pop.name])

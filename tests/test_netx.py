@@ -136,3 +136,28 @@ def test_cli_export_verify_and_run_a_netx_file(sdnn_cnn, tmp_path, capsys):
     assert main(["verify", str(npath), "--data", "digits", "--samples", "2", "--steps", "3"]) == 0
     assert "netx.hdf5.Network" in capsys.readouterr().out
     assert main(["run", str(npath), "--data", "digits", "--samples", "20", "--steps", "2", "--json", "--quiet"]) == 0
+
+
+def test_stock_lif_network_exports_to_netx_cuba_with_pipelined_offsets(digits_cnn, digits, profile, tmp_path):
+    """A `lif` conversion (Lava's LIFReset, pipelined windows) quantized --netx: netx's CUBA layers with
+    reset_interval = T and reset_offset 1 (layer i restarts at step i + 2) run it equal to the engine."""
+    from neurokit.convert import Settings
+
+    net = from_nir(convert(digits_cnn, digits.x_train[:300], method="lif", readout="potential",
+                           settings=Settings(target_steps=8)))
+    q, rep = quantize(net, profile, digits.x_train[:300], integer_weights=True)
+    path = tmp_path / "lif.net"
+    summary = export_netx(q, path)
+    assert summary["netx_network_args"] == {"reset_offset": 1, "input_message_bits": q.input_bits}
+    result = verify_netx(q, str(path), digits.x_test[:3], 8)
+    assert result["match"], result["first_mismatch"]
+    back = read_netx(path)
+    assert back.metadata["windows"] == "pipelined" and back.metadata["input_encoding"] == "current"
+    a, b = get_backend("engine").run(q, digits.x_test[:40], 8), get_backend("engine").run(back, digits.x_test[:40], 8)
+    np.testing.assert_array_equal(a.output_counts, b.output_counts)
+    # without --netx the biases use exponents netx does not have: refused, naming the population and the fix
+    q2, _ = quantize(net, profile, digits.x_train[:300])
+    try:
+        export_netx(q2, tmp_path / "x.net")
+    except NetxExportError as e:
+        assert "--netx" in str(e)

@@ -53,6 +53,8 @@ class NeuronModel(Protocol):
     def integer_scale(self, params) -> int:
         """V: the integer weight per normalized weight and message unit (vth for spiking models)."""
 
+    def netx_neuron(self, pop, net) -> tuple[dict, np.ndarray]:
+        """lava-dl netx's neuron group for the population and its integer bias (neurokit.netx)."""
     def stock_loihi2(self, params) -> str | None:
         """None when Loihi 2 runs the population with stock neurons, else why not (neurokit.targets)."""
 

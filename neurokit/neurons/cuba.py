@@ -154,6 +154,28 @@ class CubaModel:
     def integer_scale(self, params) -> int:
         return int(params.vth)
 
+    def netx_neuron(self, pop, net) -> tuple[dict, np.ndarray]:
+        """netx's CUBA neuron (Lava's LIFReset: du = iDecay - 1, dv = vDecay, bias_mant with bias_exp 6) for a
+        stock population of a pipelined network, and its bias; else NetxExportError naming the field."""
+        from ..netx import NETX_BIAS_EXP, NetxExportError
+        from ..network import windows_of
+
+        p = pop.neuron
+        why = self.stock_loihi2(p) if isinstance(p, QCuba) else "not quantized"
+        if why is None and windows_of(net) != "pipelined":
+            why = "synchronous windows (netx restarts each layer at its own offset: convert with --method lif)"
+        if why is not None:
+            raise NetxExportError(f"population {pop.name}: {why}; netx's CUBA layers run Lava's stock LIFReset")
+        raw = net.arithmetic.bias_raw(p.bias_mant, p.bias_exp)
+        if np.any(raw % (1 << NETX_BIAS_EXP)):
+            raise NetxExportError(f"population {pop.name}: bias_exp = {p.bias_exp}; netx fixes it at {NETX_BIAS_EXP} "
+                                  "and this bias has finer bits; quantize with --netx")
+        bias = raw >> NETX_BIAS_EXP
+        if np.abs(bias).max(initial=0) > 4095:
+            raise NetxExportError(f"population {pop.name}: bias up to {np.abs(bias).max()} << 6 exceeds LIF's 13-bit "
+                                  "bias mantissa; quantize with --netx")
+        return {"type": "CUBA", "vThMant": int(p.vth), "iDecay": int(p.du) + 1, "vDecay": int(p.dv)}, bias
+
     def stock_loihi2(self, params) -> str | None:
         """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
         if params.reset == "subtract":

@@ -260,6 +260,12 @@ class PhaseModel:
     def integer_scale(self, params) -> int:
         return int(params.vth)
 
+    def netx_neuron(self, pop, net):
+        from ..netx import NetxExportError
+
+        raise NetxExportError(f"population {pop.name}: the phase neuron is neurokit's own program; netx has no such "
+                              "layer")
+
     def stock_loihi2(self, params) -> str | None:
         return "the phase neuron is a custom neuron program (no Loihi 2 microcode)"
 

@@ -160,6 +160,16 @@ class SigmaDeltaModel:
     def integer_scale(self, params) -> int:
         return int(params.scale)
 
+    def netx_neuron(self, pop, net) -> tuple[dict, np.ndarray]:
+        """netx's SDNN neuron for this population and its bias (neurokit.netx), or NetxExportError."""
+        from ..netx import NetxExportError
+
+        p = pop.neuron
+        if not isinstance(p, QSigmaDelta) or (p.spike_exp, p.state_exp) != (SDN_SPIKE_EXP, SDN_STATE_EXP):
+            raise NetxExportError(f"population {pop.name}: netx's SDNN layers hold integer sigma-delta neurons with "
+                                  f"spike_exp {SDN_SPIKE_EXP} and state_exp {SDN_STATE_EXP}; quantize it first")
+        return {"type": "SDNN", "vThMant": int(p.vth)}, np.asarray(p.bias)
+
     def stock_loihi2(self, params) -> str | None:
         return None  # SigmaDelta: stock on Loihi 2 (netx SDNN)
 

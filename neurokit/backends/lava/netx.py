@@ -24,39 +24,72 @@ def netx_frames(frames: np.ndarray, pad: int) -> np.ndarray:
     return np.ascontiguousarray(np.stack([to_lava(f) for f in frames], axis=-1)).astype(np.int32)
 
 
-def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: bool = True) -> dict:
-    """frames: the encoded samples (N, *input_shape). Returns {"records": per population (net.populations
-    order) {"s", "u", "v"}: (N, steps, *shape) torch layout, "scores": the output's raw act at each read
-    step (N, *shape)}; records only with record=True."""
-    n = len(frames)
-    pad = -(-run_extra_steps(qnet) // steps)
-    network = hdf5.Network(net_config=str(path))
-    blocks = network.layers[1:]  # layer 0: netx's input block (the Delta encoder)
+def netx_network(path: str, qnet, steps: int):
+    """lava-dl's netx.hdf5.Network for the file, with the arguments neurokit's file records (a CUBA network's
+    reset_interval = T and the offsets that give neurokit's pipelined windows), and its neuron blocks in
+    the order of qnet's populations. The CPU simulation and the chip run this same process graph."""
+    import h5py
+    import json
+
+    with h5py.File(path, "r") as f:
+        info = json.loads(f.attrs["neurokit"]) if "neurokit" in f.attrs else {}
+    args = dict(info.get("netx_network_args") or {})
+    if "reset_offset" in args:
+        args["reset_interval"] = steps
+    network = hdf5.Network(net_config=str(path), **args)
+    has_input_neuron = len(network.layers) == len(qnet.populations) + 1
+    blocks = network.layers[1:] if has_input_neuron else list(network.layers)
     if len(blocks) != len(qnet.populations):
         raise ValueError(f"{path} has {len(blocks)} neuron layers; the network has {len(qnet.populations)} populations")
+    # lava-dl's own tests feed the first process inside the first block: through the blocks' hierarchical
+    # ports Lava 0.10's compiler fails on netx's Input block
+    entry = network.in_layer.neuron.a_in if has_input_neuron else blocks[0].synapse.s_in
+    return network, blocks, entry, args
+
+
+def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: bool = True) -> dict:
+    """frames: the encoded samples (N, *input_shape). Returns {"records": per population (net.populations
+    order) {"s", "u", "v"}: (N, steps, *shape) torch layout, each population's sample windows (pipelined:
+    shifted by its depth), "scores": a sigma-delta output's raw act at each read step (N, *shape), else
+    None}; records only with record=True."""
+    from ...network import depths, windows_of
+    from ..engine.stream import is_stream
+
+    n = len(frames)
+    stream = is_stream(qnet)
+    extra = run_extra_steps(qnet) if stream else max(depths(qnet).values())
+    pad = -(-extra // steps)
+    network, blocks, entry, _ = netx_network(path, qnet, steps)
+    if len(entry.shape) == 1:  # a dense first layer reads the input flattened in torch's order
+        frames = np.asarray(frames).reshape(len(frames), -1)
     source = InputSource(netx_frames(frames, pad), hold=steps)
-    source.s_out.connect(network.in_layer.neuron.a_in)  # lava-dl connects here (its hdf5 tests); through network.inp the compiler fails on the Input block
+    source.s_out.connect(entry)
     out = qnet.output_population
-    reader = PotentialReader(tuple(blocks[-1].neuron.act.shape), n, steps, np.int32, offset=readout_delay(qnet))
-    reader.v_ref.connect_var(blocks[-1].neuron.act)
+    reader = None
+    if stream:
+        reader = PotentialReader(tuple(blocks[-1].neuron.act.shape), n, steps, np.int32, offset=readout_delay(qnet))
+        reader.v_ref.connect_var(blocks[-1].neuron.act)
     with tempfile.TemporaryDirectory(prefix="neurokit-netx-") as tmp:
         if record:
-            for i, block in enumerate(blocks):
-                recorder = StateRecorder(tuple(block.neuron.s_out.shape), n * steps, f"{tmp}/layer{i}.npz")
+            for i, (block, pop) in enumerate(zip(blocks, qnet.populations)):
+                recorder = StateRecorder(tuple(block.neuron.s_out.shape), n * steps + extra, f"{tmp}/layer{i}.npz")
                 block.neuron.s_out.connect(recorder.s_in)
-                recorder.u_ref.connect_var(block.neuron.sigma)
-                recorder.v_ref.connect_var(block.neuron.act)
+                u_var, v_var = (getattr(block.neuron, name) for name in pop.model.state_vars)
+                recorder.u_ref.connect_var(u_var)
+                recorder.v_ref.connect_var(v_var)
         try:
-            source.run(condition=RunSteps(num_steps=n * steps + run_extra_steps(qnet)), run_cfg=run_cfg)
-            scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()])
+            source.run(condition=RunSteps(num_steps=n * steps + extra), run_cfg=run_cfg)
+            scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()]) if reader else None
         finally:
             source.stop()
         result = {"scores": scores}
         if record:
+            shift = depths(qnet) if not stream and windows_of(qnet) == "pipelined" else {}
             records = []
             for i, pop in enumerate(qnet.populations):
+                d = shift.get(pop.name, 0)
                 with np.load(f"{tmp}/layer{i}.npz") as f:
-                    records.append({k: _torch_layout(f[k], pop.shape, n, steps) for k in ("s", "u", "v")})
+                    records.append({k: _torch_layout(f[k][d:d + n * steps], pop.shape, n, steps) for k in ("s", "u", "v")})
             result["records"] = records
     return result
 
