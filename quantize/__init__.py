@@ -47,12 +47,12 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
 
     if encoding_of(net) == "rate" or len(models) != 1 or not (integer_weights or next(iter(models)).plans_scales):
         return _quantize(*args, use_plan=False)
-    candidates = [_quantize(*args, use_plan=False), _quantize(*args, use_plan=True)]
-    scores = [agreement(net, q, calibration) for q, _ in candidates]
-    best = int(np.argmax(scores))  # ties: the per-population rule
+    rules = {"per population": dict(use_plan=False), "planned across layers": dict(use_plan=True)}
+    candidates = {name: _quantize(*args, **kw) for name, kw in rules.items()}
+    scores = {name: agreement(net, q, calibration) for name, (q, _) in candidates.items()}
+    best = max(rules, key=lambda name: scores[name])  # ties: the first (the per-population rule)
     qnet, report = candidates[best]
-    report["scale_rule"] = {"chosen": ["per population", "planned across layers"][best],
-                            "calibration_agreement": {"per population": scores[0], "planned across layers": scores[1]}}
+    report["scale_rule"] = {"chosen": best, "calibration_agreement": scores}
     return qnet, report
 
 

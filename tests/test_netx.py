@@ -161,3 +161,44 @@ def test_stock_lif_network_exports_to_netx_cuba_with_pipelined_offsets(digits_cn
         export_netx(q2, tmp_path / "x.net")
     except NetxExportError as e:
         assert "--netx" in str(e)
+
+
+def test_the_chip_gets_the_parameters_the_cpu_simulation_ran(sdnn_cnn, digits_cnn, digits, profile, tmp_path):
+    """The loihi backend hands the chip lava-dl's netx.hdf5.Network built from neurokit's file by the same
+    function the CPU check runs (chip_network); every weight, threshold, bias, decay and reset offset in it
+    is the integer the engine computed with (and the CPU run of it matched the engine, above)."""
+    from neurokit.arithmetic import lava_dense_weights, sigma_delta_param, sign_mode
+    from neurokit.backends.lava.backend import chip_network
+    from neurokit.convert import Settings
+    from neurokit.layout import lava_conv_weight, to_lava
+    from neurokit.network import depths
+
+    _, (sdnn, _) = sdnn_cnn
+    lif = quantize(from_nir(convert(digits_cnn, digits.x_train[:300], method="lif", readout="potential",
+                                    settings=Settings(target_steps=8))), profile, digits.x_train[:300],
+                   integer_weights=True)[0]
+    for q in (sdnn, lif):
+        path = tmp_path / "chip.net"
+        export_netx(q, path)
+        _, blocks, args = chip_network(str(path), q, 8)
+        depth = depths(q)
+        for block, pop, proj in zip(blocks, q.populations, [q.incoming(p.name)[0] for p in q.populations]):
+            syn, neuron, p = block.synapse, block.neuron, pop.neuron
+            if proj.kind == "conv":
+                np.testing.assert_array_equal(syn.weight.init, lava_conv_weight(proj.weight))
+            else:  # netx re-derives the format; the weights it applies are the engine's
+                stored = np.asarray(syn.weights.init)
+                held = lava_dense_weights(stored, sign_mode(stored), syn.proc_params["num_weight_bits"])
+                e = int(syn.proc_params["weight_exp"])
+                held = held << e if e >= 0 else held >> -e
+                np.testing.assert_array_equal(held, lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
+                                              << proj.weight_exp)
+            if pop.model.name == "sigma_delta":
+                assert int(np.asarray(neuron.vth.init).reshape(-1)[0]) == int(sigma_delta_param(p.vth))
+                np.testing.assert_array_equal(neuron.bias.init, sigma_delta_param(to_lava(p.bias)))
+            else:
+                assert int(neuron.vth.init) == p.vth and int(neuron.du.init) == p.du and int(neuron.dv.init) == p.dv
+                np.testing.assert_array_equal(np.asarray(neuron.bias_mant.init) << 6,
+                                              to_lava(q.arithmetic.bias_raw(p.bias_mant, p.bias_exp).reshape(pop.shape)))
+                assert neuron.proc_params["reset_interval"] == 8
+                assert neuron.proc_params["reset_offset"] % 8 == (depth[pop.name] + 1) % 8  # pipelined windows

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from ...encoding import check_encoding, delta_events, encoding_of, rate_spikes
-from ...errors import BackendUnavailableError
+from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
 from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
                     output_scores, warn_latency)
@@ -89,8 +89,11 @@ def lava_loihi_installed() -> bool:
 
 
 class LoihiBackend(LavaBackend):
-    """Loihi 2 through Lava's Loihi2HwCfg. Uses Lava's stock LIF (reset to zero): ConversionLIF has no
-    Loihi 2 microcode model, so the chip runs the network with reset to zero (reported as such)."""
+    """Loihi 2 through Lava's Loihi2HwCfg, the way lava-dl's tutorials run a chip: the network is written as
+    a netx file (neurokit.netx) and lava-dl's netx.hdf5.Network builds it (chip_network). The CPU check
+    (neurokit.verify.verify_netx, `deploy`'s netx check) runs that same file through that same function in
+    Lava fixed_pt: only the run configuration differs. A network netx cannot express (a sim-only neuron, a
+    branch) is refused in one line."""
 
     def __init__(self):
         if not lava_loihi_installed():
@@ -102,3 +105,56 @@ class LoihiBackend(LavaBackend):
         from lava.magma.core.run_configs import Loihi2HwCfg
 
         return Loihi2HwCfg(select_tag="fixed_pt")
+
+    def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
+        import tempfile
+
+        from ...netx import export_netx
+        from .netx import run_netx
+
+        check_network(net, self.name, quantized=True)
+        x = check_inputs(net, x)
+        if encoding_of(net) == "rate":
+            raise UnsupportedModelError("the loihi backend feeds netx's network held (or delta-coded) frames; this "
+                                        "network reads rate-coded spikes: convert with --input-coding current")
+        t0 = time.perf_counter()
+        frames = net.encode_input(x)
+        with tempfile.TemporaryDirectory(prefix="neurokit-loihi-") as tmp:
+            export_netx(net, f"{tmp}/model.net")
+            result = run_netx(f"{tmp}/model.net", net, frames, steps, self.run_config())
+        if progress:
+            progress(len(x))
+        return trace_of_records(net, result, frames, steps, self.name, time.perf_counter() - t0)
+
+
+def trace_of_records(net, result: dict, frames: np.ndarray, steps: int, backend: str, wall_s: float) -> Trace:
+    """A Trace from run_netx's per-window records (and a sigma-delta output's read act) of encoded frames."""
+    n = len(frames)
+    records = result["records"]
+    counts = [np.count_nonzero(r["s"].reshape(n, steps, -1), axis=1) for r in records]  # (N, neurons)
+    out_index = [p.name for p in net.populations].index(net.output)
+    scale = output_scale(net)
+    scores = None
+    if result["scores"] is not None:
+        scores = result["scores"].reshape(n, -1) / scale
+    elif scale is not None:
+        last_v = records[out_index]["v"][:, -1].reshape(n, -1)
+        scores = output_scores(net, counts[out_index], last_v, scale)
+    if encoding_of(net) == "delta":
+        events = delta_events(frames)
+    else:
+        events = (frames != 0).sum(0) * float(input_steps(net, steps))
+    return Trace(backend=backend, steps=steps, output_counts=counts[out_index].astype(np.int64),
+                 layer_spikes=np.stack([c.sum(1) for c in counts], axis=1).astype(np.int64),
+                 neuron_spikes=[c.sum(0).reshape(p.shape).astype(np.float64) for c, p in zip(counts, net.populations)],
+                 input_events=events, wall_s=wall_s,
+                 output_scores=scores)
+
+
+def chip_network(path: str, qnet, steps: int):
+    """The process graph the loihi backend hands to the chip for a netx file: lava-dl's netx.hdf5.Network
+    with neurokit's arguments (neurokit.backends.lava.netx.netx_network), and its neuron blocks."""
+    from .netx import netx_network
+
+    network, blocks, entry, args = netx_network(path, qnet, steps)
+    return network, blocks, args
