@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import platform
 import sys
 import time
@@ -58,7 +59,7 @@ def measure(name, path, variant, x, y, calib, profile):
     from neurokit.network import depths
     from neurokit.convert import Settings, convert
     from neurokit.lower import from_nir
-    from neurokit.netx import NetxExportError, chain_of
+    from neurokit.netx import NetxExportError, export_netx
     from neurokit.pipeline import ann_predictions, summarize_run
     from neurokit.targets import label
     from quantize import quantize
@@ -77,12 +78,12 @@ def measure(name, path, variant, x, y, calib, profile):
                 return {"net": name, "variant": variant, "target": target, "refused": str(e).splitlines()[0],
                         "rows": []}
             q, rep = quantize(net, profile, calib, integer_weights=integer)
-            try:
-                chain_of(q)
-                netx = "yes" if integer or all(p.weight_exp >= 0 for p in q.projections if p.kind == "dense") \
-                    else "with --netx"
-            except NetxExportError:
-                netx = "no (not a chain)"
+            with tempfile.TemporaryDirectory() as tmp:  # the real export: refusals name the first obstacle
+                try:
+                    export_netx(q, f"{tmp}/m.net")
+                    netx = "yes"
+                except NetxExportError as e:
+                    netx = f"no: {str(e).split(';')[0]}"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # T too short for a residual stream's skip paths: measured anyway
             f = get_backend("float").run(net, x, T)

@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a quantized network as lava-dl's netx HDF5 network "
                                    "(lava.lib.dl.netx.hdf5.Network(net_config=FILE) loads it; Lava fixed_pt or a "
                                    "Loihi 2 chip runs it). Refuses, in one line naming the layer and field, what "
-                                   "netx cannot express exactly (non-chains, non-sigma-delta neurons).")
+                                   "netx cannot express exactly (branches, simulation-only neurons, weight exponents).")
     p.add_argument("network", help="quantized network (model.q.nir from 'neurokit quantize' or 'deploy')")
     p.add_argument("--format", choices=("netx",), default="netx", help="output format (default: netx)")
     p.add_argument("--out", required=True, help="file to write (e.g. model.net)")

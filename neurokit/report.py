@@ -113,7 +113,8 @@ def render_text(r: dict) -> str:
     out += text_table(["model", "samples", "accuracy"], rows)
     check = r.get("lava_check")
     if check and check["checked"]:
-        verdict = ("bit-exact: every spike, u and v of every neuron at every step" if check["match"] else
+        verdict = ("bit-exact: every spike (or graded message), u and v (sigma and act) of every neuron at every step"
+                   if check["match"] else
                    "MISMATCH, first at layer {layer} neuron {neuron} sample {sample} step {step} ({variable}: "
                    "Lava {lava}, engine {engine})".format(**check["first_mismatch"]))
         out.append(f"  Lava fixed_pt re-ran the first {check['samples']} samples: engine {verdict}")
@@ -237,10 +238,15 @@ def quantization_lines(q: dict) -> list[str]:
             rows.append([name, p["weight_bits"], p["weight_exp"], p["sign_mode"], *own,
                          f"{w['zeroed_fraction']:.1%}", f"{w['clipped_fraction']:.1%}",
                          f"{w['rel_error_mean']:.2%}/{w['rel_error_max']:.2%}", *tail])
-    lines = text_table(["layer", "w bits", "w exp", "sign", "vth", "vth limited by", "w→0", "w clipped",
+    lines = text_table(["layer", "w bits", "w exp", "sign", "vth / V", "limited by", "w→0", "w clipped",
                     "w err mean/max", "b exp", "b clipped", "b err max", "reset"], rows)
-    lines.append("  w→0: nonzero weights rounded to 0; w err: mean and max |error| / max |w|; "
+    lines.append("  vth / V: the population's integer scale (spiking: its threshold; sigma-delta: state units per "
+                 "activation unit); w→0: nonzero weights rounded to 0; w err: mean and max |error| / max |w|; "
                  "b err max: max |error| / max |bias|")
+    if q.get("scale_rule"):
+        r = q["scale_rule"]
+        lines.append(f"  scales: {r['chosen']} (agreement with the float network on calibration samples: "
+                     + ", ".join(f"{k} {100 * v:.1f} %" for k, v in r["calibration_agreement"].items()) + ")")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
     if all("headroom" in l for l in q["layers"]):

@@ -73,6 +73,31 @@ class NeuronModel(Protocol):
         """Steps in which a projection from the held network input into this population counts as sent."""
 
 
+class ThresholdScale:
+    """The quantization rules of a spiking model with a threshold: its integer scale V is vth (one threshold),
+    bounded by the threshold's width, the state headroom and the bias range; a spike is one threshold's worth
+    of input; u and v headroom as quantize.headroom computes it."""
+
+    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
+        from quantize.discretize import threshold_caps
+
+        return threshold_caps(bias, lim, headroom)
+
+    def message_scale(self, params) -> float:
+        return 1.0  # a spike is one threshold's worth of input
+
+    def message_units(self, scale: float) -> float:
+        return 1.0
+
+    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
+        from quantize.headroom import population_headroom
+
+        return population_headroom(projections, pop, demand, profile, x_int, arith)
+
+    def integer_scale(self, params) -> int:
+        return int(params.vth)
+
+
 _MODELS: dict[str, NeuronModel] = {}
 
 

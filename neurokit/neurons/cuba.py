@@ -23,7 +23,7 @@ import nir
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from .base import QuantizedNeuron, broadcast, register
+from .base import QuantizedNeuron, ThresholdScale, broadcast, register
 
 RESET_KEY = "reset_mode"
 V_INIT_KEY = "v_init"
@@ -63,7 +63,7 @@ def check_reset(name: str, mode) -> str:
     return str(mode)
 
 
-class CubaModel:
+class CubaModel(ThresholdScale):
     name = "cuba"
     forced_readout = None
     rate_coded = True
@@ -134,25 +134,6 @@ class CubaModel:
         if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         return QuantizedNeuron(q, bstats, {"neuron": "if", "reset": p.reset}, notes)
-
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
-        from quantize.discretize import threshold_caps
-
-        return threshold_caps(bias, lim, headroom)
-
-    def message_scale(self, params) -> float:
-        return 1.0  # a spike is one threshold's worth of input
-
-    def message_units(self, scale: float) -> float:
-        return 1.0
-
-    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
-        from quantize.headroom import population_headroom
-
-        return population_headroom(projections, pop, demand, profile, x_int, arith)
-
-    def integer_scale(self, params) -> int:
-        return int(params.vth)
 
     def netx_neuron(self, pop, net) -> tuple[dict, np.ndarray]:
         """netx's CUBA neuron (Lava's LIFReset: du = iDecay - 1, dv = vDecay, bias_mant with bias_exp 6) for a

@@ -20,7 +20,7 @@ import nir
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from .base import QuantizedNeuron, broadcast, register
+from .base import QuantizedNeuron, ThresholdScale, broadcast, register
 from .cuba import NEURON_KEY
 
 PHASE_KEYS = ("phase_base", "phase_shift", "phase_window", "phase_offset", "phase_in_base", "phase_integrate")
@@ -155,7 +155,7 @@ def fire_phases(spikes, v, lo, hi, first: int, steps: int) -> None:
         spikes[first + k] = (v >= lo[k]) & (v < hi[k])
 
 
-class PhaseModel:
+class PhaseModel(ThresholdScale):
     name = "phase"
     forced_readout = "potential"  # the output population's latched v
     rate_coded = False
@@ -240,25 +240,6 @@ class PhaseModel:
             notes.append(f"only {tstats['distinct']} of {code.window} phase thresholds are distinct integers: some "
                          "phases never fire")
         return QuantizedNeuron(QPhaseNeuron(vth=vth, bias_mant=bmant, bias_exp=bexp, code=q), bstats, report, notes)
-
-    def scale_caps(self, pop, bias: np.ndarray, lim, headroom: float, demand: dict) -> dict:
-        from quantize.discretize import threshold_caps
-
-        return threshold_caps(bias, lim, headroom)
-
-    def message_scale(self, params) -> float:
-        return 1.0  # a spike is one threshold's worth of input
-
-    def message_units(self, scale: float) -> float:
-        return 1.0
-
-    def headroom(self, projections, pop, demand: dict, profile, x_int, arith) -> dict:
-        from quantize.headroom import population_headroom
-
-        return population_headroom(projections, pop, demand, profile, x_int, arith)
-
-    def integer_scale(self, params) -> int:
-        return int(params.vth)
 
     def netx_neuron(self, pop, net):
         from ..netx import NetxExportError

@@ -92,8 +92,9 @@ class LoihiBackend(LavaBackend):
     """Loihi 2 through Lava's Loihi2HwCfg, the way lava-dl's tutorials run a chip: the network is written as
     a netx file (neurokit.netx) and lava-dl's netx.hdf5.Network builds it (chip_network). The CPU check
     (neurokit.verify.verify_netx, `deploy`'s netx check) runs that same file through that same function in
-    Lava fixed_pt: only the run configuration differs. A network netx cannot express (a sim-only neuron, a
-    branch) is refused in one line."""
+    Lava fixed_pt: only the run configuration differs. A network netx cannot express (weight exponents, a
+    branch) runs as neurokit's Lava process graph (Lava's stock Dense, Conv, LIFReset, SigmaDelta; the
+    graph `lava-fixed` runs on the CPU)."""
 
     def __init__(self):
         if not lava_loihi_installed():
@@ -109,7 +110,7 @@ class LoihiBackend(LavaBackend):
     def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
         import tempfile
 
-        from ...netx import export_netx
+        from ...netx import NetxExportError, export_netx
         from .netx import run_netx
 
         check_network(net, self.name, quantized=True)
@@ -120,7 +121,10 @@ class LoihiBackend(LavaBackend):
         t0 = time.perf_counter()
         frames = net.encode_input(x)
         with tempfile.TemporaryDirectory(prefix="neurokit-loihi-") as tmp:
-            export_netx(net, f"{tmp}/model.net")
+            try:
+                export_netx(net, f"{tmp}/model.net")
+            except NetxExportError:
+                return super().run(net, x, steps, progress)  # neurokit's graph of Lava's stock processes
             result = run_netx(f"{tmp}/model.net", net, frames, steps, self.run_config())
         if progress:
             progress(len(x))
