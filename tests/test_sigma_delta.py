@@ -115,3 +115,15 @@ def test_targets(sdnn_mlp, digits_mlp_net):
     with pytest.raises(UnsupportedModelError, match="population if0: ConversionLIF"):
         check_target(digits_mlp_net, "loihi2")
     assert label(digits_mlp_net).startswith("simulation only: no Loihi 2 microcode")
+
+
+def test_float_engine_follows_lava_floating_pt(sdnn_mlp, digits):
+    """The float sigma-delta network (Lava's floating_pt SigmaDelta and Delta) against the engine's float mode:
+    the same sigma, act and messages up to float64 rounding, and the same readout."""
+    x = digits.x_test[:3]
+    lava, engine = get_backend("lava-float").record(sdnn_mlp, x, 2), get_backend("float").record(sdnn_mlp, x, 2)
+    for a, b in zip(lava, engine):
+        for var in ("u", "v", "spikes"):
+            np.testing.assert_allclose(getattr(a, var), getattr(b, var), rtol=1e-9, atol=1e-9)
+    lt, et = get_backend("lava-float").run(sdnn_mlp, x, 2), get_backend("float").run(sdnn_mlp, x, 2)
+    np.testing.assert_allclose(lt.output_scores, et.output_scores, rtol=1e-9, atol=1e-9)
