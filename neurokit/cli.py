@@ -217,7 +217,7 @@ def cmd_convert(a) -> dict:
     from .targets import check_target, label, method_for
 
     method = method_for(a.target, a.method)
-    settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold)
+    settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
     model = load_torch_model(a.model)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")

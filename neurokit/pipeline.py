@@ -121,7 +121,7 @@ def replaced_ann_accuracy(model, x: np.ndarray, y: np.ndarray, replace_maxpool: 
 
 
 def conversion_settings(percentile: float, v_init: float, target_steps: int | None, epochs: int | None,
-                        lr: float | None, delta_threshold: float = 0.0):
+                        lr: float | None, delta_threshold: float = 0.0, target: str = "sim"):
     """The conversion methods' Settings from command-line values (None: the method's default)."""
     from .convert import Settings
 
@@ -134,7 +134,7 @@ def conversion_settings(percentile: float, v_init: float, target_steps: int | No
     if not delta_threshold >= 0:
         raise NeurokitError(f"--delta-threshold must be 0 or more, got {delta_threshold}")
     return Settings(percentile=percentile, v_init=v_init, epochs=epochs, lr=lr, target_steps=target_steps,
-                    delta_threshold=delta_threshold)
+                    delta_threshold=delta_threshold, stock=target == "loihi2")
 
 
 def quantize_network(net, profile, calibration: np.ndarray, weight_bits=None, input_bits: int = 8,
@@ -263,7 +263,7 @@ def deploy(opt: DeployOptions) -> dict:
         replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
-                                       opt.delta_threshold)
+                                       opt.delta_threshold, opt.target)
         graph = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, method,
                               (data.x_train, data.y_train), settings, opt.readout, opt.replace_maxpool)
     with clock("lower"):

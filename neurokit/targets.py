@@ -17,7 +17,7 @@ TARGETS = {
 }
 DEFAULT_TARGET = "loihi2"
 DEFAULT_METHOD = {"loihi2": "sdnn", "sim": "rate"}
-STOCK_METHODS = ("sdnn", "lif")  # conversion methods whose neurons Loihi 2 runs stock
+STOCK_METHODS = ("sdnn", "lif", "lasnn")  # methods that make neurons Loihi 2 runs stock (lasnn: with Settings.stock)
 SIM_ONLY = "simulation only: no Loihi 2 microcode"
 
 

@@ -71,3 +71,21 @@ def test_pipelined_windows_refuse_unequal_paths_and_sim_networks_are_labelled(di
     for p in zero.populations:
         p.neuron.reset = "zero"
     assert "synchronous windows" in label(zero)  # reset to zero alone is not the stock deployment
+
+
+def test_lasnn_trains_the_stock_neuron_for_loihi2(digits_cnn, digits, profile):
+    """lasnn with Settings.stock (what --target loihi2 sets): the student is the stock LIF with pipelined
+    windows, and the exported network carries those neurons; Lava runs it equal to the engine."""
+    graph = convert(digits_cnn, digits.x_train[:200], method="lasnn", readout="potential",
+                    train=(digits.x_train[:300], digits.y_train[:300]),
+                    settings=Settings(target_steps=6, epochs=1, stock=True, readout="potential"))
+    net = from_nir(graph)
+    check_target(net, "loihi2")
+    assert net.metadata["windows"] == "pipelined" and all(p.neuron.reset == "zero" for p in net.populations)
+    # the float engine reproduces the student the method trained (its training accuracy, on the same samples)
+    train_acc = get_backend("float").run(net, digits.x_train[:300], 6).accuracy(digits.y_train[:300])
+    assert train_acc == pytest.approx(net.metadata["student_accuracy_train"], abs=0.01)
+    q, _ = quantize(net, profile, digits.x_train[:200])
+    small = digits.x_test[:2]
+    lava, fixed = get_backend("lava-fixed").record(q, small, 6), get_backend("engine").record(q, small, 6)
+    assert first_mismatch(lava, fixed) is None

@@ -26,6 +26,7 @@ class Settings:
     epochs: int | None = None  # training epochs (None: the method's default)
     lr: float | None = None  # learning rate (None: the method's default)
     seed: int = 0
+    stock: bool = False  # lasnn: train and export Loihi 2's stock LIF (reset to zero, pipelined windows)
     delta_threshold: float = 0.0  # sdnn: a sigma-delta population's delta threshold, in units of its scale
     readout: str = "spikes"  # how the deployed net reads its class (neurokit.network.readout_of); set by convert
 

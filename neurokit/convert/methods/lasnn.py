@@ -38,6 +38,9 @@ student's W_l lambda_(l-1) / lambda_l and b_l / lambda_l: the float engine's spi
 
 Cross-entropy acts on what the deployed net reads (Settings.readout): the output spike counts, or with the
 potential readout count + v, the output layer's integrated input.
+With Settings.stock (set for --target loihi2) the student is Loihi 2's stock LIF instead: reset to zero, v
+from 0, pipelined windows (each layer hears its sources' spikes of the same window step), and the exported
+network carries those neurons: the trained methods' remedy for reset to zero.
 Reads Settings.target_steps (the BPTT window T, default 8: the method's point is few steps; T = 32 works but
 is slow: 11 min on the bundled MNIST CNN on one core, against 1 min at T = 8), epochs (default 8), lr (default
 2e-3), percentile, v_init, readout, seed. The student is tuned for its T: run it at
@@ -59,8 +62,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...neurons import Cuba
 from ..ann import INPUT_OP
 from ..normalize import population_scales
+from ..to_nir import spiking_structure
 from .base import Converted, Inputs, Settings
 from .torchnet import AnnModule, train
 
@@ -87,10 +92,12 @@ class _Spike(torch.autograd.Function):
 
 
 def spiking_forward(module: AnnModule, lambdas: list[float], x: torch.Tensor, steps: int,
-                    v_init: float, with_potential: bool = False):
+                    v_init: float, with_potential: bool = False, stock: bool = False):
     """Spike counts of every population over `steps` steps, (B, *shape) each, with the deployed dynamics
     (see the module docstring), populations in order; differentiable through the surrogate.
-    with_potential=True also returns the output population's v after the last step: (counts, v)."""
+    with_potential=True also returns the output population's v after the last step: (counts, v).
+    stock=True: Loihi 2's stock LIFReset with pipelined windows: every layer hears its sources' spikes of the
+    same window step (no step lost to the delays, neurokit.network.windows_of) and resets to zero."""
     counts = []
     dtype = module.synapses[0].weight.dtype
     x = x.to(dtype)
@@ -101,14 +108,15 @@ def spiking_forward(module: AnnModule, lambdas: list[float], x: torch.Tensor, st
     for k, (spec, lam) in enumerate(zip(module.structure, lambdas)):
         rest = None
         for term in spec.terms:
-            if term.source == INPUT_OP:  # the input current, the same every step from step 1 on
+            heard = steps if stock else steps - 1
+            if term.source == INPUT_OP:  # the input current, the same every step it is heard
                 r = module.term_input(term, x)
-                r = r.unsqueeze(0).expand((steps - 1,) + tuple(r.shape))
+                r = r.unsqueeze(0).expand((heard,) + tuple(r.shape))
             else:
                 src = trains[term.source]
-                flat = src[:steps - 1].reshape(((steps - 1) * b,) + src.shape[2:])
+                flat = src[:heard].reshape((heard * b,) + src.shape[2:])
                 r = module.term_input(term, flat * lambdas[index[term.source]])
-                r = r.reshape((steps - 1, b) + r.shape[1:])
+                r = r.reshape((heard, b) + r.shape[1:])
             rest = r if rest is None else rest + r
         rest = rest / lam
         shape = rest.shape[1:]
@@ -116,9 +124,12 @@ def spiking_forward(module: AnnModule, lambdas: list[float], x: torch.Tensor, st
         v = torch.full(shape, float(v_init), dtype=dtype)
         spikes = []
         for t in range(steps):
-            v = v + bias if t == 0 else v + rest[t - 1] + bias
+            if stock:
+                v = v + rest[t] + bias
+            else:
+                v = v + bias if t == 0 else v + rest[t - 1] + bias
             s = _Spike.apply(v - 1.0)
-            v = v - s.detach()
+            v = v * (1.0 - s.detach()) if stock else v - s.detach()  # reset to zero / by subtraction
             spikes.append(s)
         trains[spec.op] = torch.stack(spikes)
         counts.append(trains[spec.op].sum(0))
@@ -126,11 +137,11 @@ def spiking_forward(module: AnnModule, lambdas: list[float], x: torch.Tensor, st
 
 
 def output_scores(module: AnnModule, lambdas: list[float], x: torch.Tensor, steps: int, v_init: float,
-                  readout: str):
+                  readout: str, stock: bool = False):
     """(counts of every layer, the output the deployed net reads: (B, classes)): spike counts, or with the
     potential readout count + v in thresholds (neurokit.network.readout_of); the potential's gradient
     needs no surrogate."""
-    counts, v = spiking_forward(module, lambdas, x, steps, v_init, with_potential=True)
+    counts, v = spiking_forward(module, lambdas, x, steps, v_init, with_potential=True, stock=stock)
     out = counts[-1] + v if readout == "potential" else counts[-1]
     return counts, out.flatten(1)
 
@@ -150,7 +161,7 @@ def feature_loss(student_maps: list[torch.Tensor], teacher_maps: list[torch.Tens
 
 
 def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout: str = "spikes",
-                        batch: int = 500) -> np.ndarray:
+                        batch: int = 500, stock: bool = False) -> np.ndarray:
     """Output scores (N, classes) of the student that `converted` holds, run in float64 with the deployed
     dynamics (spike counts, or count + v with the potential readout): argmax(1) of them is what the exported
     SNN predicts."""
@@ -158,7 +169,7 @@ def student_predictions(converted: Converted, x: np.ndarray, steps: int, readout
     with torch.no_grad():
         return np.concatenate([
             output_scores(module, converted.scales, torch.as_tensor(x[i:i + batch]), steps, converted.v_init,
-                          readout)[1].numpy() for i in range(0, len(x), batch)])
+                          readout, stock)[1].numpy() for i in range(0, len(x), batch)])
 
 
 def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
@@ -169,7 +180,8 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
         raise ValueError(f"lasnn needs target_steps >= 2 (one step is the synaptic delay), got {steps}")
     epochs = DEFAULT_EPOCHS if settings.epochs is None else int(settings.epochs)
     lr = DEFAULT_LR if settings.lr is None else float(settings.lr)
-    v_init = float(settings.v_init)
+    stock = bool(settings.stock)
+    v_init = 0.0 if stock else float(settings.v_init)  # LIFReset restarts v at 0
     lambdas = population_scales(ann, inputs.calibration, settings.percentile)
     input_shape = tuple(np.shape(x)[1:])
     teacher = AnnModule(ann, input_shape).eval()
@@ -181,7 +193,7 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     def losses(xb, yb):
         with torch.no_grad():
             _, t_maps = teacher(xb, record=True)
-        counts, out = output_scores(student, lambdas, xb, steps, v_init, settings.readout)
+        counts, out = output_scores(student, lambdas, xb, steps, v_init, settings.readout, stock)
         s_maps = [c / steps * lam for c, lam in zip(counts[:last], lambdas[:last])]
         logits = out / steps * lambdas[-1]
         return feature_loss(s_maps, t_maps), nn.functional.cross_entropy(logits, yb)
@@ -208,7 +220,7 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     per_epoch = -(-len(x) // BATCH)
     epoch_means = [np.mean(record[e * per_epoch:(e + 1) * per_epoch], axis=0) for e in range(epochs)]
     result = Converted(student.to_ann(), [float(l) for l in lambdas], v_init)
-    acc = float(np.mean(student_predictions(result, x, steps, settings.readout).argmax(1) == np.asarray(y)))
+    acc = float(np.mean(student_predictions(result, x, steps, settings.readout, stock=stock).argmax(1) == np.asarray(y)))
     result.info = {
         "student_accuracy_train": acc,
         "feature_loss": [float(epoch_means[0][0]), float(epoch_means[-1][0])] if epochs else [],
@@ -222,7 +234,14 @@ def convert_lasnn(ann, inputs: Inputs, settings: Settings) -> Converted:
         "lr": lr,
         "beta": BETA,
         "surrogate": "triangle max(0, 1 - |v - 1|)",
-        "neuron": "IF (LIF without leak), reset by subtraction",
+        "neuron": ("Loihi 2 stock LIF (LIFReset: reset to zero, v from 0), pipelined windows" if stock else
+                   "IF (LIF without leak), reset by subtraction"),
         "train_samples": int(len(x)),
     }
+    if stock:
+        input_shape = tuple(np.shape(x)[1:])
+        shapes = result.ann.shapes(input_shape)
+        result.neurons = [Cuba(bias=np.zeros(shapes[s.op]), v_init=np.zeros(shapes[s.op]), reset="zero")
+                          for s in spiking_structure(result.ann, input_shape)]
+        result.info.update(reset="zero", windows="pipelined", v_init=0.0)
     return result
