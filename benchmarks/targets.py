@@ -10,6 +10,8 @@ test images each. Variants:
   sdnn d=0.1     a delta threshold of 0.1 (units of each layer's scale): fewer messages
   lif            --target loihi2 --method lif: Lava's stock LIFReset (reset to zero), pipelined windows,
                  threshold balancing chosen on calibration data for each T (converted per T)
+  lasnn (stock)  --target loihi2 --method lasnn --target-steps 8: distilled on the stock LIFReset (reset to
+                 zero, pipelined windows), trained once at T = 8, run at every T (about 3 min)
   rate (sim)     --target sim --method rate, percentile 99.9, potential readout: ConversionLIF (reset by
                  subtraction), no Loihi 2 microcode
 For T in {1, 2, 4, 8, 16, 32}: accuracy of the ANN, of the float SNN and of the Loihi 2 fixed-point SNN
@@ -48,11 +50,12 @@ VARIANTS = {
     "sdnn --netx": ("loihi2", "sdnn", {}, "potential", True, False),
     "sdnn d=0.1": ("loihi2", "sdnn", {"delta_threshold": 0.1}, "potential", False, False),
     "lif": ("loihi2", "lif", {}, "potential", False, True),
+    "lasnn (stock)": ("loihi2", "lasnn", {"target_steps": 8, "stock": True}, "potential", False, False),
     "rate (sim)": ("sim", "rate", {"percentile": 99.9, "v_init": 0.5}, "potential", False, False),
 }
 
 
-def measure(name, path, variant, x, y, calib, profile):
+def measure(name, path, variant, x, y, calib, profile, train=None):
     from neurokit import energy
     from neurokit.backends import get_backend
     from neurokit.backends.engine.stream import is_stream, readout_delay
@@ -73,7 +76,8 @@ def measure(name, path, variant, x, y, calib, profile):
         if net is None or per_t:
             try:
                 settings = Settings(**fields, target_steps=T) if per_t else Settings(**fields)
-                net = from_nir(convert(model, calib, method=method, settings=settings, readout=readout))
+                settings.readout = readout
+                net = from_nir(convert(model, calib, method=method, settings=settings, readout=readout, train=train))
             except Exception as e:  # a method that cannot take this network: recorded, not hidden
                 return {"net": name, "variant": variant, "target": target, "refused": str(e).splitlines()[0],
                         "rows": []}
@@ -133,6 +137,24 @@ def render(results: dict) -> str:
     return "\n".join(out)
 
 
+def summary_table(results: dict, at: int = 8) -> str:
+    """One row per network and variant: fixed-point accuracy at every T, and the traffic at T = `at`."""
+    head = ("| network | variant (target) | ANN | " + " | ".join(f"T={t}" for t in STEPS)
+            + f" | spikes / messages at T={at} | synops at T={at} | energy at T={at} | netx file |")
+    out = [head, "|" + "---|" * (len(STEPS) + 7)]
+    for r in results["runs"]:
+        if r.get("refused"):
+            out.append(f"| {r['net']} | {r['variant']} ({r['target']}) | | refused: {r['refused']} |"
+                       + " |" * (len(STEPS) + 3))
+            continue
+        rows = {row["T"]: row for row in r["rows"]}
+        a = rows[at]
+        out.append(f"| {r['net']} | {r['variant']} ({r['target']}) | {100 * a['ann']:.1f} % | "
+                   + " | ".join(f"{100 * rows[t]['fixed']:.1f} %" for t in STEPS)
+                   + f" | {a['spikes']:,.0f} | {a['synops']:.3g} | {a['energy_uj']:.3g} µJ | {r['netx_file']} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     from hw_profiles import load_profile
     from neurokit.data import load_dataset
@@ -141,7 +163,11 @@ def main() -> None:
     ap.add_argument("--nets", default="cnn,resnet")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--summary", action="store_true", help="print the summary table of the saved results and exit")
     a = ap.parse_args()
+    if a.summary:
+        print(summary_table(json.loads((RESULTS / "targets.json").read_text())))
+        return
     data = load_dataset("mnist")
     x, y = data.x_test[:a.samples], data.y_test[:a.samples]
     calib = data.x_train[:500]
@@ -150,13 +176,18 @@ def main() -> None:
     for key in a.nets.split(","):
         name, path = NETS[key]
         for variant in a.variants.split(","):
-            runs.append(measure(name, path, variant, x, y, calib, profile))
+            runs.append(measure(name, path, variant, x, y, calib, profile, (data.x_train, data.y_train)))
             print(f"{name} / {variant}: " + ", ".join(f"T={r['T']} {100 * r['fixed']:.1f}" for r in runs[-1]["rows"]),
                   flush=True)
-    results = {"samples": len(x), "machine": platform.platform(), "python": platform.python_version(), "runs": runs}
+    done = {(r["net"], r["variant"]) for r in runs}
+    old = json.loads((RESULTS / "targets.json").read_text())["runs"] if (RESULTS / "targets.json").exists() else []
+    order = [(NETS[k][0], v) for k in NETS for v in VARIANTS]
+    merged = [r for r in old if (r["net"], r["variant"]) not in done and (r["net"], r["variant"]) in order] + runs
+    merged.sort(key=lambda r: order.index((r["net"], r["variant"])))
+    results = {"samples": len(x), "machine": platform.platform(), "python": platform.python_version(), "runs": merged}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "targets.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / "targets.md").write_text(render(results) + "\n")
+    (RESULTS / "targets.md").write_text("# Summary (fixed point)\n\n" + summary_table(results) + "\n\n" + render(results) + "\n")
 
 
 if __name__ == "__main__":
