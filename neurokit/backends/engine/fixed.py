@@ -76,8 +76,15 @@ class FixedSynapse:
             raise ValueError(f"projection {proj.name}: synaptic sums up to {bound} exceed exact float64 range")
 
     def _fit_to(self, s) -> None:
-        """Dynamic bound: this call's messages set the bound and the float width."""
-        self.bound = self.weight_sum * max(int(self.xp.max_abs(s)), 1)
+        """Dynamic bound: this call's messages set the bound and the float width. When the quick bound (largest
+        weight sum times the largest message) reaches 2**24 on a conv, the exact one is computed: the largest
+        sum over any output of |weight| x |message| (what bounds every partial sum Lava's float32 Conv forms)."""
+        xp, proj = self.xp, self.proj
+        self.bound = self.weight_sum * max(int(xp.max_abs(s)), 1)
+        if proj.kind == "conv" and self.bound >= F32_EXACT:
+            mags = xp.astype(xp.abs(s), xp.float64).reshape((s.shape[0],) + tuple(proj.in_shape))
+            sums = xp.conv2d(mags, xp.asarray(np.abs(self.host_weight).astype(np.float64), xp.float64), proj)
+            self.bound = int(xp.max_abs(xp.rint_int(sums, xp.int64))) if s.shape[0] else 0
         self._check_bound(stacklevel=5)
         ft = self.xp.float32 if self.bound < F32_EXACT else self.xp.float64
         if ft != self.float_dtype:
