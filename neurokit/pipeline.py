@@ -234,7 +234,7 @@ def deploy(opt: DeployOptions) -> dict:
     from .io import load_torch_model
     from .lower import from_nir
     from .report import build_report
-    from .targets import check_target, label, method_for
+    from .targets import check_target, label, method_for, timing
 
     clock = StageClock()
     # Everything a user can get wrong is checked before the long stages start.
@@ -298,7 +298,7 @@ def deploy(opt: DeployOptions) -> dict:
                                           if replaced_accuracy is not None else {})},
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
-        conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net)},
+        conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
         netx=netx,
     )
     if opt.out:

@@ -102,7 +102,10 @@ def render_text(r: dict) -> str:
     if conv.get("method"):
         out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
     if r.get("target"):
-        out.append(f"target: {r['target']['name']}; runs on {r['target']['runs_on']}")
+        t = r["target"]
+        timing = (f"; latency {t['latency_steps']} steps from a sample's first input step, one sample every "
+                  f"{t['steps_per_sample']} steps" if "latency_steps" in t else "")
+        out.append(f"target: {t['name']}; runs on {t['runs_on']}{timing}")
     out.append("")
     out.append("Accuracy")
     rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]]

@@ -70,3 +70,19 @@ def label(net) -> str:
     """What a report says about where the network can run."""
     bad = non_stock(net)
     return "Loihi 2 stock neurons" if not bad else f"{SIM_ONLY} ({bad[0][1]})"
+
+
+def timing(net, steps: int) -> dict:
+    """Steps from a sample's first input step to its answer (latency) and between samples (throughput): a
+    sigma-delta stream answers T + (its output's shortest path) steps after a sample starts, pipelined windows
+    T + depth, synchronous windows T; all take one sample every T steps."""
+    from .backends.engine.stream import is_stream, readout_delay
+    from .network import depths, windows_of
+
+    if is_stream(net):
+        extra = readout_delay(net)
+    elif windows_of(net) == "pipelined":
+        extra = max(depths(net).values())
+    else:
+        extra = 0
+    return {"latency_steps": steps + extra, "steps_per_sample": steps}
