@@ -9,7 +9,7 @@ setup:
 	@scripts/setup-venv.sh
 
 demo: setup
-	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --data mnist --steps 4 --out $(DEMO_OUT)
+	$(VENV)/bin/neurokit deploy examples/mnist_cnn/mnist_cnn.pt --arch examples/mnist_cnn/train.py:make_model --data mnist --steps 4 --out $(DEMO_OUT)
 
 test: setup
 	$(PY) -m pytest -q

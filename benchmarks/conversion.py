@@ -82,7 +82,7 @@ def measure_net(key: str, variants: list[str], steps: tuple[int, ...], log) -> d
     from quantize import quantize
 
     title, model_path, data_name = NETS[key]
-    model = load_torch_model(model_path)
+    model = load_torch_model(model_path, str(model_path.parent / "train.py") + ":make_model")
     data = load_dataset(data_name)
     calib, x, y = data.x_train[:CALIBRATION], data.x_test, data.y_test
     profile = load_profile("loihi2")

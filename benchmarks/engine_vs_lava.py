@@ -55,7 +55,7 @@ def build(name: str):
         data = load_dataset("mnist")
         calib, x = data.x_train[:500], data.x_test[:1000]
         if name == "cnn":
-            model = load_torch_model(ROOT / "examples" / "mnist_cnn" / "mnist_cnn.pt")
+            model = load_torch_model(ROOT / "examples" / "mnist_cnn" / "mnist_cnn.pt", str(ROOT / "examples" / "mnist_cnn" / "train.py") + ":make_model")
         else:
             model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.ReLU(),
                                         torch.nn.Linear(512, 10))

@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 STEPS = (1, 2, 4, 8, 16, 32)
-NETS = {"cnn": ("bundled MNIST CNN", ROOT / "examples" / "mnist_cnn" / "mnist_cnn.pt"),
-        "resnet": ("MNIST ResNet", ROOT / "examples" / "mnist_resnet" / "mnist_resnet.pt")}
+NETS = {"cnn": ("bundled MNIST CNN", ROOT / "examples" / "mnist_cnn" / "mnist_cnn.pt", "make_model"),
+        "resnet": ("MNIST ResNet", ROOT / "examples" / "mnist_resnet" / "mnist_resnet.pt", "MnistResNet")}
 # name: (target, method, Settings fields, readout, integer weights, converted per T)
 VARIANTS = {
     "sdnn": ("loihi2", "sdnn", {}, "potential", False, False),
@@ -68,7 +68,9 @@ def measure(name, path, variant, x, y, calib, profile, train=None):
     from quantize import quantize
 
     target, method, fields, readout, integer, per_t = VARIANTS[variant]
-    model = torch.load(path, weights_only=False).eval()
+    from neurokit.io import load_torch_model
+
+    model = load_torch_model(path[0], f"{path[0].parent / 'train.py'}:{path[1]}")
     ann = float(np.mean(ann_predictions(model, x) == y))
     t0 = time.perf_counter()
     rows, net, q, rep, netx = [], None, None, {}, None
@@ -174,14 +176,14 @@ def main() -> None:
     profile = load_profile("loihi2")
     runs = []
     for key in a.nets.split(","):
-        name, path = NETS[key]
+        name, *path = NETS[key]
         for variant in a.variants.split(","):
             runs.append(measure(name, path, variant, x, y, calib, profile, (data.x_train, data.y_train)))
             print(f"{name} / {variant}: " + ", ".join(f"T={r['T']} {100 * r['fixed']:.1f}" for r in runs[-1]["rows"]),
                   flush=True)
     done = {(r["net"], r["variant"]) for r in runs}
     old = json.loads((RESULTS / "targets.json").read_text())["runs"] if (RESULTS / "targets.json").exists() else []
-    order = [(NETS[k][0], v) for k in NETS for v in VARIANTS]
+    order = [(NETS[k][0], v) for k in NETS for v in VARIANTS]  # (title, variant)
     merged = [r for r in old if (r["net"], r["variant"]) not in done and (r["net"], r["variant"]) in order] + runs
     merged.sort(key=lambda r: order.index((r["net"], r["variant"])))
     results = {"samples": len(x), "machine": platform.platform(), "python": platform.python_version(), "runs": merged}

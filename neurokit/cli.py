@@ -26,6 +26,15 @@ def _add_common(p: argparse.ArgumentParser, data: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default=None, metavar="FILE.py:callable",
+                   help="the architecture for a checkpoint of weights (torch.save(model.state_dict(), path)): a "
+                        "class or function that builds the model, as FILE.py:name or module:name")
+    p.add_argument("--trust-model", action="store_true",
+                   help="load a whole pickled model (torch.save(model, path)). A pickled model is code: loading it "
+                        "runs whatever it holds, so only for files you trust (default: refused)")
+
+
 def _add_profile(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"hardware profile: a bundled name or the path of a .toml profile (default: {DEFAULT_PROFILE})")
@@ -111,8 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="torch model -> spiking NIR graph (BN folded, normalized, reset by subtraction)",
                        description="Convert a whole torch model (torch.save(model, path)) into a spiking NIR graph.")
-    p.add_argument("model", help="torch checkpoint holding the whole model")
+    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model")
     p.add_argument("--out", required=True, help="NIR file to write")
+    _add_model(p)
     _add_conversion(p)
     _add_common(p)
 
@@ -146,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "carries its own)")
     p.add_argument("--calibration", type=int, default=100,
                    help="training samples for converting a .pt model (default: 100)")
+    _add_model(p)
     _add_profile(p)
     _add_common(p)
 
@@ -190,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "spikes, synaptic operations and energy per inference. Exits 0 when the network "
                                    "fits and Lava's re-run agrees with the engine bit for bit; 1 (after writing the "
                                    "report that says why) when it does not fit or Lava disagrees; 2 on bad input.")
-    p.add_argument("model", help="torch checkpoint holding the whole model")
-    p.add_argument("--out", help="folder for model.nir, model.q.nir, report.json, report.txt")
+    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model")
+    p.add_argument("--out", help="folder for model.nir, model.q.nir, model.net, report.json, report.txt")
+    _add_model(p)
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
     p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
     p.add_argument("--backend", choices=("engine", "lava-fixed", "loihi"), default="engine",
@@ -218,7 +230,7 @@ def cmd_convert(a) -> dict:
 
     method = method_for(a.target, a.method)
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
-    model = load_torch_model(a.model)
+    model = load_torch_model(a.model, a.arch, a.trust_model)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, method,
@@ -295,7 +307,7 @@ def cmd_fit(a) -> dict:
         from .lower import from_nir
         from .pipeline import convert_model, take
 
-        model = load_torch_model(a.model)
+        model = load_torch_model(a.model, a.arch, a.trust_model)
         calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="calibration (training)")
         net = from_nir(convert_model(model, calib))
     else:
@@ -383,6 +395,7 @@ def cmd_deploy(a) -> dict:
         v_init=a.v_init, input_coding=a.input_coding, method=a.method, target=a.target,
         delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
+        arch=a.arch, trust_model=a.trust_model,
         progress=not a.quiet))
 
 

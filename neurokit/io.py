@@ -44,20 +44,102 @@ def write_nir(graph: nir.NIRGraph, path: str | Path) -> None:
     atomic_write(path, lambda p: nir.write(p, graph))
 
 
-def load_torch_model(path: str | Path):
-    """A whole pickled torch model (torch.save(model, path))."""
+TRUST_HINT = ("a pickled model is code: loading it runs whatever it holds. Save model.state_dict() and pass the "
+              "architecture with --arch FILE.py:callable (or module:callable), or, for a file you trust, --trust-model")
+
+
+def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = False):
+    """A torch model from a checkpoint, without running code from the file unless asked to.
+
+    A state_dict (torch.save(model.state_dict(), path)) is read with torch.load(weights_only=True), which
+    unpickles tensors and plain containers only, into the model that `arch` builds ("file.py:callable" or
+    "package.module:callable": code the caller names). A whole pickled model (torch.save(model, path)) is
+    code; it is loaded only with trust=True (--trust-model), else refused in one line."""
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: file not found")
+    if path.is_dir():
+        raise FileFormatError(f"{path}: a folder, not a torch checkpoint")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError) as e:
+        if "weights_only" not in str(e) and "Weights only load failed" not in str(e):
+            raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__}); save it with "
+                                  "torch.save(model.state_dict(), path)") from None
+        if not trust:
+            raise FileFormatError(f"{path}: holds pickled Python objects (a whole model), not only weights; "
+                                  f"{TRUST_HINT}") from None
+        obj = _load_trusted(path)
     except Exception as e:
-        raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__}); "
-                              "save the model with torch.save(model, path)") from None
+        raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__}); save it with "
+                              "torch.save(model.state_dict(), path)") from None
+    if isinstance(obj, torch.nn.Module):
+        return obj.eval()
     if isinstance(obj, dict):
-        raise FileFormatError(f"{path}: holds a state_dict, not a model; save the whole model with torch.save(model, path)")
-    if not isinstance(obj, torch.nn.Module):
-        raise FileFormatError(f"{path}: holds a {type(obj).__name__}, not a torch.nn.Module")
-    return obj.eval()
+        state = obj.get("state_dict", obj) if isinstance(obj.get("state_dict"), dict) else obj
+        if not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise FileFormatError(f"{path}: a dict that is not a state_dict (its values are not all tensors); save "
+                                  "torch.save(model.state_dict(), path)")
+        if arch is None:
+            raise FileFormatError(f"{path}: holds weights only (a state_dict); pass the architecture that builds the "
+                                  "model with --arch FILE.py:callable or --arch module:callable")
+        model = build_architecture(arch)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            first = [line.strip() for line in str(e).splitlines() if line.strip()][1:2] or [type(e).__name__]
+            raise FileFormatError(f"{path}: the weights do not fit the model --arch {arch} builds ({first[0]})") from None
+        return model.eval()
+    raise FileFormatError(f"{path}: holds a {type(obj).__name__}, not a model or a state_dict")
+
+
+def _load_trusted(path: Path):
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__})") from None
+
+
+def build_architecture(spec: str):
+    """The torch module `spec` builds: "path/to/file.py:callable" or "package.module:callable", called with no
+    arguments (a class or a factory function). This runs the named code: the caller's choice."""
+    import importlib
+    import importlib.util
+
+    import torch
+
+    if ":" not in spec:
+        raise FileFormatError(f"--arch {spec}: expected FILE.py:callable or module:callable (e.g. "
+                              "examples/mnist_cnn/train.py:make_model)")
+    where, name = spec.rsplit(":", 1)
+    try:
+        if where.endswith(".py"):
+            file = Path(where)
+            if not file.is_file():
+                raise FileFormatError(f"--arch {spec}: {file} not found")
+            mod_spec = importlib.util.spec_from_file_location(f"neurokit_arch_{file.stem}", file)
+            module = importlib.util.module_from_spec(mod_spec)
+            mod_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except FileFormatError:
+        raise
+    except Exception as e:
+        raise FileFormatError(f"--arch {spec}: could not load {where} ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    build = getattr(module, name, None)
+    if not callable(build):
+        raise FileFormatError(f"--arch {spec}: {where} has no callable '{name}'")
+    try:
+        model = build()
+    except Exception as e:
+        raise FileFormatError(f"--arch {spec}: {name}() failed ({type(e).__name__}: {e})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise FileFormatError(f"--arch {spec}: {name}() returned a {type(model).__name__}, not a torch.nn.Module")
+    return model

@@ -214,6 +214,8 @@ class DeployOptions:
     input_bits: int = 8
     replace_maxpool: str | None = None
     netx: bool = False  # quantize for netx's format (integer weights) so that model.net can be written
+    arch: str | None = None  # FILE.py:callable building the model for a state_dict checkpoint
+    trust_model: bool = False  # load a whole pickled model (code)
     progress: bool = True
 
 
@@ -249,7 +251,7 @@ def deploy(opt: DeployOptions) -> dict:
             raise NeurokitError(f"--verify-samples must be 0 or more, got {opt.verify_samples}")
         method = method_for(opt.target, opt.method)
         get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
-        model = load_torch_model(opt.model)
+        model = load_torch_model(opt.model, opt.arch, opt.trust_model)
         data = load_dataset(opt.data)
         calib, _ = take(opt.calibration, data.x_train, what="calibration (training)")
         x, y = take(opt.samples, data.x_test, data.y_test)

@@ -76,7 +76,7 @@ def mnist_cnn_net():
     from neurokit.io import load_torch_model
     from neurokit.lower import from_nir
 
-    return from_nir(convert(load_torch_model("examples/mnist_cnn/mnist_cnn.pt"), load_dataset("mnist").x_train[:500]))
+    return from_nir(convert(load_torch_model("examples/mnist_cnn/mnist_cnn.pt", "examples/mnist_cnn/train.py:make_model"), load_dataset("mnist").x_train[:500]))
 
 
 def test_bundled_cnn_with_the_engine(mnist_cnn_net, profile):
@@ -103,7 +103,7 @@ def test_cli_quantize_search_bits(digits_cnn, tmp_path, capsys):
 
     model, nir_path, out = tmp_path / "m.pt", tmp_path / "m.nir", tmp_path / "m.q.nir"
     torch.save(digits_cnn, model)
-    assert main(["convert", "--target", "sim", str(model), "--data", "digits", "--out", str(nir_path), "--calibration", "100"]) == 0
+    assert main(["convert", "--target", "sim", "--trust-model", str(model), "--data", "digits", "--out", str(nir_path), "--calibration", "100"]) == 0
     capsys.readouterr()
     rc = main(["quantize", str(nir_path), "--data", "digits", "--out", str(out), "--calibration", "100",
                "--search-bits", "--budget", "1", "--eval-samples", "100", "--steps", "24", "--json"])

@@ -48,7 +48,7 @@ def _run(argv, capsys):
 
 def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     out = tmp_path / "run"
-    rc, stdout, _ = _run(["deploy", "--target", "sim", digits_model, "--data", "digits", "--samples", 20, "--steps", 24,
+    rc, stdout, _ = _run(["deploy", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--samples", 20, "--steps", 24,
                           "--out", out, "--json", "--quiet"], capsys)
     assert rc == 0
     r = json.loads(stdout)
@@ -83,7 +83,7 @@ def test_deploy_of_a_net_that_does_not_fit_writes_the_report_and_exits_1(digits_
                        'neurons_per_core = { value = 8, source = "test", verified = true }\n\n[chip]\n'
                        'cores_per_chip = { value = 2, source = "test", verified = true }\n')
     out = tmp_path / "run"
-    rc, stdout, err = _run(["deploy", "--target", "sim", digits_model, "--data", "digits", "--samples", 10, "--steps", 8, "--profile",
+    rc, stdout, err = _run(["deploy", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--samples", 10, "--steps", 8, "--profile",
                             profile, "--verify-samples", 0, "--out", out, "--quiet"], capsys)
     assert rc == 1 and err == ""
     assert "does NOT fit small (6 cores needed, 2 there; the network needs 6 cores on 3 chips" in stdout
@@ -93,7 +93,7 @@ def test_deploy_of_a_net_that_does_not_fit_writes_the_report_and_exits_1(digits_
 
 
 def test_deploy_with_a_phase_coded_method(digits_model, tmp_path, capsys):
-    rc, stdout, _ = _run(["deploy", "--target", "sim", digits_model, "--data", "digits", "--samples", 40, "--steps", 16,
+    rc, stdout, _ = _run(["deploy", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--samples", 40, "--steps", 16,
                           "--method", "phase", "--target-steps", 16, "--json", "--quiet"], capsys)
     r = json.loads(stdout)
     assert rc == 0 and r["conversion"]["method"] == "phase" and r["conversion"]["readout"] == "potential"
@@ -105,7 +105,7 @@ def test_deploy_with_a_phase_coded_method(digits_model, tmp_path, capsys):
 
 def test_stages_one_by_one(digits_model, tmp_path, capsys):
     g, q, rec = tmp_path / "m.nir", tmp_path / "m.q.nir", tmp_path / "run.json"
-    assert _run(["convert", "--target", "sim", digits_model, "--data", "digits", "--out", g, "--json"], capsys)[0] == 0
+    assert _run(["convert", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--out", g, "--json"], capsys)[0] == 0
     rc, out, _ = _run(["quantize", g, "--data", "digits", "--out", q, "--json"], capsys)
     assert rc == 0 and [l["name"] for l in json.loads(out)["layers"]] == ["if0", "if1"]
     rc, out, _ = _run(["run", q, "--data", "digits", "--backend", "lava-fixed", "--samples", 5, "--steps", 16,
@@ -131,7 +131,7 @@ def test_stages_one_by_one(digits_model, tmp_path, capsys):
 
 def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
     g = tmp_path / "m.nir"
-    rc, out, _ = _run(["convert", "--target", "sim", digits_model, "--data", "digits", "--method", "rate", "--percentile", 100,
+    rc, out, _ = _run(["convert", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--method", "rate", "--percentile", 100,
                        "--v-init", 0, "--out", g, "--json"], capsys)
     r = json.loads(out)
     assert rc == 0 and r["method"] == "rate" and r["normalization"] == "max"
@@ -140,10 +140,10 @@ def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
 
     net = from_nir(read_nir(g))
     assert net.metadata["method"] == "rate" and all(np.all(p.neuron.v_init == 0) for p in net.populations)
-    rc, _, err = _run(["convert", "--target", "sim", digits_model, "--data", "digits", "--target-steps", 0, "--out", tmp_path / "x.nir"],
+    rc, _, err = _run(["convert", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--target-steps", 0, "--out", tmp_path / "x.nir"],
                       capsys)
     assert rc == 2 and err.strip() == "neurokit: error: --target-steps must be at least 1, got 0"
-    rc, _, err = _run(["convert", "--target", "sim", digits_model, "--data", "digits", "--method", "phase", "--input-coding", "rate",
+    rc, _, err = _run(["convert", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--method", "phase", "--input-coding", "rate",
                        "--out", tmp_path / "x.nir"], capsys)
     assert rc == 2 and "phase coding takes current-coded input" in err
     assert not (tmp_path / "x.nir").exists()
@@ -175,10 +175,53 @@ def _corrupt_file(tmp_path: Path) -> Path:
     return p
 
 
+class _Payload:
+    """Unpickling this calls os.system: what a hostile .pt carries."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _pickle_payload_file(tmp_path: Path) -> Path:
+    p = tmp_path / "payload.pt"
+    torch.save({"model": _Payload(tmp_path / "PWNED")}, p)
+    return p
+
+
+def test_a_pickled_model_runs_no_code_without_trust(tmp_path, capsys):
+    """A checkpoint carrying a pickle payload is refused before anything in it runs; a whole pickled model
+    is refused with the way out named; weights plus --arch load without trust."""
+    payload = _pickle_payload_file(tmp_path)
+    for cmd in (["convert", payload, "--out", tmp_path / "g.nir"], ["deploy", payload, "--out", tmp_path / "d"],
+                ["fit", payload]):
+        rc, _, err = _run(cmd + ["--data", "digits", "--quiet"], capsys)
+        assert rc == 2 and "pickled Python objects" in err and "--trust-model" in err
+        assert not (tmp_path / "PWNED").exists()
+    whole = tmp_path / "whole.pt"
+    torch.save(_digits_mlp(), whole)
+    rc, _, err = _run(["convert", whole, "--data", "digits", "--out", tmp_path / "w.nir"], capsys)
+    assert rc == 2 and "a pickled model is code" in err and not (tmp_path / "w.nir").exists()
+    # the safe route: weights and the code that builds the model, named by the user
+    arch = tmp_path / "arch.py"
+    arch.write_text("from torch import nn\n\ndef build():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), "
+                    "nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))\n")
+    weights = _state_dict_file(tmp_path)
+    assert _run(["convert", weights, "--arch", f"{arch}:build", "--data", "digits", "--out", tmp_path / "s.nir",
+                 "--quiet"], capsys)[0] == 0
+    rc, _, err = _run(["convert", weights, "--arch", f"{arch}:nothing", "--data", "digits", "--out",
+                       tmp_path / "n.nir"], capsys)
+    assert rc == 2 and "no callable 'nothing'" in err
+
+
 BAD_DEPLOYS = {
     "missing file": (lambda t: t / "nope.pt", [], "file not found"),
     "corrupt checkpoint": (_corrupt_file, [], "not a readable torch checkpoint"),
-    "state_dict": (_state_dict_file, [], "state_dict"),
+    "state_dict": (_state_dict_file, [], "state_dict); pass the architecture"),
     "unsupported layer": (_unsupported_file, [], "MaxPool2d"),
     "wrong input shape": (None, ["--data", "mnist"], "does not fit the model"),
     "unknown profile": (None, ["--profile", "loihi9"], "unknown hardware profile 'loihi9'"),
@@ -193,7 +236,7 @@ def test_deploy_bad_input_one_line_exit_2_no_output(case, digits_model, tmp_path
     make, extra, expected = BAD_DEPLOYS[case]
     model = digits_model if make is None else make(tmp_path)
     out = tmp_path / "out"
-    argv = ["deploy", "--target", "sim", model, "--data", "digits", "--samples", 5, "--steps", 4, "--out", out, "--quiet"] + extra
+    argv = ["deploy", "--target", "sim", "--trust-model", model, "--data", "digits", "--samples", 5, "--steps", 4, "--out", out, "--quiet"] + extra
     rc, stdout, stderr = _run(argv, capsys)
     assert rc == 2
     lines = stderr.strip().splitlines()
@@ -240,8 +283,8 @@ def test_run_record_feeds_report_energy(tmp_path, capsys):
 @pytest.mark.parametrize("argv, expected", [
     (["quantize", "m.nir", "--out", "q.nir", "--weight-bits", "if0=x"], "'if0=x' is not N or LAYER=N"),
     (["run"], "the following arguments are required: network"),
-    (["deploy", "--target", "sim", "m.pt", "--steps", "many"], "argument --steps: invalid int value: 'many'"),
-    (["convert", "--target", "sim", "m.pt", "--out", "g.nir", "--method", "magic"], "argument --method: invalid choice: 'magic'"),
+    (["deploy", "--target", "sim", "--trust-model", "m.pt", "--steps", "many"], "argument --steps: invalid int value: 'many'"),
+    (["convert", "--target", "sim", "--trust-model", "m.pt", "--out", "g.nir", "--method", "magic"], "argument --method: invalid choice: 'magic'"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv, expected, capsys):
     with pytest.raises(SystemExit) as e:
@@ -254,7 +297,7 @@ def test_usage_errors_are_one_line_exit_2(argv, expected, capsys):
 
 def test_engine_device_errors_are_one_line(digits_model, tmp_path, capsys):
     g, q = tmp_path / "m.nir", tmp_path / "m.q.nir"
-    assert _run(["convert", "--target", "sim", digits_model, "--data", "digits", "--out", g, "--quiet"], capsys)[0] == 0
+    assert _run(["convert", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--out", g, "--quiet"], capsys)[0] == 0
     assert _run(["quantize", g, "--data", "digits", "--out", q, "--quiet"], capsys)[0] == 0
     cases = [("bogus", "unknown device 'bogus'")]
     if not torch.cuda.is_available():

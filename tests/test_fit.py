@@ -259,7 +259,7 @@ def mnist_cnn_net():
     from neurokit.io import load_torch_model
     from neurokit.lower import from_nir
 
-    model = load_torch_model("examples/mnist_cnn/mnist_cnn.pt")
+    model = load_torch_model("examples/mnist_cnn/mnist_cnn.pt", "examples/mnist_cnn/train.py:make_model")
     return from_nir(convert(model, load_dataset("mnist").x_train[:64]))
 
 
@@ -312,7 +312,7 @@ def _run(argv, capsys):
 
 
 def test_cli_fit_table_on_the_bundled_cnn(capsys):
-    rc, out, err = _run(["fit", "examples/mnist_cnn/mnist_cnn.pt", "--calibration", 32], capsys)
+    rc, out, err = _run(["fit", "examples/mnist_cnn/mnist_cnn.pt", "--arch", "examples/mnist_cnn/train.py:make_model", "--calibration", 32], capsys)
     assert rc == 0 and err == ""
     assert "fits on loihi2 (3 of 120 cores, 1 of 1 chip)" in out
     for header in ("neurons/core", "synapses/core", "memory bits/core (used / limit)", "axons in", "axons out"):
@@ -367,10 +367,10 @@ def _graph_of(spiking_net):
 
 
 @pytest.mark.parametrize("argv, expect", [
-    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--profile", "loihi9"], "unknown hardware profile 'loihi9'"),
+    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--arch", "examples/mnist_cnn/train.py:make_model", "--profile", "loihi9"], "unknown hardware profile 'loihi9'"),
     (["fit", "nowhere.nir"], "nowhere.nir: file not found"),
-    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--data", "digits"], "does not fit the model"),
-    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--weight-bits", "if9=3"], "weight bits name layer 'if9'"),
+    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--arch", "examples/mnist_cnn/train.py:make_model", "--data", "digits"], "does not fit the model"),
+    (["fit", "examples/mnist_cnn/mnist_cnn.pt", "--arch", "examples/mnist_cnn/train.py:make_model", "--weight-bits", "if9=3"], "weight bits name layer 'if9'"),
 ])
 def test_cli_fit_bad_input_exits_2(argv, expect, capsys):
     rc, out, err = _run(argv, capsys)

@@ -405,7 +405,7 @@ def test_deploy_with_maxpool_replaced_reports_both_ann_accuracies(tmp_path, caps
                           nn.Linear(4 * 4 * 4, 10)).eval()
     path = tmp_path / "maxpool.pt"
     torch.save(model, path)
-    base = ["deploy", "--target", "sim", str(path), "--data", "digits", "--samples", "20", "--steps", "8", "--verify-samples", "0",
+    base = ["deploy", "--target", "sim", "--trust-model", str(path), "--data", "digits", "--samples", "20", "--steps", "8", "--verify-samples", "0",
             "--quiet"]
     assert main(base) == 2
     assert "pass --replace-maxpool avg" in capsys.readouterr().err

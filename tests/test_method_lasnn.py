@@ -97,7 +97,7 @@ def test_cli_convert_lasnn(tmp_path, digits_cnn, capsys):
     path = tmp_path / "cnn.pt"
     torch.save(digits_cnn, path)
     out = tmp_path / "g.nir"
-    rc = main(["convert", "--target", "sim", str(path), "--data", "digits", "--method", "lasnn", "--epochs", "1", "--target-steps", "4",
+    rc = main(["convert", "--target", "sim", "--trust-model", str(path), "--data", "digits", "--method", "lasnn", "--epochs", "1", "--target-steps", "4",
                "--out", str(out), "--json"])
     assert rc == 0 and out.exists()
     assert json.loads(capsys.readouterr().out)["method"] == "lasnn"

@@ -87,6 +87,6 @@ def test_cli_convert_ratenorm(digits_cnn, tmp_path):
     model_path = tmp_path / "cnn.pt"
     torch.save(digits_cnn, model_path)
     out = tmp_path / "g.nir"
-    rc = main(["convert", "--target", "sim", str(model_path), "--data", "digits", "--method", "ratenorm", "--epochs", "1",
+    rc = main(["convert", "--target", "sim", "--trust-model", str(model_path), "--data", "digits", "--method", "ratenorm", "--epochs", "1",
                "--target-steps", "16", "--out", str(out), "--json"])
     assert rc == 0 and out.exists()

@@ -74,6 +74,6 @@ def test_cli_convert_tcl(digits_mlp, tmp_path):
     model_path = tmp_path / "mlp.pt"
     torch.save(digits_mlp, model_path)
     out = tmp_path / "g.nir"
-    rc = main(["convert", "--target", "sim", str(model_path), "--data", "digits", "--method", "tcl", "--epochs", "1",
+    rc = main(["convert", "--target", "sim", "--trust-model", str(model_path), "--data", "digits", "--method", "tcl", "--epochs", "1",
                "--out", str(out), "--json"])
     assert rc == 0 and out.exists()

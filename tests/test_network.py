@@ -326,7 +326,7 @@ def test_converted_digits_cnn_approaches_the_ann(digits_cnn, digits_cnn_net, dig
 def test_bundled_mnist_cnn_float_snn_matches_ann():
     from neurokit.data import load_dataset
 
-    model = load_torch_model(MNIST_CNN)
+    model = load_torch_model(MNIST_CNN, "examples/mnist_cnn/train.py:make_model")
     d = load_dataset("mnist")
     net = from_nir(convert(model, d.x_train[:200]))
     assert [q.kind for q in net.projections] == ["conv", "conv", "dense"]

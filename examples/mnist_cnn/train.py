@@ -2,7 +2,8 @@
 
     python examples/mnist_cnn/train.py            # writes examples/mnist_cnn/mnist_cnn.pt (about 1 min on 2 cores)
 
-The checkpoint is a whole pickled nn.Sequential (torch.save(model)), which is what `neurokit convert` reads.
+The checkpoint holds the weights only (torch.save(model.state_dict())); neurokit rebuilds the model with
+--arch examples/mnist_cnn/train.py:make_model, so loading the checkpoint runs no code.
 The bias terms are kept on purpose: bias as constant current is part of what conversion must handle.
 """
 from __future__ import annotations
@@ -57,7 +58,7 @@ def main() -> None:
             acc = (model(torch.from_numpy(data.x_test)).argmax(1).numpy() == data.y_test).mean()
         print(f"epoch {epoch + 1:2d}  loss {loss.item():.3f}  test acc {acc:.4f}  ({time.time() - t0:.0f} s)")
     model.eval()
-    torch.save(model, args.out)
+    torch.save(model.state_dict(), args.out)  # weights only: loading them runs no code
     print(f"wrote {args.out}")
 
 
