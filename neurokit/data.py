@@ -66,12 +66,35 @@ def load_dataset(name_or_path: str) -> Dataset:
         raise NeurokitError(f"unknown dataset '{name_or_path}'; use one of {', '.join(BUILTIN)} "
                             "or the path of an .npz file with x_train, y_train, x_test, y_test")
     try:
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:  # an object array would be a pickle: code, never read
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except KeyError as e:
         raise FileFormatError(f"{path}: missing array {e}; the .npz needs x_train, y_train, x_test, y_test") from None
     except Exception as e:
         raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}); "
                               "save one with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
-    return Dataset(path.stem, arrays["x_train"].astype(np.float32), arrays["y_train"].astype(np.int64),
-                   arrays["x_test"].astype(np.float32), arrays["y_test"].astype(np.int64))
+    return Dataset(path.stem, *(check_array(path, k, arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")))
+
+
+def check_array(path, key: str, a: np.ndarray) -> np.ndarray:
+    """A data array as neurokit uses it (inputs float32, labels int64), or one line naming the array, the bad
+    value and what is allowed: real numbers only, finite inputs, non-negative integer labels, one label per
+    sample, no empty split."""
+    label = key.startswith("y")
+    if a.dtype.kind not in "biuf":
+        raise FileFormatError(f"{path}: {key} holds {a.dtype} values; it needs real numbers"
+                              + (" (integer class labels)" if label else ""))
+    if len(a) == 0:
+        raise FileFormatError(f"{path}: {key} is empty; every split needs samples")
+    if label:
+        if a.ndim != 1:
+            raise FileFormatError(f"{path}: {key} has shape {a.shape}; labels are one integer per sample")
+        bad = ~np.isfinite(a) | (a != np.round(a)) | (a < 0) if a.dtype.kind == "f" else (a < 0)
+        if np.any(bad):
+            raise FileFormatError(f"{path}: {key}[{int(np.argmax(bad))}] = {a[np.argmax(bad)]}; labels are class "
+                                  "indices 0, 1, 2, ...")
+        return a.astype(np.int64)
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        i = np.unravel_index(int(np.argmax(~np.isfinite(a))), a.shape)
+        raise FileFormatError(f"{path}: {key}{list(i)} = {a[i]}; inputs must be finite numbers")
+    return a.astype(np.float32)

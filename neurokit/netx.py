@@ -351,10 +351,14 @@ def _read(f, path: str, profile: str):
     if "CUBA" in kinds:  # binary spikes between CUBA layers; graded input only when the file says so
         for q in projections:
             q.graded_input_bits = input_bits if q.source == INPUT and meta["input_encoding"] == "current" else 0
-    return QuantizedNet(input_shape=input_shape, populations=populations, projections=projections,
+    from quantize.qnet import check_integers
+
+    qnet = QuantizedNet(input_shape=input_shape, populations=populations, projections=projections,
                         output=populations[-1].name, metadata=meta, input_scale=float(info.get("input_scale", 1.0)),
                         input_bits=input_bits, input_signed=bool(info.get("input_signed", False)),
                         profile=str(info.get("profile", profile)), arithmetic=arith).validate()
+    check_integers(qnet)
+    return qnet
 
 
 def _pair(v) -> tuple[int, int]:

@@ -89,6 +89,15 @@ def load_network(path: str | Path):
 
 # ---- stages ------------------------------------------------------------------------------------------
 
+def check_labels(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> None:
+    """Labels must be classes the model has: a label beyond its outputs would be scored silently as a miss."""
+    with torch.no_grad():
+        classes = int(model.eval()(torch.as_tensor(x[:1], dtype=torch.float32)).reshape(1, -1).shape[1])
+    if len(y) and int(np.max(y)) >= classes:
+        raise NeurokitError(f"the test labels go up to {int(np.max(y))} but the model has {classes} outputs; "
+                            "pass data labelled 0 .. classes - 1 for this model")
+
+
 def ann_predictions(model: torch.nn.Module, x: np.ndarray, batch: int = 500) -> np.ndarray:
     with torch.no_grad():
         return np.concatenate([model(torch.as_tensor(x[i:i + batch], dtype=torch.float32)).argmax(1).numpy()
@@ -260,6 +269,7 @@ def deploy(opt: DeployOptions) -> dict:
         from .encoding import check_encoding
 
         check_input_shape(model, x)
+        check_labels(model, x, y)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
         replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)

@@ -166,12 +166,39 @@ def _read(graph: nir.NIRGraph, header: dict) -> QuantizedNet:
             raise ValueError(f"projection {name}: the graph's edges do not connect {source} -> {name} -> {target}")
         projections.append(_projection(name, meta, source, target))
     inp = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
-    return QuantizedNet(
+    qnet = QuantizedNet(
         input_shape=tuple(int(s) for s in inp.input_type["input"]), populations=populations,
         projections=projections, output=str(header["output"]), metadata=header.get("metadata", {}),
         input_scale=float(header["input_scale"]), input_bits=int(header["input_bits"]),
         input_signed=bool(header["input_signed"]), profile=str(header["profile"]), arithmetic=arith,
     ).validate()
+    check_integers(qnet)
+    return qnet
+
+
+def check_integers(q: QuantizedNet) -> None:
+    """Every integer of a quantized network within the format it claims (a tampered or damaged file would
+    otherwise run: Lava clips some values silently and wraps others), or one line naming the value."""
+    from neurokit.errors import FileFormatError
+
+    def need(ok: bool, what: str, value, allowed: str):
+        if not ok:
+            raise FileFormatError(f"{what} = {value}, outside {allowed}; re-run 'neurokit quantize'")
+
+    need(np.isfinite(q.input_scale) and q.input_scale > 0, "input_scale", q.input_scale, "positive finite numbers")
+    need(1 <= q.input_bits <= 24, "input_bits", q.input_bits, "1..24")
+    for p in q.projections:
+        w = np.asarray(p.weight)
+        need(p.sign_mode in (1, 2, 3), f"projection {p.name}: sign_mode", p.sign_mode, "1 (mixed), 2, 3")
+        need(1 <= p.weight_bits <= 9, f"projection {p.name}: weight_bits", p.weight_bits, "1..9")
+        need(-16 <= p.weight_exp <= 16, f"projection {p.name}: weight_exp", p.weight_exp, "-16..16")
+        need(0 <= p.graded_input_bits <= 32, f"projection {p.name}: graded_input_bits", p.graded_input_bits, "0..32")
+        need(p.delay == 1, f"projection {p.name}: delay", p.delay, "1 (one synaptic delay)")
+        limit = 1 << 8 if p.kind == "dense" else 1 << 23
+        need(w.size == 0 or (int(w.min()) >= -limit and int(w.max()) < limit), f"projection {p.name}: weights",
+             f"[{int(w.min())}, {int(w.max())}]", f"[-{limit}, {limit - 1}]")
+    for pop in q.populations:
+        pop.model.check_integers(pop, need)
 
 
 def _read_v1(graph: nir.NIRGraph, header: dict) -> QuantizedNet:

@@ -206,6 +206,7 @@ def read_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
     average pooling; replace_maxpool="avg" reads MaxPool2d as AvgPool2d."""
     if replace_maxpool not in (None, "avg"):
         raise ValueError(f"replace_maxpool must be 'avg' or None, got {replace_maxpool!r}")
+    check_finite(model)
     ops, output = _sequential(model, replace_maxpool) if isinstance(model, nn.Sequential) else \
         _traced(model, replace_maxpool)
     graph = _fold_batchnorm(AnnGraph(ops, output))
@@ -220,6 +221,25 @@ def read_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
     if input_shape is not None:
         _resolve_adaptive(graph, input_shape)
     return graph
+
+
+def check_finite(model: nn.Module) -> None:
+    """Every parameter and buffer a finite number, and BatchNorm variances >= 0: else one line naming the
+    tensor (a NaN weight would otherwise flow into a NaN graph)."""
+    import torch
+
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if not torch.is_floating_point(t):
+            continue
+        bad = ~torch.isfinite(t.detach())
+        if bool(bad.any()):
+            raise UnsupportedModelError(f"model tensor '{name}' holds {float(t.detach()[bad].reshape(-1)[0])} at "
+                                        f"{int(bad.sum())} place(s); weights and BatchNorm statistics must be finite")
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and m.running_var is not None and \
+                bool((m.running_var < 0).any()):
+            raise UnsupportedModelError(f"BatchNorm '{name}': running_var holds {float(m.running_var.min())} < 0; a "
+                                        "variance cannot be negative")
 
 
 def read_chain(model: nn.Module) -> list[Op]:

@@ -165,6 +165,18 @@ class CubaModel(ThresholdScale):
             return "v starts above 0 (v_init); Lava's LIFReset restarts v at 0"
         return None
 
+    def check_integers(self, pop, need) -> None:
+        """Lava's LIF formats (lava/proc/lif/models.py PyLifModelBitAcc): vth 17 bits, du and dv 12 bits,
+        bias_mant 13 bits signed, bias_exp 0..7, v 24 bits."""
+        p, n = pop.neuron, f"population {pop.name}"
+        need(0 <= p.vth < 1 << 17, f"{n}: vth", p.vth, "0..131071")
+        need(0 <= p.du < 4096 and 0 <= p.dv < 4096, f"{n}: du, dv", (p.du, p.dv), "0..4095")
+        need(-16 <= p.bias_exp <= 16, f"{n}: bias_exp", p.bias_exp, "-16..16")
+        b, v = np.asarray(p.bias_mant), np.asarray(p.v_init)
+        need(b.size == 0 or (b.min() >= -(1 << 15) and b.max() < 1 << 15), f"{n}: bias_mant",
+             f"[{b.min()}, {b.max()}]", "16 signed bits")
+        need(v.size == 0 or np.abs(v).max() < 1 << 23, f"{n}: v_init", f"up to {np.abs(v).max()}", "24 signed bits")
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         if isinstance(pop.neuron, QCuba):

@@ -250,6 +250,13 @@ class PhaseModel(ThresholdScale):
     def stock_loihi2(self, params) -> str | None:
         return "the phase neuron is a custom neuron program (no Loihi 2 microcode)"
 
+    def check_integers(self, pop, need) -> None:
+        p, n = pop.neuron, f"population {pop.name}"
+        b = np.asarray(p.bias_mant)
+        need(0 <= p.vth < 1 << 17, f"{n}: vth", p.vth, "0..131071")
+        need(b.size == 0 or np.abs(b).max() < 1 << 15, f"{n}: bias_mant", f"up to {np.abs(b).max()}", "16 signed bits")
+        need(1 <= p.code.decay <= 4096, f"{n}: decay", p.code.decay, "1..4096")
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         if isinstance(pop.neuron, QPhaseNeuron):

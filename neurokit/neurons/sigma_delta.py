@@ -173,6 +173,14 @@ class SigmaDeltaModel:
     def stock_loihi2(self, params) -> str | None:
         return None  # SigmaDelta: stock on Loihi 2 (netx SDNN)
 
+    def check_integers(self, pop, need) -> None:
+        """Lava's SigmaDelta formats: bias 16 bits signed, vth within the 24-bit state once shifted by 12."""
+        p, n = pop.neuron, f"population {pop.name}"
+        b = np.asarray(p.bias)
+        need(p.scale >= 1, f"{n}: scale", p.scale, "1 or more")
+        need(0 <= p.vth < 1 << 11, f"{n}: vth", p.vth, "0..2047 (24 bits once shifted by 12)")
+        need(b.size == 0 or np.abs(b).max() < 1 << 15, f"{n}: bias", f"up to {np.abs(b).max()}", "16 signed bits")
+
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):
         from ..backends.engine.sigma_delta import SigmaDeltaNeurons
