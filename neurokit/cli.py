@@ -228,6 +228,9 @@ def cmd_convert(a) -> dict:
 
     from .targets import check_target, label, method_for
 
+    from .io import check_not_an_input
+
+    check_not_an_input(a.out, a.model, a.data, (a.arch or "").split(":")[0] or None)
     method = method_for(a.target, a.method)
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
     model = load_torch_model(a.model, a.arch, a.trust_model)
@@ -255,6 +258,9 @@ def cmd_quantize(a) -> dict:
     from .data import load_dataset
     from .pipeline import check_steps, load_network, quantize_network, take
 
+    from .io import check_not_an_input
+
+    check_not_an_input(a.out, a.graph, a.data)
     profile = load_profile(a.profile)
     net = load_network(a.graph)
     data = load_dataset(a.data)
@@ -320,10 +326,12 @@ def cmd_fit(a) -> dict:
 def cmd_run(a) -> dict:
     from .backends import check_inputs
     from .data import load_dataset
-    from .io import atomic_write
+    from .io import atomic_write, check_not_an_input
     from .pipeline import check_steps, load_network, run_network, summarize_run, take
 
     check_steps(a.steps)
+    if a.out:
+        check_not_an_input(a.out, a.network, a.data)
     net = load_network(a.network)
     data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
@@ -361,6 +369,9 @@ def cmd_export(a) -> dict:
     from .netx import export_netx
     from .pipeline import load_network
 
+    from .io import check_not_an_input
+
+    check_not_an_input(a.out, a.network)
     net = load_network(a.network)
     check_network(net, "export", quantized=True)
     return {"network": a.network, "format": a.format, **export_netx(net, a.out)}

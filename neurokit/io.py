@@ -1,7 +1,9 @@
 """Reading and writing the kit's files, with one-line errors for missing or corrupt ones."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,18 +27,107 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
         raise FileFormatError(f"{path}: malformed NIR graph ({first}); re-export it with nir.write") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write) -> None:
-    """Write through a temporary file in the same folder, so a failure leaves no partial file."""
+    """Write through a temporary file in the same folder, flushed to disk before it takes the name, so a
+    failure or a crash leaves no partial file; the file gets the user's umask (mkstemp would give 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | Path):
+    """Yields a temporary folder beside `out` to write a whole run into; at the end it takes `out`'s place in
+    one rename (a previous run's folder is swapped out and removed), so `out` never mixes two runs or holds
+    half of one. On an error or an interrupt the temporary folder is removed and `out` is left as it was."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / "run")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def run_lock(out: str | Path):
+    """One run at a time per output folder: a lock file beside `out` holding the owner's pid. A lock whose
+    process is gone (a killed run) is taken over; a live one is one line naming it."""
+    from .errors import NeurokitError
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = out.parent / f".{out.name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise NeurokitError(f"another neurokit run (pid {pid}) is writing {out} ({lock}); wait for it, or "
+                                    "pass another --out") from None
+            lock.unlink(missing_ok=True)  # its owner is gone
+    else:
+        raise NeurokitError(f"could not take the lock {lock}; remove it if no neurokit run is writing {out}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def check_not_an_input(out: str | Path, *inputs) -> None:
+    """An output path that is one of the run's inputs would destroy it: one line, before anything runs."""
+    from .errors import NeurokitError
+
+    target = Path(out).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        p = Path(str(given))
+        if p.exists() and (p.resolve() == target or target in p.resolve().parents):
+            raise NeurokitError(f"--out {out} is (or holds) the input {given}; writing there would destroy it: pass "
+                                "another --out")
 
 
 

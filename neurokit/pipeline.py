@@ -238,6 +238,16 @@ def deploy(opt: DeployOptions) -> dict:
     The float and fixed-point SNNs run on the same test samples. With the engine (the default), Lava's
     fixed_pt simulation re-runs the first `verify_samples` of them and must agree with the engine on
     every spike, u and v (neurokit.verify); the report says so, or says why it could not check."""
+    if opt.out:  # one run at a time per --out, and never over an input
+        from .io import check_not_an_input, run_lock
+
+        check_not_an_input(opt.out, opt.model, opt.data, (opt.arch or "").split(":")[0] or None)
+        with run_lock(opt.out):
+            return _deploy(opt)
+    return _deploy(opt)
+
+
+def _deploy(opt: DeployOptions) -> dict:
     from hw_profiles import load_profile
 
     from .backends import get_backend
@@ -378,23 +388,25 @@ def check_against_lava(qnet, x: np.ndarray, steps: int) -> dict:
 
 def write_outputs(out: Path, graph, qnet, report: dict) -> dict:
     """model.nir (float graph), model.q.nir (quantized), model.net (netx, when the report says it can be
-    written), report.json, report.txt; each written atomically."""
+    written), report.json, report.txt: written into a staged folder that replaces `out` whole at the end
+    (neurokit.io.staged_folder), so `out` holds one complete run or is left as it was."""
     from quantize import save_quantized
 
-    from .io import atomic_write, write_nir
+    from .io import atomic_write, staged_folder, write_nir
     from .report import render_text, to_json
 
-    files = {"nir": str(out / "model.nir"), "quantized": str(out / "model.q.nir"),
-             "report_json": str(out / "report.json"), "report_text": str(out / "report.txt")}
+    names = {"nir": "model.nir", "quantized": "model.q.nir", "report_json": "report.json", "report_text": "report.txt"}
     if (report.get("netx") or {}).get("written"):
-        files["netx"] = str(out / "model.net")
+        names["netx"] = "model.net"
+    files = {k: str(out / v) for k, v in names.items()}
     report["files"] = files
-    write_nir(graph, files["nir"])
-    save_quantized(qnet, files["quantized"])
-    if "netx" in files:
-        from .netx import export_netx
+    with staged_folder(out) as tmp:
+        write_nir(graph, tmp / names["nir"])
+        save_quantized(qnet, tmp / names["quantized"])
+        if "netx" in names:
+            from .netx import export_netx
 
-        export_netx(qnet, files["netx"])
-    atomic_write(files["report_json"], lambda p: Path(p).write_text(to_json(report) + "\n"))
-    atomic_write(files["report_text"], lambda p: Path(p).write_text(render_text(report) + "\n"))
+            export_netx(qnet, tmp / names["netx"])
+        atomic_write(tmp / names["report_json"], lambda p: Path(p).write_text(to_json(report) + "\n"))
+        atomic_write(tmp / names["report_text"], lambda p: Path(p).write_text(render_text(report) + "\n"))
     return files
