@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
     p.add_argument("--backend", choices=("engine", "lava-fixed", "loihi"), default="engine",
                    help="where the quantized network runs (default: engine, Lava's fixed_pt arithmetic, fast)")
+    p.add_argument("--no-conversion-error", dest="conversion_error", action="store_false",
+                   help="skip the per-layer conversion-error decomposition of rate-coded nets (an engine run that "
+                        "records every step; the report then has no such table)")
     p.add_argument("--verify-samples", type=int, default=8,
                    help="with the engine: re-run the first N samples in Lava fixed_pt and check every spike, u "
                         "and v against the engine (default: 8; 0 skips)")
@@ -346,7 +349,7 @@ def cmd_run(a) -> dict:
 def cmd_verify(a) -> dict:
     from .backends import check_inputs, check_network
     from .data import load_dataset
-    from .pipeline import check_steps, load_network, take
+    from .pipeline import check_latency, check_record_memory, check_steps, load_network, take
     from .verify import verify
 
     check_steps(a.steps)
@@ -355,6 +358,8 @@ def cmd_verify(a) -> dict:
     data = load_dataset(a.data)
     x, _ = take(a.samples, data.x_test)
     check_inputs(net, x)
+    check_latency(net, a.steps)
+    check_record_memory(net, len(x), a.steps)
     from .netx import is_netx
 
     if is_netx(a.network):  # lava-dl's own loader runs the file, against the engine on what neurokit read
@@ -406,7 +411,7 @@ def cmd_deploy(a) -> dict:
         v_init=a.v_init, input_coding=a.input_coding, method=a.method, target=a.target,
         delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
-        arch=a.arch, trust_model=a.trust_model,
+        arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
         progress=not a.quiet))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,8 +167,34 @@ def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: boo
         raise NeurokitError(f"--device applies to the engine and float backends, not '{backend}'")
     runner = get_backend(backend, **({"device": device} if device is not None else {}))
     net.order(f"the {backend} backend")  # a structure the backend cannot run fails before the progress bar
+    check_latency(net, steps)
     with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
         return runner.run(net, x, steps, progress=update)
+
+
+def check_latency(net, steps: int) -> None:
+    """A network whose output needs more steps than asked for (a phase-coded net latches after its latency)
+    would score at chance: one line naming the steps it needs."""
+    from .network import latency
+
+    need = latency(net)
+    if need is not None and steps < need:
+        raise NeurokitError(f"this phase-coded network latches its output after {need} steps; --steps {steps} gives no "
+                            f"output: pass --steps {need} or more")
+
+
+def check_record_memory(net, samples: int, steps: int) -> None:
+    """Recording every value at every step (verify, deploy's Lava check) keeps samples x steps x neurons x 3
+    values in memory, in Lava's processes and the engine: refuse what this machine cannot hold, in one line."""
+    neurons = sum(p.n_neurons for p in net.populations)
+    need = samples * steps * neurons * 3 * 8 * 3  # s, u, v as int64, in Lava's recorder, its file and the engine
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > avail:
+        raise NeurokitError(f"recording {samples} samples x {steps} steps x {neurons:,} neurons needs about "
+                            f"{need / 2**30:.1f} GiB; {avail / 2**30:.1f} GiB are free: fewer --samples or --steps")
 
 
 def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
@@ -223,6 +250,7 @@ class DeployOptions:
     input_bits: int = 8
     replace_maxpool: str | None = None
     netx: bool = False  # quantize for netx's format (integer weights) so that model.net can be written
+    conversion_error: bool = True  # the per-layer decomposition (as long as an engine run that records)
     arch: str | None = None  # FILE.py:callable building the model for a state_dict checkpoint
     trust_model: bool = False  # load a whole pickled model (code)
     progress: bool = True
@@ -300,7 +328,7 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
     conversion_error = None
-    if all(p.model.rate_coded for p in net.populations):  # the decomposition is one of rate codes
+    if opt.conversion_error and all(p.model.rate_coded for p in net.populations):  # a decomposition of rate codes
         with clock("conversion error"):
             from .conversion_error import decompose
 
@@ -308,6 +336,7 @@ def _deploy(opt: DeployOptions) -> dict:
             conversion_error = {"samples": n_err, "layers": decompose(net, qnet, x[:n_err], opt.steps)}
     lava_check = None
     if opt.backend == "engine":
+        check_record_memory(qnet, min(len(x), opt.verify_samples), opt.steps)
         with clock("Lava check"):
             lava_check = check_against_lava(qnet, x[:opt.verify_samples], opt.steps)
     netx = None

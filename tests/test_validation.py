@@ -109,3 +109,23 @@ def test_labels_beyond_the_models_classes_are_refused(digits, tmp_path, capsys):
     rc, err = _run(["deploy", path, "--arch", f"{arch}:build", "--data", "digits", "--samples", 5, "--out",
                     tmp_path / "d", "--quiet"], capsys)
     assert rc == 2 and "the model has 3 outputs" in err and not (tmp_path / "d").exists()
+
+
+def test_steps_below_a_phase_nets_latency_and_unrecordable_verifies_are_refused(digits_mlp, digits, profile,
+                                                                                tmp_path, capsys):
+    from neurokit.convert import Settings, convert
+    from neurokit.io import write_nir
+    from neurokit.lower import from_nir
+    from neurokit.network import latency
+
+    graph = convert(digits_mlp, digits.x_train[:200], method="phase", settings=Settings(target_steps=16))
+    path = tmp_path / "phase.nir"
+    write_nir(graph, path)
+    need = latency(from_nir(graph))
+    rc, err = _run(["run", path, "--backend", "float", "--data", "digits", "--samples", 4, "--steps", need - 1], capsys)
+    assert rc == 2 and f"pass --steps {need} or more" in err
+    q, _ = quantize(from_nir(graph), profile, digits.x_train[:100])
+    qpath = tmp_path / "phase.q.nir"
+    save_quantized(q, qpath)
+    rc, err = _run(["verify", qpath, "--data", "digits", "--samples", 4, "--steps", 10 ** 9], capsys)
+    assert rc == 2 and "GiB" in err and "fewer --samples or --steps" in err
