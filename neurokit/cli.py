@@ -479,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import NeurokitError
 
     args = build_parser().parse_args(argv)
+    from .interrupts import Interrupted, raise_on_signals
+
+    raise_on_signals()  # SIGTERM too runs every cleanup (staged folders, locks, Lava runtimes)
     try:
         result = COMMANDS[args.command](args)
     except (NeurokitError, ProfileError, ValueError) as e:
@@ -486,9 +489,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"neurokit: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("neurokit: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        code = e.exit_code if isinstance(e, Interrupted) else 130
+        print(f"neurokit: interrupted ({e.args[0] if e.args else 'SIGINT'}); stopped cleanly", file=sys.stderr)
+        return code
     print(to_json(result, indent=None) if args.json else render(args.command, result))
     if args.command == "fit" and not result["fits"]:
         from .fit.placement import FitProblem

@@ -23,6 +23,7 @@ from lava.utils.weightutils import SignMode
 
 from ...encoding import encoding_of
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
+from ...interrupts import shielded_children
 from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape, to_lava
 from ...network import INPUT, readout_of
 from ...network import check_pipelined, depths, windows_of
@@ -165,26 +166,34 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
     source, counters = build(net, fixed, frames, steps, stock_lif, hold, readers=readers)
     n = len(inputs) * (steps if hold is None else hold) // steps
-    try:
-        done = 0
-        while done < n:
-            k = min(chunk, n - done)
-            extra = extra_steps(net) if done + k == n else 0
-            source.run(condition=RunSteps(num_steps=k * steps + extra), run_cfg=run_cfg)
-            done += k
-            if progress:
-                progress(k)
-        pops = net.populations
-        out = [p.name for p in pops].index(net.output)
-        shape = pops[out].shape
-        output = np.stack([from_lava(c, shape) for c in counters[out].count.get()])
-        per_layer = np.stack([c.per_window.get() for c in counters], axis=1)
-        per_neuron = [from_lava(c.per_neuron.get(), p.shape) for c, p in zip(counters, pops)]
-        scores = None
-        if readers:
-            scores = np.stack([from_lava(s, shape) for s in readers[0].scores.get()])
-    finally:
-        source.stop()
+    with shielded_children() as started:
+        try:
+            source.create_runtime(run_cfg=run_cfg)  # Lava's processes start here, ignoring SIGINT / SIGTERM
+            started()
+            return _run_chunks(net, source, counters, readers, n, steps, run_cfg, progress, chunk)
+        finally:
+            source.stop()
+
+
+def _run_chunks(net, source, counters, readers, n: int, steps: int, run_cfg, progress, chunk: int):
+    """Run n windows in chunks (progress after each), then read the counters and readers back."""
+    done = 0
+    while done < n:
+        k = min(chunk, n - done)
+        extra = extra_steps(net) if done + k == n else 0
+        source.run(condition=RunSteps(num_steps=k * steps + extra), run_cfg=run_cfg)
+        done += k
+        if progress:
+            progress(k)
+    pops = net.populations
+    out = [p.name for p in pops].index(net.output)
+    shape = pops[out].shape
+    output = np.stack([from_lava(c, shape) for c in counters[out].count.get()])
+    per_layer = np.stack([c.per_window.get() for c in counters], axis=1)
+    per_neuron = [from_lava(c.per_neuron.get(), p.shape) for c, p in zip(counters, pops)]
+    scores = None
+    if readers:
+        scores = np.stack([from_lava(s, shape) for s in readers[0].scores.get()])
     return output, per_layer, per_neuron, scores
 
 
@@ -197,10 +206,13 @@ def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hol
         frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
         source, _ = build(net, fixed, frames, steps, hold=hold, record_dir=tmp)
         n = len(inputs) * (steps if hold is None else hold) // steps
-        try:
-            source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
-        finally:
-            source.stop()
+        with shielded_children() as started:
+            try:
+                source.create_runtime(run_cfg=run_cfg)
+                started()
+                source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
+            finally:
+                source.stop()
         # pipelined windows: population at depth d holds sample k in steps kT + d ..; a stream: as recorded
         shift = depths(net) if not is_stream(net) and windows_of(net) == "pipelined" else {}
         out = []

@@ -11,6 +11,7 @@ import numpy as np
 from lava.lib.dl.netx import hdf5
 from lava.magma.core.run_conditions import RunSteps
 
+from ...interrupts import shielded_children
 from ...layout import from_lava, to_lava
 from ..engine.stream import readout_delay, run_extra_steps
 from .proc.process import InputSource, PotentialReader, StateRecorder
@@ -77,11 +78,14 @@ def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: b
                 u_var, v_var = (getattr(block.neuron, name) for name in pop.model.state_vars)
                 recorder.u_ref.connect_var(u_var)
                 recorder.v_ref.connect_var(v_var)
-        try:
-            source.run(condition=RunSteps(num_steps=n * steps + extra), run_cfg=run_cfg)
-            scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()]) if reader else None
-        finally:
-            source.stop()
+        with shielded_children() as started:
+            try:
+                source.create_runtime(run_cfg=run_cfg)
+                started()
+                source.run(condition=RunSteps(num_steps=n * steps + extra), run_cfg=run_cfg)
+                scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()]) if reader else None
+            finally:
+                source.stop()
         result = {"scores": scores}
         if record:
             shift = depths(qnet) if not stream and windows_of(qnet) == "pipelined" else {}
