@@ -419,6 +419,7 @@ COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "fit": cmd_fit, "r
             "report": cmd_report, "export": cmd_export, "deploy": cmd_deploy}
 EXIT_DOES_NOT_FIT = 1
 EXIT_MISMATCH = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -493,7 +494,11 @@ def main(argv: list[str] | None = None) -> int:
         code = e.exit_code if isinstance(e, Interrupted) else 130
         print(f"neurokit: interrupted ({e.args[0] if e.args else 'SIGINT'}); stopped cleanly", file=sys.stderr)
         return code
-    print(to_json(result, indent=None) if args.json else render(args.command, result))
+    try:
+        print(to_json(result, indent=None) if args.json else render(args.command, result), flush=True)
+    except BrokenPipeError:  # `neurokit ... | head`: the reader left; the work is done, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_BROKEN_PIPE
     if args.command == "fit" and not result["fits"]:
         from .fit.placement import FitProblem
 

@@ -62,3 +62,18 @@ def test_one_run_per_out_and_never_over_an_input(tmp_path, capsys):
     before = path.read_bytes()
     rc, err = _run(["convert", path, "--arch", arch, "--data", "digits", "--out", path], capsys)
     assert rc == 2 and "would destroy it" in err and path.read_bytes() == before
+
+
+def test_a_closed_stdout_pipe_is_not_a_traceback(tmp_path):
+    """`neurokit ... | head`: when the reader has gone, neurokit exits 141 (SIGPIPE's code) without a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("neurokit"))
+    p = subprocess.Popen([exe, "fit", "examples/mnist_cnn/mnist_cnn.pt", "--arch", "examples/mnist_cnn/train.py:make_model",
+                          "--calibration", "16", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader leaves before neurokit writes
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 141
+    assert "Traceback" not in err
