@@ -48,6 +48,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "backend": fixed_run["backend"], "samples": fixed_run["samples"], "steps": steps,
         "ann_accuracy": None if ann is None else ann["accuracy"],
         "ann_accuracy_maxpool_replaced": (ann or {}).get("accuracy_maxpool_replaced"),
+        "ann_accuracy_fine_tuned": (ann or {}).get("accuracy_fine_tuned"),
+        "ann_fine_tuned_by": (ann or {}).get("fine_tuned_by"),
         "snn_float_accuracy": None if float_run is None else float_run["accuracy"],
         "fixed_accuracy": fixed_run["accuracy"],
         "lava_check": lava_check,
@@ -109,6 +111,8 @@ def render_text(r: dict) -> str:
     out.append("")
     out.append("Accuracy")
     rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]]
+    if r.get("ann_accuracy_fine_tuned") is not None:
+        rows.append([f"ANN as {r['ann_fine_tuned_by']} fine-tuned it (float64)", n, _pct(r["ann_accuracy_fine_tuned"])])
     if r.get("ann_accuracy_maxpool_replaced") is not None:
         rows.append(["ANN, MaxPool2d read as AvgPool2d (float64)", n, _pct(r["ann_accuracy_maxpool_replaced"])])
     rows += [["SNN float (as Lava floating_pt)", n, _pct(r["snn_float_accuracy"])],

@@ -77,3 +77,20 @@ def test_cli_convert_tcl(digits_mlp, tmp_path):
     rc = main(["convert", "--target", "sim", "--trust-model", str(model_path), "--data", "digits", "--method", "tcl", "--epochs", "1",
                "--out", str(out), "--json"])
     assert rc == 0 and out.exists()
+
+
+def test_deploy_reports_the_fine_tuned_anns_own_accuracy(digits_mlp, tmp_path, capsys):
+    """TCL retrains the ANN: the report puts that ANN's test accuracy beside the original's, so the SNN is
+    compared like for like."""
+    import json
+
+    from neurokit.cli import main
+
+    model_path = tmp_path / "mlp.pt"
+    torch.save(digits_mlp, model_path)
+    rc = main(["deploy", "--target", "sim", "--trust-model", str(model_path), "--data", "digits", "--method", "tcl",
+               "--epochs", "1", "--samples", "60", "--steps", "8", "--verify-samples", "0", "--no-conversion-error",
+               "--json", "--quiet"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["ann_fine_tuned_by"] == "tcl"
+    assert 0.0 < r["ann_accuracy_fine_tuned"] <= 1.0 and r["conversion_error"] is None

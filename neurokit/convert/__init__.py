@@ -58,7 +58,8 @@ def check_reading(model: nn.Module, ann: AnnGraph, x: np.ndarray) -> None:
 
 def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9, v_init: float = 0.5,
             input_encoding: str = "current", method: str = "rate", train: tuple[np.ndarray, np.ndarray] | None = None,
-            settings: Settings | None = None, readout: str = "spikes", replace_maxpool: str | None = None):
+            settings: Settings | None = None, readout: str = "spikes", replace_maxpool: str | None = None,
+            return_ann: bool = False):
     """Convert `model` (eval mode) using `calibration` inputs (N, *input_shape) for normalization.
 
     method: one of neurokit.convert.methods.METHODS; the training methods also need `train` = (x, y).
@@ -71,6 +72,8 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         integrated input, count + v / threshold; see neurokit.network.readout_of). Phase coding always reads
         potentials.
     replace_maxpool: "avg" reads MaxPool2d as AvgPool2d (otherwise MaxPool2d is refused).
+    return_ann: also return the ANN graph the spiking network stands for (neurokit.convert.ann.AnnGraph:
+        the model as read, or as a training method left it), as (graph, ann).
     """
     if readout not in READOUTS:
         raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
@@ -117,7 +120,8 @@ def convert(model: nn.Module, calibration: np.ndarray, percentile: float = 99.9,
         **({"maxpool_replaced": "avg"} if replace_maxpool == "avg" and _has_maxpool(model) else {}),
         **result.info,
     }
-    return build_graph(result.ann, structure, result.scales, input_shape, info, result.v_init, result.neurons)
+    graph = build_graph(result.ann, structure, result.scales, input_shape, info, result.v_init, result.neurons)
+    return (graph, result.ann) if return_ann else graph
 
 
 def _has_maxpool(model: nn.Module) -> bool:
