@@ -117,6 +117,62 @@ def convert_model(model, calibration: np.ndarray, percentile: float = 99.9, v_in
                    return_ann=return_ann)
 
 
+def cache_folder() -> Path:
+    """Where trained conversions are kept: $NEUROKIT_CACHE, else ~/.cache/neurokit/conversions."""
+    return Path(os.environ.get("NEUROKIT_CACHE") or Path.home() / ".cache" / "neurokit" / "conversions")
+
+
+def conversion_key(model, data, calib, x, y, method: str, settings, opt) -> str:
+    """A hash of everything a trained conversion depends on: the model's weights, the training, calibration
+    and test data, the method, its settings and the conversion options, and the converter's source code."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for source in sorted((Path(__file__).parent / "convert").rglob("*.py")):  # a changed converter: a new key
+        h.update(source.read_bytes())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().numpy().tobytes())
+    for a in (data.x_train, data.y_train, calib, x, y):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps({"method": method, "settings": dataclasses.asdict(settings), "coding": opt.input_coding,
+                         "readout": opt.readout, "maxpool": opt.replace_maxpool},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def load_cached_conversion(key: str | None):
+    """(NIR graph, fine-tuned ANN accuracy) of an earlier identical conversion, or None."""
+    if key is None:
+        return None
+    import json
+
+    from .io import read_nir
+
+    folder = cache_folder() / key
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        return read_nir(folder / "model.nir"), meta["tuned_accuracy"]
+    except (OSError, ValueError, KeyError, FileFormatError):
+        return None  # absent or damaged: convert again
+
+
+def save_cached_conversion(key: str | None, graph, tuned_accuracy) -> None:
+    if key is None:
+        return
+    import json
+
+    from .io import atomic_write, write_nir
+
+    folder = cache_folder() / key
+    try:
+        write_nir(graph, folder / "model.nir")
+        atomic_write(folder / "meta.json", lambda p: Path(p).write_text(json.dumps({"tuned_accuracy": tuned_accuracy})))
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
 def graph_accuracy(ann, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
     """Test accuracy of an ANN graph (neurokit.convert.ann.AnnGraph) in float64: a fine-tuned ANN's own."""
     with torch.no_grad():
@@ -323,13 +379,19 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
                                        opt.delta_threshold, opt.target)
-        graph, tuned = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, method,
-                                     (data.x_train, data.y_train), settings, opt.readout, opt.replace_maxpool,
-                                     return_ann=True)
         from .convert.methods import TRAINS
 
-        # a method that retrains the ANN is judged against the ANN it produced, beside the original
-        tuned_accuracy = graph_accuracy(tuned, x, y) if method in TRAINS else None
+        key = conversion_key(model, data, calib, x, y, method, settings, opt) if method in TRAINS else None
+        cached = load_cached_conversion(key)
+        if cached is not None:  # the same model, data and settings trained before: the same result
+            graph, tuned_accuracy = cached
+        else:
+            graph, tuned = convert_model(model, calib, opt.percentile, opt.v_init, opt.input_coding, method,
+                                         (data.x_train, data.y_train), settings, opt.readout, opt.replace_maxpool,
+                                         return_ann=True)
+            # a method that retrains the ANN is judged against the ANN it produced, beside the original
+            tuned_accuracy = graph_accuracy(tuned, x, y) if method in TRAINS else None
+            save_cached_conversion(key, graph, tuned_accuracy)
     with clock("lower"):
         net = from_nir(graph)
         check_target(net, opt.target)
@@ -368,6 +430,8 @@ def _deploy(opt: DeployOptions) -> dict:
         conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
         netx=netx,
     )
+    report["conversion_cache"] = None if key is None else {"key": key, "hit": cached is not None,
+                                                           "folder": str(cache_folder())}
     if opt.out:
         with clock("write"):
             write_outputs(Path(opt.out), graph, qnet, report)

@@ -103,6 +103,10 @@ def render_text(r: dict) -> str:
     conv = r.get("conversion") or {}
     if conv.get("method"):
         out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
+    cache = r.get("conversion_cache")
+    if cache and cache["hit"]:
+        out.append(f"conversion: the trained result of an identical earlier run, reused from {cache['folder']}/"
+                   f"{cache['key']} (delete it, or set NEUROKIT_CACHE, to train again)")
     if r.get("target"):
         t = r["target"]
         timing = (f"; latency {t['latency_steps']} steps from a sample's first input step, one sample every "

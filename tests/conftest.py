@@ -27,6 +27,14 @@ def _train(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int, lr: float
     return model.eval()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_conversion_cache(tmp_path_factory):
+    """Trained conversions are cached (neurokit.pipeline.cache_folder): the tests use a folder of their own."""
+    import os
+
+    os.environ["NEUROKIT_CACHE"] = str(tmp_path_factory.mktemp("conversion-cache"))
+
+
 @pytest.fixture(scope="session")
 def profile():
     from hw_profiles import load_profile

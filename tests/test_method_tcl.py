@@ -94,3 +94,12 @@ def test_deploy_reports_the_fine_tuned_anns_own_accuracy(digits_mlp, tmp_path, c
     r = json.loads(capsys.readouterr().out)
     assert rc == 0 and r["ann_fine_tuned_by"] == "tcl"
     assert 0.0 < r["ann_accuracy_fine_tuned"] <= 1.0 and r["conversion_error"] is None
+    # the same deploy again: the trained conversion comes from the cache, with the same results
+    again = ["deploy", "--target", "sim", "--trust-model", str(model_path), "--data", "digits", "--method", "tcl",
+             "--epochs", "1", "--samples", "60", "--steps", "8", "--verify-samples", "0", "--no-conversion-error",
+             "--json", "--quiet"]
+    assert main(again) == 0
+    r2 = json.loads(capsys.readouterr().out)
+    assert not r["conversion_cache"]["hit"] and r2["conversion_cache"]["hit"]
+    assert r2["conversion_cache"]["key"] == r["conversion_cache"]["key"]
+    assert (r2["fixed_accuracy"], r2["ann_accuracy_fine_tuned"]) == (r["fixed_accuracy"], r["ann_accuracy_fine_tuned"])
