@@ -89,6 +89,8 @@ def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
             )
     if not path.exists():
         raise ProfileError(f"profile file {path} does not exist")
+    if not path.is_file():
+        raise ProfileError(f"profile {path} is a folder, not a .toml profile file")
     return path
 
 

@@ -231,9 +231,10 @@ def cmd_convert(a) -> dict:
 
     from .targets import check_target, label, method_for
 
-    from .io import check_not_an_input
+    from .io import check_not_an_input, check_writable
 
     check_not_an_input(a.out, a.model, a.data, (a.arch or "").split(":")[0] or None)
+    check_writable(a.out)
     method = method_for(a.target, a.method)
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
     model = load_torch_model(a.model, a.arch, a.trust_model)
@@ -261,9 +262,10 @@ def cmd_quantize(a) -> dict:
     from .data import load_dataset
     from .pipeline import check_steps, load_network, quantize_network, take
 
-    from .io import check_not_an_input
+    from .io import check_not_an_input, check_writable
 
     check_not_an_input(a.out, a.graph, a.data)
+    check_writable(a.out)
     profile = load_profile(a.profile)
     net = load_network(a.graph)
     data = load_dataset(a.data)
@@ -329,12 +331,13 @@ def cmd_fit(a) -> dict:
 def cmd_run(a) -> dict:
     from .backends import check_inputs
     from .data import load_dataset
-    from .io import atomic_write, check_not_an_input
+    from .io import atomic_write, check_not_an_input, check_writable
     from .pipeline import check_steps, load_network, run_network, summarize_run, take
 
     check_steps(a.steps)
     if a.out:
         check_not_an_input(a.out, a.network, a.data)
+        check_writable(a.out)
     net = load_network(a.network)
     data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
@@ -374,9 +377,10 @@ def cmd_export(a) -> dict:
     from .netx import export_netx
     from .pipeline import load_network
 
-    from .io import check_not_an_input
+    from .io import check_not_an_input, check_writable
 
     check_not_an_input(a.out, a.network)
+    check_writable(a.out)
     net = load_network(a.network)
     check_network(net, "export", quantized=True)
     return {"network": a.network, "format": a.format, **export_netx(net, a.out)}
@@ -393,13 +397,29 @@ def cmd_report(a) -> dict:
         raise FileFormatError(f"{path}: file not found")
     try:
         run = json.loads(path.read_text())
-        run["layers"], run["steps"], run["backend"]
-    except (ValueError, KeyError, TypeError):
-        raise FileFormatError(f"{path}: not a run record; write one with 'neurokit run NETWORK --out run.json'") from None
+        check_run_record(run)
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
+        why = f" ({e})" if isinstance(e, ValueError) and not isinstance(e, json.JSONDecodeError) else ""
+        raise FileFormatError(f"{path}: not a run record{why}; write one with 'neurokit run NETWORK --out run.json'") from None
     profile = load_profile(a.profile)
     return build_report(model=run.get("network", "?"), dataset=run.get("dataset", "?"), profile=profile,
                         steps=run["steps"], fixed_run=run, conversion={"ann_macs": run.get("ann_macs_per_layer") or {}},
                         quantization=run.get("quantization"))  # a deploy report.json carries one
+
+
+def check_run_record(run: dict) -> None:
+    """The fields `report` computes with, of the right types and ranges (a ValueError names the first bad one)."""
+    import math
+
+    if not isinstance(run["backend"], str) or not isinstance(run["steps"], int) or run["steps"] < 1:
+        raise ValueError("backend must be a name and steps a positive integer")
+    if not isinstance(run["layers"], list) or not run["layers"]:
+        raise ValueError("layers must be a non-empty list")
+    for layer in run["layers"]:
+        for key in ("neurons", "spikes", "synops"):
+            v = layer[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"layer {layer.get('name', '?')}: {key} = {v!r}, not a finite number >= 0")
 
 
 def cmd_deploy(a) -> dict:
@@ -489,6 +509,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("NEUROKIT_DEBUG"):
             raise
         print(f"neurokit: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # the file system refused (a full disk, a path that changed under the run)
+        if os.environ.get("NEUROKIT_DEBUG"):
+            raise
+        where = e.filename or "a file"
+        print(f"neurokit: error: {where}: {e.strerror or type(e).__name__}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         code = e.exit_code if isinstance(e, Interrupted) else 130

@@ -116,6 +116,22 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def check_writable(out: str | Path, folder: bool = False) -> None:
+    """Before any work: `out` can be written (a file, or with folder=True a folder): not a folder where a file
+    is expected (or the reverse), and its nearest existing ancestor a writable folder. One line if not."""
+    out = Path(out)
+    if out.exists() and out.is_dir() != folder:
+        raise FileFormatError(f"--out {out} is {'a file' if folder else 'a folder'}; pass "
+                              f"{'a folder' if folder else 'a file name'}")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FileFormatError(f"--out {out}: {parent} is a file, so nothing can be written under it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FileFormatError(f"--out {out}: {parent} is not writable")
+
+
 def check_not_an_input(out: str | Path, *inputs) -> None:
     """An output path that is one of the run's inputs would destroy it: one line, before anything runs."""
     from .errors import NeurokitError

@@ -332,9 +332,10 @@ def deploy(opt: DeployOptions) -> dict:
     fixed_pt simulation re-runs the first `verify_samples` of them and must agree with the engine on
     every spike, u and v (neurokit.verify); the report says so, or says why it could not check."""
     if opt.out:  # one run at a time per --out, and never over an input
-        from .io import check_not_an_input, run_lock
+        from .io import check_not_an_input, check_writable, run_lock
 
         check_not_an_input(opt.out, opt.model, opt.data, (opt.arch or "").split(":")[0] or None)
+        check_writable(opt.out, folder=True)
         with run_lock(opt.out):
             return _deploy(opt)
     return _deploy(opt)

@@ -77,3 +77,28 @@ def test_a_closed_stdout_pipe_is_not_a_traceback(tmp_path):
     err = p.stderr.read().decode()
     assert p.wait(timeout=300) == 141
     assert "Traceback" not in err
+
+
+def test_bad_output_paths_profiles_and_run_records_are_one_line(tmp_path, capsys):
+    import json
+
+    path, arch = _model(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    base = ["deploy", path, "--arch", arch, "--data", "digits", "--samples", 5, "--steps", 2, "--quiet"]
+    for extra, expected in ((["--out", a_file / "run"], "is a file, so nothing can be written under it"),
+                            (["--out", a_file], "is a file; pass a folder"),
+                            (["--profile", tmp_path, "--out", tmp_path / "r"], "is a folder, not a .toml")):
+        rc, err = _run(base + extra, capsys)
+        assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    rc, err = _run(["convert", path, "--arch", arch, "--data", "digits", "--out", a_file / "g.nir"], capsys)
+    assert rc == 2 and "nothing can be written under it" in err
+    for record, expected in (({"layers": "x", "steps": "a", "backend": 3}, "steps a positive integer"),
+                             ({"layers": [{"name": "l", "neurons": 4, "spikes": float("nan"), "synops": 1}],
+                               "steps": 4, "backend": "engine"}, "spikes = nan"),
+                             ({"layers": [{"name": "l", "neurons": 4, "spikes": -1, "synops": 1}], "steps": 4,
+                               "backend": "engine"}, "spikes = -1")):
+        run = tmp_path / "run.json"
+        run.write_text(json.dumps(record))
+        rc, err = _run(["report", run], capsys)
+        assert rc == 2 and expected in err, err
