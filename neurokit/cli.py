@@ -231,9 +231,9 @@ def cmd_convert(a) -> dict:
 
     from .targets import check_target, label, method_for
 
-    from .io import check_not_an_input, check_writable
+    from .io import arch_source, check_not_an_input, check_writable
 
-    check_not_an_input(a.out, a.model, a.data, (a.arch or "").split(":")[0] or None)
+    check_not_an_input(a.out, a.model, a.data, arch_source(a.arch))
     check_writable(a.out)
     method = method_for(a.target, a.method)
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)

@@ -213,6 +213,11 @@ def _load_trusted(path: Path):
         raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__})") from None
 
 
+def arch_source(spec: str | None) -> str | None:
+    """The file an --arch spec names (FILE.py:callable), or None for none or a module path."""
+    return spec.rsplit(":", 1)[0] if spec and ":" in spec and spec.rsplit(":", 1)[0].endswith(".py") else None
+
+
 def build_architecture(spec: str):
     """The torch module `spec` builds: "path/to/file.py:callable" or "package.module:callable", called with no
     arguments (a class or a factory function). This runs the named code: the caller's choice."""

@@ -332,9 +332,9 @@ def deploy(opt: DeployOptions) -> dict:
     fixed_pt simulation re-runs the first `verify_samples` of them and must agree with the engine on
     every spike, u and v (neurokit.verify); the report says so, or says why it could not check."""
     if opt.out:  # one run at a time per --out, and never over an input
-        from .io import check_not_an_input, check_writable, run_lock
+        from .io import arch_source, check_not_an_input, check_writable, run_lock
 
-        check_not_an_input(opt.out, opt.model, opt.data, (opt.arch or "").split(":")[0] or None)
+        check_not_an_input(opt.out, opt.model, opt.data, arch_source(opt.arch))
         check_writable(opt.out, folder=True)
         with run_lock(opt.out):
             return _deploy(opt)
@@ -356,8 +356,6 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock("load"):
         profile = load_profile(opt.profile)
         check_steps(opt.steps)
-        if opt.out and Path(opt.out).exists() and not Path(opt.out).is_dir():
-            raise FileFormatError(f"--out {opt.out} is a file; pass a folder")
         if opt.backend not in DEPLOY_BACKENDS:
             raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
         if opt.verify_samples < 0:

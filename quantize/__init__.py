@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from neurokit.arithmetic import SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SIGN_NAMES, arithmetic_of_profile, check_supported
+from neurokit.encoding import encoding_of
 from neurokit.network import INPUT, Population
 
 from .discretize import (Limits, input_scale, plan_scales, population_scale, projection_scale, quantize_input,
@@ -41,10 +42,9 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     with the float network's on more calibration samples (the engine, at the fewest steps the network
     needs) is kept, and the report says which and why.
     """
-    args = (net, profile, calibration, weight_bits, input_bits, headroom, integer_weights)
+    demands = rate_demand(net, np.asarray(calibration), max_rate(profile))  # float forward, once for every rule
+    args = (net, profile, calibration, weight_bits, input_bits, headroom, integer_weights, demands)
     models = {p.model for p in net.populations}
-    from neurokit.encoding import encoding_of
-
     if encoding_of(net) == "rate" or len(models) != 1 or not (integer_weights or next(iter(models)).plans_scales):
         return _quantize(*args, use_plan=False)
     rules = {"per population": dict(use_plan=False), "planned across layers": dict(use_plan=True)}
@@ -74,14 +74,13 @@ def agreement(net, qnet, calibration: np.ndarray, samples: int = 256) -> float:
 
 
 def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: int, headroom: float,
-              integer_weights: bool, use_plan: bool) -> tuple[QuantizedNet, dict]:
+              integer_weights: bool, demands: dict, use_plan: bool) -> tuple[QuantizedNet, dict]:
     if not 1 <= input_bits <= profile.synapse.graded_message_bits_max:
         raise ValueError(f"input bits must be in 1..{profile.synapse.graded_message_bits_max}, got {input_bits}")
     if headroom < 1:
         raise ValueError(f"headroom must be at least 1 threshold, got {headroom}")
     arith = arithmetic_of_profile(profile)
     check_supported(arith, f"profile {profile.name}")  # the loader refuses such profiles; a hand-made one too
-    from neurokit.encoding import encoding_of
     bits = net.per_projection(weight_bits, "weight_bits names")
 
     encoding = encoding_of(net)
@@ -90,18 +89,11 @@ def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: in
         q_in, signed, input_bits = 1.0, False, 1
     else:
         q_in, signed = input_scale(np.asarray(calibration), input_bits)
-    ideal = np.asarray(calibration, np.float64) * q_in
-    x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
-    # message units per activation unit each source sends, and its message bits (0: binary spikes)
-    sent = {INPUT: (1.0, 0) if rate else (q_in * 2.0 ** SDN_SPIKE_EXP, SDN_MESSAGE_BITS) if encoding == "delta"
-            else (q_in, input_bits)}
-    demands = rate_demand(net, np.asarray(calibration), max_rate(profile))
     plan = None
-    models = {p.model for p in net.populations}
     if use_plan:
         # projections without a weight exponent cannot be rescaled on their own: plan every scale, and the
         # input's, together (discretize.plan_scales)
-        (model,) = models
+        (model,) = {p.model for p in net.populations}
         conv_fixed = not Limits.from_profile(profile).conv_applies_weight_exp
         caps = {p.name: min(model.scale_caps(p, model.scaled_bias(net, p), Limits.from_profile(profile), headroom,
                                              demands[p.name]).values()) for p in net.populations}
@@ -110,9 +102,11 @@ def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: in
                            bias_shift=model.bias_shift,
                            fixed=lambda q: integer_weights or (q.kind == "conv" and conv_fixed))
         q_in = plan.input_scale
-        ideal = np.asarray(calibration, np.float64) * q_in
-        x_int = quantize_input(calibration, q_in, input_bits, signed)
-        sent[INPUT] = (q_in * 2.0 ** SDN_SPIKE_EXP if encoding == "delta" else q_in, sent[INPUT][1])
+    ideal = np.asarray(calibration, np.float64) * q_in
+    x_int = ideal if rate else quantize_input(calibration, q_in, input_bits, signed)
+    # message units per activation unit each source sends, and its message bits (0: binary spikes)
+    sent = {INPUT: (1.0, 0) if rate else (q_in * 2.0 ** SDN_SPIKE_EXP, SDN_MESSAGE_BITS) if encoding == "delta"
+            else (q_in, input_bits)}
     warnings = [w for w in [refractory_warning(profile)] if w]
     populations, projections, report_layers = {}, [], {}
     for pop in net.order("quantization"):

@@ -15,18 +15,19 @@ reading a (C, H, W) population get their columns permuted to Lava's flattening o
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
 from lava.utils.weightutils import SignMode
 
-from ...encoding import encoding_of
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
+from ...encoding import encoding_of
 from ...interrupts import shielded_children
-from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape, to_lava
-from ...network import INPUT, readout_of
-from ...network import check_pipelined, depths, windows_of
+from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape
+from ...network import INPUT, check_pipelined, depths, readout_of, windows_of
 from ..engine.stream import is_stream, readout_delay, run_extra_steps
 from .proc.process import InputSource, PotentialReader, SpikeCounter, StateRecorder
 
@@ -166,13 +167,27 @@ def run_batch(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, stock_l
     frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
     source, counters = build(net, fixed, frames, steps, stock_lif, hold, readers=readers)
     n = len(inputs) * (steps if hold is None else hold) // steps
+    with lava_runtime(source, run_cfg):
+        return _run_chunks(net, source, counters, readers, n, steps, run_cfg, progress, chunk)
+
+
+@contextlib.contextmanager
+def lava_runtime(source, run_cfg):
+    """Lava's runtime for the network `source` belongs to, started with its processes shielded from SIGINT
+    and SIGTERM (neurokit.interrupts), and stopped on the way out, whatever happened."""
     with shielded_children() as started:
         try:
             source.create_runtime(run_cfg=run_cfg)  # Lava's processes start here, ignoring SIGINT / SIGTERM
             started()
-            return _run_chunks(net, source, counters, readers, n, steps, run_cfg, progress, chunk)
+            yield
         finally:
             source.stop()
+
+
+def record_shifts(net) -> dict:
+    """Steps by which each population's windows start late in a recorded run: its depth under pipelined
+    windows; none for synchronous windows or a stream (recorded on the stream's own timeline)."""
+    return depths(net) if not is_stream(net) and windows_of(net) == "pipelined" else {}
 
 
 def _run_chunks(net, source, counters, readers, n: int, steps: int, run_cfg, progress, chunk: int):
@@ -206,20 +221,21 @@ def record_states(net, inputs: np.ndarray, steps: int, fixed: bool, run_cfg, hol
         frames = input_frames(net, inputs, padding(net, steps if hold is None else hold))
         source, _ = build(net, fixed, frames, steps, hold=hold, record_dir=tmp)
         n = len(inputs) * (steps if hold is None else hold) // steps
-        with shielded_children() as started:
-            try:
-                source.create_runtime(run_cfg=run_cfg)
-                started()
-                source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
-            finally:
-                source.stop()
-        # pipelined windows: population at depth d holds sample k in steps kT + d ..; a stream: as recorded
-        shift = depths(net) if not is_stream(net) and windows_of(net) == "pipelined" else {}
-        out = []
-        for i, pop in enumerate(net.populations):
-            d = shift.get(pop.name, 0)
-            with np.load(f"{tmp}/layer{i}.npz") as f:
-                out.append({k: _to_torch_layout(f[k][d:d + n * steps], pop.shape, n, steps) for k in ("s", "u", "v")})
+        with lava_runtime(source, run_cfg):
+            source.run(condition=RunSteps(num_steps=n * steps + extra_steps(net)), run_cfg=run_cfg)
+        return read_records(tmp, net, n, steps)
+
+
+def read_records(folder: str, net, n: int, steps: int) -> list[dict]:
+    """The StateRecorder files folder/layer{i}.npz of net.populations as {"s", "u", "v"}: (n, steps, *shape)
+    each in torch layout, each population's sample windows (pipelined: from its depth on; a stream: as
+    recorded)."""
+    shift = record_shifts(net)
+    out = []
+    for i, pop in enumerate(net.populations):
+        d = shift.get(pop.name, 0)
+        with np.load(f"{folder}/layer{i}.npz") as f:
+            out.append({k: _to_torch_layout(f[k][d:d + n * steps], pop.shape, n, steps) for k in ("s", "u", "v")})
     return out
 
 

@@ -11,9 +11,9 @@ import numpy as np
 from lava.lib.dl.netx import hdf5
 from lava.magma.core.run_conditions import RunSteps
 
-from ...interrupts import shielded_children
 from ...layout import from_lava, to_lava
-from ..engine.stream import readout_delay, run_extra_steps
+from ..engine.stream import is_stream, readout_delay
+from .network import extra_steps, lava_runtime, padding, read_records
 from .proc.process import InputSource, PotentialReader, StateRecorder
 
 
@@ -53,13 +53,10 @@ def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: b
     order) {"s", "u", "v"}: (N, steps, *shape) torch layout, each population's sample windows (pipelined:
     shifted by its depth), "scores": a sigma-delta output's raw act at each read step (N, *shape), else
     None}; records only with record=True."""
-    from ...network import depths, windows_of
-    from ..engine.stream import is_stream
-
     n = len(frames)
     stream = is_stream(qnet)
-    extra = run_extra_steps(qnet) if stream else max(depths(qnet).values())
-    pad = -(-extra // steps)
+    extra = extra_steps(qnet)
+    pad = padding(qnet, steps)
     network, blocks, entry, _ = netx_network(path, qnet, steps)
     if len(entry.shape) == 1:  # a dense first layer reads the input flattened in torch's order
         frames = np.asarray(frames).reshape(len(frames), -1)
@@ -78,27 +75,10 @@ def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: b
                 u_var, v_var = (getattr(block.neuron, name) for name in pop.model.state_vars)
                 recorder.u_ref.connect_var(u_var)
                 recorder.v_ref.connect_var(v_var)
-        with shielded_children() as started:
-            try:
-                source.create_runtime(run_cfg=run_cfg)
-                started()
-                source.run(condition=RunSteps(num_steps=n * steps + extra), run_cfg=run_cfg)
-                scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()]) if reader else None
-            finally:
-                source.stop()
+        with lava_runtime(source, run_cfg):
+            source.run(condition=RunSteps(num_steps=n * steps + extra), run_cfg=run_cfg)
+            scores = np.stack([from_lava(s, out.shape) for s in reader.scores.get()]) if reader else None
         result = {"scores": scores}
         if record:
-            shift = depths(qnet) if not stream and windows_of(qnet) == "pipelined" else {}
-            records = []
-            for i, pop in enumerate(qnet.populations):
-                d = shift.get(pop.name, 0)
-                with np.load(f"{tmp}/layer{i}.npz") as f:
-                    records.append({k: _torch_layout(f[k][d:d + n * steps], pop.shape, n, steps) for k in ("s", "u", "v")})
-            result["records"] = records
+            result["records"] = read_records(tmp, qnet, n, steps)
     return result
-
-
-def _torch_layout(a: np.ndarray, shape: tuple, n: int, steps: int) -> np.ndarray:
-    if len(shape) == 3:
-        a = a.transpose(0, 3, 2, 1)
-    return np.ascontiguousarray(a.reshape((n, steps) + tuple(shape)))
