@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test test-engine-long clean
+.PHONY: setup demo test test-interop test-engine-long clean
 
 setup:
 	@scripts/setup-venv.sh
@@ -13,6 +13,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# NIR graphs exported by sinabs and SpikingJelly (each in its own venv: .venv-sinabs, .venv-spikingjelly, made
+# by scripts/setup-interop.sh) against neurokit's import; snnTorch and Norse run in the default `make test`
+test-interop: setup
+	scripts/setup-interop.sh
+	$(PY) -m pytest -q -m interop tests/test_interop.py
 
 # 1,000 random networks per strategy (chains and DAGs; DAGs with summed projections), Lava fixed_pt against the
 # engine at every step (about 56 minutes on 2 cores)

@@ -60,6 +60,12 @@ class Arithmetic:
         """2**23 - 1: the largest value of v (and of u after its wrap)."""
         return self.state_limit - 1
 
+    @property
+    def max_vth(self) -> int:
+        """The largest threshold Lava's LIF holds (vth: 17 bits; lava/proc/lif/process.py): the threshold of a
+        population that must not fire. v saturates at state_max, 2**threshold_shift - 1 above vth << shift."""
+        return (1 << (self.state_bits - 1 - self.threshold_shift)) - 1
+
     def threshold_raw(self, vth: int) -> int:
         """vth << 6: the v a neuron must exceed to spike."""
         return int(vth) << self.threshold_shift

@@ -98,10 +98,26 @@ def _add_quantization(p: argparse.ArgumentParser) -> None:
                         "layers with small weights (the report shows the bits each layer gets)")
 
 
+def _add_dialect(p: argparse.ArgumentParser) -> None:
+    from .dialects import DIALECTS, RESETS
+
+    p.add_argument("--dialect", choices=tuple(DIALECTS), default=None,
+                   help="the rules a NIR graph from another framework is read with (frameworks step the same graph "
+                        "differently; no exporter writes which it is): " + ", ".join(DIALECTS)
+                        + " (default: what the graph's metadata names; neurokit's own graphs need none)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="the time step the graph's time constants were trained with, in the units of its tau "
+                        "(default: the dialect's: snntorch 1e-4, norse 1e-3, spikingjelly 1e-4, sinabs 1)")
+    p.add_argument("--reset", choices=RESETS, default=None,
+                   help="override the dialect's reset rule (NIR has no reset-mode field; snnTorch's zero-reset "
+                        "Leaky needs --reset zero)")
+
+
 def _add_run(p: argparse.ArgumentParser, backends: tuple[str, ...], default: str) -> None:
     p.add_argument("--backend", choices=backends, default=default, help=f"simulator or hardware (default: {default})")
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
-    p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time steps per sample, T (default: a sequence's length for (N, T, ...) data, else 64)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test samples to measure float and fixed-point accuracy on with the engine backend "
                         "(default: 200 with --search-bits, else no measurement)")
     p.add_argument("--steps", type=int, default=32, help="time steps per sample for those runs (default: 32)")
+    _add_dialect(p)
     _add_profile(p)
     _add_common(p)
 
@@ -157,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=100,
                    help="training samples for converting a .pt model (default: 100)")
     _add_model(p)
+    _add_dialect(p)
     _add_profile(p)
     _add_common(p)
 
@@ -169,7 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None,
                    help="engine and float backends: 'cpu' or a torch device such as 'cuda' (default: a GPU if present)")
     _add_run(p, BACKENDS, "engine")
+    _add_dialect(p)
     _add_common(p)
+
+    p = sub.add_parser("import", help="a NIR graph from snnTorch, Norse, sinabs, SpikingJelly, lava-dl -> neurokit's graph",
+                       description="Read a NIR graph another framework exported, under that framework's rules "
+                                   "(--dialect), and write it as neurokit's graph: every neuron as Loihi's CUBA "
+                                   "compartment with the decays, gains and reset the rules give, for inspection. "
+                                   "Every other command reads foreign graphs directly with the same options.")
+    p.add_argument("graph", help="NIR file exported by a framework (e.g. snntorch.export_nir.export_to_nir, "
+                                 "norse.torch.to_nir)")
+    p.add_argument("--out", required=True, help="NIR file to write (neurokit's graph)")
+    _add_dialect(p)
+    _add_common(p, data=False)
 
     p = sub.add_parser("verify", help="run Lava fixed_pt and the engine on the same inputs; report any difference",
                        description="Compare every population's spikes, u and v at every step between Lava's "
@@ -267,7 +297,7 @@ def cmd_quantize(a) -> dict:
     check_not_an_input(a.out, a.graph, a.data)
     check_writable(a.out)
     profile = load_profile(a.profile)
-    net = load_network(a.graph)
+    net = load_network(a.graph, a.dialect, a.dt, a.reset)
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     check_inputs(net, calib)
@@ -324,29 +354,56 @@ def cmd_fit(a) -> dict:
     else:
         from .pipeline import load_network
 
-        net = load_network(a.model)
+        net = load_network(a.model, a.dialect, a.dt, a.reset)
     return {"model": a.model, **fit_network(net, profile, a.weight_bits).to_dict()}
 
 
 def cmd_run(a) -> dict:
     from .backends import check_inputs
+    from .backends.base import is_sequence
     from .data import load_dataset
     from .io import atomic_write, check_not_an_input, check_writable
     from .pipeline import check_steps, load_network, run_network, summarize_run, take
 
-    check_steps(a.steps)
+    if a.steps is not None:
+        check_steps(a.steps)
     if a.out:
         check_not_an_input(a.out, a.network, a.data)
         check_writable(a.out)
-    net = load_network(a.network)
+    net = load_network(a.network, a.dialect, a.dt, a.reset)
     data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
-    check_inputs(net, x)
-    trace = run_network(net, a.backend, x, a.steps, not a.quiet, device=a.device)
+    x = check_inputs(net, x)
+    steps = a.steps if a.steps is not None else (x.shape[1] if is_sequence(net, x) else 64)
+    trace = run_network(net, a.backend, x, steps, not a.quiet, device=a.device)
     record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y)}
     if a.out:
         atomic_write(a.out, lambda p: Path(p).write_text(to_json(record) + "\n"))
     return record
+
+
+def cmd_import(a) -> dict:
+    from .io import check_not_an_input, check_writable, read_nir, write_nir
+    from .lower import from_nir, to_nir
+
+    check_not_an_input(a.out, a.graph)
+    check_writable(a.out)
+    net = from_nir(read_nir(a.graph), a.dialect, a.dt, a.reset)
+    if "dialect" not in net.metadata:
+        raise ValueError(f"{a.graph} is neurokit's own graph (or a plain IF graph NIR reads without rules); there is "
+                         "nothing to import: pass it to the other commands as it is, or name its --dialect")
+    write_nir(to_nir(net), a.out)
+    return {"graph": a.graph, "out": a.out, "rules": net.metadata["dialect"], "notes": net.metadata["import_notes"],
+            "input_shape": list(net.input_shape), "output": net.output, "readout": net.metadata["readout"],
+            "populations": [imported_population(net, p) for p in net.populations]}
+
+
+def imported_population(net, p) -> dict:
+    n = p.neuron
+    return {"name": p.name, "shape": list(p.shape), "inputs": [q.source for q in net.incoming(p.name)],
+            "recurrent": [q.source for q in net.incoming(p.name) if q.name in net.back_edges()],
+            "du": n.du, "dv": n.dv, "tau_steps": n.tau, "reset": n.reset if n.fires else "none (no spikes)",
+            "reset_amount": n.reset_amount, "threshold": ">=" if n.threshold_ge else ">"}
 
 
 def cmd_verify(a) -> dict:
@@ -435,7 +492,8 @@ def cmd_deploy(a) -> dict:
         progress=not a.quiet))
 
 
-COMMANDS = {"convert": cmd_convert, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run, "verify": cmd_verify,
+COMMANDS = {"convert": cmd_convert, "import": cmd_import, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run,
+            "verify": cmd_verify,
             "report": cmd_report, "export": cmd_export, "deploy": cmd_deploy}
 EXIT_DOES_NOT_FIT = 1
 EXIT_MISMATCH = 1
@@ -470,7 +528,27 @@ def render(command: str, result: dict) -> str:
                           f"({result['wall_s']:.1f} s)"] + text_table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
     if command == "verify":
         return render_verify(result)
+    if command == "import":
+        return render_import(result)
     return json.dumps(result, indent=2)
+
+
+def render_import(result: dict) -> str:
+    from .tables import text_table
+
+    r = result["rules"]
+    tau = lambda t: "-" if t is None else f"{t:.4g}"  # noqa: E731
+    rows = [[p["name"], "x".join(map(str, p["shape"])), ", ".join(p["inputs"]), tau((p["tau_steps"] or {}).get("u")),
+             tau((p["tau_steps"] or {}).get("v")), f"{p['du']:.4g}", f"{p['dv']:.4g}", p["reset"], p["threshold"]]
+            for p in result["populations"]]
+    lines = [f"wrote {result['out']}: {result['graph']} read as {r['framework']} (dialect {r['dialect']}, checked "
+             f"against {r['checked_against']}; dt = {r['dt']:g}, reset {r['reset']}, spike when v {r['threshold']})"]
+    lines += text_table(["population", "shape", "inputs", "tau_u (steps)", "tau_v (steps)", "du", "dv", "reset",
+                         "spike"], rows)
+    lines += [f"note: {n}" for n in result["notes"]]
+    lines.append(f"output: {result['output']}, read by its {result['readout']}; each layer answers one step after its "
+                 "input (Loihi's synaptic delay): the engine reports spikes on the framework's steps")
+    return "\n".join(lines)
 
 
 def render_verify(result: dict) -> str:

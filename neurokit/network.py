@@ -149,12 +149,33 @@ class Network:
                     return found
         return None
 
-    def order(self, what: str = "this stage") -> list[Population]:
+    def back_edges(self) -> set[str]:
+        """Names of the projections that close a cycle: into a population still open on a depth-first walk
+        from the input (a population feeding itself or one it is fed by). Empty for feed-forward graphs."""
+        back, state = set(), {}
+
+        def visit(n):
+            state[n] = 1
+            for q in self.outgoing(n):
+                if state.get(q.target) == 1:
+                    back.add(q.name)
+                elif q.target not in state:
+                    visit(q.target)
+            state[n] = 2
+
+        for start in [INPUT] + [p.name for p in self.populations]:
+            if start not in state:
+                visit(start)
+        return back
+
+    def order(self, what: str = "this stage", cycles: bool = False) -> list[Population]:
         """Populations in topological order (each after every population that projects into it), ties in
-        the network's own order. A recurrent graph is an error naming its cycle: `what` cannot run it."""
+        the network's own order. A recurrent graph is an error naming its cycle: `what` cannot run it;
+        with cycles=True the projections that close a cycle (back_edges) are left out of the order."""
+        skip = self.back_edges() if cycles else set()
         indeg = {p.name: 0 for p in self.populations}
         for q in self.projections:
-            if q.source != INPUT:
+            if q.source != INPUT and q.name not in skip:
                 indeg[q.target] += 1
         ready = deque(p.name for p in self.populations if indeg[p.name] == 0)
         out = []
@@ -162,6 +183,8 @@ class Network:
             n = ready.popleft()
             out.append(self.population(n))
             for q in self.outgoing(n):
+                if q.name in skip:
+                    continue
                 indeg[q.target] -= 1
                 if indeg[q.target] == 0:
                     ready.append(q.target)
@@ -216,9 +239,9 @@ class Network:
                 raise GraphError(f"projection '{q.name}' targets the network's input; only populations receive")
             if q.kind not in SYNAPSE_KINDS:
                 raise GraphError(f"projection '{q.name}' has kind {q.kind!r}; neurokit knows {', '.join(SYNAPSE_KINDS)}")
-            if q.delay != 1:
-                raise GraphError(f"projection '{q.name}' has a delay of {q.delay} steps; Lava's Dense and Conv "
-                                 "deliver after exactly 1 step, the only delay neurokit runs")
+            if not isinstance(q.delay, (int, np.integer)) or q.delay < 1:
+                raise GraphError(f"projection '{q.name}' has a delay of {q.delay!r} steps; a synapse delivers after a "
+                                 "whole number of steps, at least 1 (Lava's Dense and Conv: exactly 1)")
             src = self.source_shape(q.source)
             if tuple(src) != tuple(q.in_shape):
                 raise GraphError(f"projection '{q.name}' expects a {tuple(q.in_shape)} input but its source "
@@ -270,11 +293,13 @@ def windows_of(net) -> str:
 
 
 def depths(net, shortest: bool = False) -> dict:
-    """Synaptic delays from the input to each population along its longest (or shortest) path."""
+    """Synaptic delays from the input to each population along its longest (or shortest) path, the
+    projections that close a cycle left out (Network.back_edges)."""
     pick = min if shortest else max
+    back = net.back_edges()
     d = {INPUT: 0}
-    for pop in net.order("depths"):
-        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name))
+    for pop in net.order("depths", cycles=True):
+        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name) if q.name not in back)
     return d
 
 
@@ -282,6 +307,13 @@ def check_pipelined(net) -> dict:
     """Depth per population of a network with pipelined windows; every path into a population must be equally
     long, or one of them would deliver its spikes into the wrong window."""
     longest, shortest = depths(net), depths(net, shortest=True)
+    back = net.back_edges()
+    for q in net.projections:
+        if q.name in back and longest[q.source] + q.delay != longest[q.target] + 1:
+            raise UnsupportedModelError(f"projection {q.name} closes a cycle from {q.source} (depth "
+                                        f"{longest[q.source]}) to {q.target} (depth {longest[q.target]}) with a delay "
+                                        f"of {q.delay}: pipelined windows need a recurrent projection to arrive one "
+                                        "window step later (a population feeding itself, or one at its own depth)")
     for p in net.populations:
         if longest[p.name] != shortest[p.name]:
             raise UnsupportedModelError(f"population {p.name} is reached by paths of {shortest[p.name]} and "

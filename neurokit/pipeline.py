@@ -70,9 +70,9 @@ def check_steps(steps: int) -> int:
     return steps
 
 
-def load_network(path: str | Path):
+def load_network(path: str | Path, dialect: str | None = None, dt: float | None = None, reset: str | None = None):
     """A neurokit quantized network (QuantizedNet) from a quantized NIR file or a netx HDF5 file, or any
-    supported NIR graph (a float Network)."""
+    supported NIR graph (a float Network; a foreign one read under `dialect`, neurokit.dialects)."""
     from quantize.qnet import from_nir as quantized_from_nir
 
     from .io import read_nir
@@ -84,8 +84,11 @@ def load_network(path: str | Path):
         return read_netx(path)
     graph = read_nir(path)
     if isinstance(graph.metadata, dict) and "neurokit_quantized" in graph.metadata:
+        if dialect is not None:
+            raise NeurokitError(f"--dialect {dialect}: {path} is a quantized neurokit file, which states its own rules; "
+                                "drop --dialect")
         return quantized_from_nir(graph)
-    return from_nir(graph)
+    return from_nir(graph, dialect, dt, reset)
 
 
 # ---- stages ------------------------------------------------------------------------------------------
@@ -231,8 +234,12 @@ def run_network(net, backend: str, x: np.ndarray, steps: int, show_progress: boo
     if device is not None and backend not in ("engine", "float"):
         raise NeurokitError(f"--device applies to the engine and float backends, not '{backend}'")
     runner = get_backend(backend, **({"device": device} if device is not None else {}))
-    net.order(f"the {backend} backend")  # a structure the backend cannot run fails before the progress bar
-    check_latency(net, steps)
+    # a structure the backend cannot run fails before the progress bar
+    if hasattr(runner, "prepare"):
+        net = runner.prepare(net)  # the engine: recurrent graphs too
+    else:
+        net.order(f"the {backend} backend")
+    check_latency(getattr(net, "net", net), steps)
     with progress_bar(len(x), f"{backend} T={steps}", show_progress) as update:
         return runner.run(net, x, steps, progress=update)
 

@@ -19,7 +19,7 @@ from neurokit.network import INPUT, Population
 
 from .discretize import (Limits, input_scale, plan_scales, population_scale, projection_scale, quantize_input,
                          quantize_weights)
-from .headroom import max_rate, rate_demand, refractory_warning, warnings_for
+from .headroom import max_rate, rate_demand, refractory_warning, simulated_demand, warnings_for
 from .qnet import QProjection, QuantizedNet, load_quantized, save_quantized
 
 __all__ = ["quantize", "QuantizedNet", "QProjection", "save_quantized", "load_quantized"]
@@ -42,11 +42,24 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
     with the float network's on more calibration samples (the engine, at the fewest steps the network
     needs) is kept, and the report says which and why.
     """
-    demands = rate_demand(net, np.asarray(calibration), max_rate(profile))  # float forward, once for every rule
+    from neurokit.backends.base import check_inputs, is_sequence
+
+    calibration = check_inputs(net, np.asarray(calibration))
+    if "dialect" in net.metadata or net.back_edges() or is_sequence(net, calibration):
+        # leaky, recurrent or sequence-driven: what the neurons see comes from simulating them
+        demands = simulated_demand(net, calibration, max_rate(profile))
+    else:
+        demands = rate_demand(net, calibration, max_rate(profile))  # float forward, once for every rule
+    if is_sequence(net, calibration):
+        demands["_sequences"] = calibration
+        calibration = calibration.reshape((-1,) + tuple(net.input_shape))  # the frames the input sends
     args = (net, profile, calibration, weight_bits, input_bits, headroom, integer_weights, demands)
     models = {p.model for p in net.populations}
     if encoding_of(net) == "rate" or len(models) != 1 or not (integer_weights or next(iter(models)).plans_scales):
-        return _quantize(*args, use_plan=False)
+        qnet, report = _quantize(*args, use_plan=False)
+        if "dialect" in net.metadata:
+            report["fidelity"] = spike_fidelity(net, qnet, demands.get("_sequences", calibration))
+        return qnet, report
     rules = {"per population": dict(use_plan=False), "planned across layers": dict(use_plan=True)}
     candidates = {name: _quantize(*args, **kw) for name, kw in rules.items()}
     scores = {name: agreement(net, q, calibration) for name, (q, _) in candidates.items()}
@@ -71,6 +84,29 @@ def agreement(net, qnet, calibration: np.ndarray, samples: int = 256) -> float:
         want = Engine("float", device="cpu").run(net, x, steps)
         got = Engine("fixed", device="cpu").run(qnet, x, steps)
     return float(np.mean(got.predictions() == want.predictions()))
+
+
+def spike_fidelity(net, qnet, calibration: np.ndarray, samples: int = 64) -> dict:
+    """How far Loihi's fixed point strays from the float network on calibration data: the fraction of spike
+    bits (every population, every step) and of output spike counts that agree. The bound an imported graph's
+    fixed-point run is checked against."""
+    import warnings
+
+    from neurokit.backends.base import is_sequence
+    from neurokit.backends.engine import Engine
+
+    x = np.asarray(calibration)[:samples]
+    steps = None if is_sequence(net, x) else 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = Engine("float", device="cpu").record(net, x, steps)
+        got = Engine("fixed", device="cpu").record(qnet, x, steps)
+    bits = np.concatenate([(a.spikes != 0).ravel() == (b.spikes != 0).ravel() for a, b in zip(want, got)])
+    out = [i for i, p in enumerate(net.populations) if p.name == net.output][0]
+    counts = (want[out].spikes != 0).sum(1) == (got[out].spikes != 0).sum(1)
+    return {"spike_agreement": float(np.mean(bits)), "output_count_agreement": float(np.mean(counts)),
+            "samples": int(len(x)), "steps": int(want[0].spikes.shape[1]),
+            "measured_on": "calibration data, engine float vs fixed point"}
 
 
 def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: int, headroom: float,
@@ -109,7 +145,12 @@ def _quantize(net, profile, calibration: np.ndarray, weight_bits, input_bits: in
             else (q_in, input_bits)}
     warnings = [w for w in [refractory_warning(profile)] if w]
     populations, projections, report_layers = {}, [], {}
-    for pop in net.order("quantization"):
+    back = net.back_edges()
+    for q in net.projections:  # a recurrent projection's source is quantized after it: its message format now
+        if q.name in back:
+            src = net.population(q.source)
+            sent[src.name] = (src.model.message_scale(src.neuron), src.model.graded_output_bits)
+    for pop in net.order("quantization", cycles=True):
         model = pop.model
         incoming = net.incoming(pop.name)
         lims = [Limits.from_profile(profile, bits[q.name]) for q in incoming]

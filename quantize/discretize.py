@@ -307,6 +307,23 @@ def quantize_decay(decay: float, lim: Limits, offset: int) -> int:
     return int(np.clip(round(decay * lim.decay_unity) - offset, 0, lim.decay_unity - 1))
 
 
+def decay_error(name: str, what: str, decay: float, integer: int, lim: Limits, offset: int) -> dict:
+    """What the 12-bit decay realizes against what was asked: the factor per step and the time constant in
+    steps (1 / decay). A leak the format rounds away, or a partial decay it rounds to a full one, is refused."""
+    unity = lim.decay_unity
+    realized = (integer + offset) / unity
+    if 0 < decay < 1 and offset == 0 and round(decay * unity) == 0:
+        raise ValueError(f"population {name}: {what} = {decay:.3g} per step (tau = {1 / decay:.4g} steps) rounds to "
+                         f"no leak in Lava's 12-bit decay; use a time constant under {2 * unity:g} steps (check dt)")
+    if 0 < decay < 1 and integer + offset >= unity:
+        raise ValueError(f"population {name}: {what} = {decay:.6g} per step rounds to a full decay (the state lasts one "
+                         "step) in Lava's 12-bit decay; use a longer time constant (or a smaller dt)")
+    tau = (lambda d: None if d <= 0 else 1.0 / d)  # noqa: E731
+    return {"requested": float(decay), "realized": float(realized), "integer": int(integer),
+            "tau_requested_steps": tau(decay), "tau_realized_steps": tau(realized),
+            "relative_error": None if decay <= 0 else float(abs(realized - decay) / decay)}
+
+
 def phase_decay(in_base: float) -> int:
     """A phase population's accumulator decay D (u <- trunc(u * D / 4096)) for an input code of base in_base."""
     return int(min(4096, max(1, round(4096.0 / float(in_base)))))

@@ -51,6 +51,29 @@ def rate_demand(net, calibration: np.ndarray, rate_cap: float, batch: int = 64) 
     return stats
 
 
+def simulated_demand(net, calibration: np.ndarray, rate_cap: float, samples: int = 64, steps: int = 32) -> dict:
+    """rate_demand's statistics from simulating the float network (engine, float) on calibration data: what
+    leaky, recurrent and sequence-driven populations see, which no rate model gives. Per population, in
+    thresholds: u (the current, a_in and its decay) and u + bias per step."""
+    import warnings
+
+    from neurokit.backends.base import is_sequence
+    from neurokit.backends.engine import Engine
+
+    x = np.asarray(calibration)[:samples]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = Engine("float", device="cpu").record(net, x, None if is_sequence(net, x) else steps)
+    stats = {}
+    for pop, rec in zip(net.populations, records):
+        u = rec.u.reshape(rec.u.shape[:2] + (-1,))
+        d = u + np.asarray(pop.neuron.bias, np.float64).reshape(1, 1, -1)
+        # a simulated neuron spikes at most once per step by construction: no rate to saturate
+        stats[pop.name] = dict(demand_max=float(d.max()), demand_min=float(d.min()), saturated=0, count=int(d.size),
+                               u_max=float(np.abs(u).max(initial=0.0)))
+    return stats
+
+
 def graded_u_peak(projections, x_int: np.ndarray, arith, batch: int = 64) -> float:
     """Largest |u| (raw units) the graded network input gives through `projections` on the calibration
     inputs: sum of the integer synaptic sums, each shifted by its weight exponent and the activation shift."""

@@ -51,10 +51,33 @@ def check_inputs(net, x: np.ndarray) -> np.ndarray:
     from ..errors import InputShapeError
 
     x = np.asarray(x)
-    if x.ndim < 1 or tuple(x.shape[1:]) != tuple(net.input_shape):
-        raise InputShapeError(f"inputs of shape {tuple(x.shape[1:])} do not match the network input "
-                              f"{tuple(net.input_shape)}; pass an array (N, {', '.join(map(str, net.input_shape))})")
-    return x
+    shape = tuple(net.input_shape)
+    nir_shape = tuple(net.metadata.get("nir_input_shape", ()))
+    if nir_shape and x.ndim >= 1 + len(nir_shape) and tuple(x.shape[x.ndim - len(nir_shape):]) == nir_shape:
+        x = x.reshape(x.shape[:x.ndim - len(nir_shape)] + shape)  # (C, L) samples for a (C, 1, L) Conv1d input
+    if x.ndim >= 1 and tuple(x.shape[1:]) == shape:
+        return x
+    if x.ndim >= 2 and tuple(x.shape[2:]) == shape:
+        if x.shape[1] < 1:
+            raise InputShapeError("the input sequences have 0 steps; pass (N, T, ...) with T >= 1")
+        return x
+    raise InputShapeError(f"inputs of shape {tuple(x.shape[1:])} do not match the network input {shape}; pass an "
+                          f"array (N, {', '.join(map(str, shape))}), or (N, T, {', '.join(map(str, shape))}) for "
+                          "sequences")
+
+
+def is_sequence(net, x: np.ndarray) -> bool:
+    """Whether x (checked by check_inputs) holds a sequence per sample (N, T, *input) rather than one input
+    the network holds for every step."""
+    return np.ndim(x) == len(net.input_shape) + 2
+
+
+def sequence_steps(x: np.ndarray, steps: int) -> np.ndarray:
+    """The first `steps` frames of each sequence (N, T, ...), zeros after its end."""
+    if x.shape[1] >= steps:
+        return x[:, :steps]
+    pad = np.zeros((x.shape[0], steps - x.shape[1]) + x.shape[2:], x.dtype)
+    return np.concatenate([x, pad], axis=1)
 
 
 # ---- rules every backend applies the same way ------------------------------------------------------------

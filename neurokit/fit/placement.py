@@ -169,7 +169,7 @@ class _Placement:
     def __init__(self, net, profile, weight_bits):
         self.lim = CoreLimits.from_profile(profile)
         bits = projection_weight_bits(net, profile, weight_bits)
-        self.order = net.order("fit")
+        self.order = net.order("fit", cycles=True)
         self.names = [p.name for p in self.order]
         self.mappings = {p.name: PopulationMapping(p.name, [mapping_for(q, bits[q.name], self.lim)
                                                             for q in net.incoming(p.name)])
@@ -184,7 +184,7 @@ class _Placement:
 
     def consumers(self, name: str) -> list:
         """(reader mapping, its fit, projection index) for every projection out of `name`."""
-        return [(self.mappings[r], self.fits[r], i) for r, i in self.readers[name]]
+        return [(self.mappings[r], self.fits[r], i) for r, i in self.readers[name] if r in self.fits]
 
 
 def fit_network(net, profile, weight_bits: int | dict | None = None) -> FitResult:
@@ -208,6 +208,12 @@ def fit_network(net, profile, weight_bits: int | dict | None = None) -> FitResul
             if recut is None or recut.problem is not None:
                 break
             plan.fits[nm.name] = recut
+            plan.fits[name] = place(name)
+    # a recurrent projection's reader was placed after its source: place such sources again, now that every
+    # reader's cut is known, so their output axons count it
+    back = {q.source for q in net.projections if q.name in net.back_edges()}
+    for name in plan.names:
+        if name in back:
             plan.fits[name] = place(name)
     fits = [plan.fits[p.name] for p in net.populations]
     cores = sum(f.cores for f in fits)

@@ -41,6 +41,18 @@ class Cuba:
     reset: str = "subtract"
     du: float = 1.0  # u <- u (1 - du) + a_in: 1 means u holds only this step's input
     dv: float = 0.0  # v <- v (1 - dv) + u + bias: 0 means no leak
+    # what foreign graphs need (neurokit.dialects); the defaults are Lava's LIF
+    reset_amount: float = 1.0  # thresholds a subtracting reset removes
+    fires: bool = True  # False: a leaky integrator (NIR LI, I), read by its potential
+    threshold_ge: bool = False  # spike at v >= threshold (SpikingJelly, sinabs) instead of v > threshold
+    u_bias: np.ndarray | None = None  # added to u every step (a synapse's bias into a decaying current)
+    tau: dict | None = None  # the time constants asked for, in steps ({"u": .., "v": ..}; None: no leak)
+
+    @property
+    def lava_compartment(self) -> bool:
+        """Whether Lava's LIF arithmetic computes this population as it stands (no foreign extras)."""
+        return (self.fires and not self.threshold_ge and self.reset_amount == 1.0
+                and (self.u_bias is None or not np.any(self.u_bias)))
 
 
 @dataclasses.dataclass
@@ -55,6 +67,8 @@ class QCuba:
     dv: int
     v_init: np.ndarray  # int32, raw v units
     reset: str
+    reset_raw: int | None = None  # raw v a subtracting reset removes (None: the threshold, vth << 6)
+    fires: bool = True  # False: the threshold is out of reach (a leaky integrator read by its potential)
 
 
 def check_reset(name: str, mode) -> str:
@@ -77,9 +91,38 @@ class CubaModel(ThresholdScale):
 
     # ---- files ----------------------------------------------------------------------------------------
     def matches_nir(self, node) -> bool:
-        return isinstance(node, nir.IF) and str((node.metadata or {}).get(NEURON_KEY, "if")) == "if"
+        neuron = str((node.metadata or {}).get(NEURON_KEY, "if"))
+        return (isinstance(node, nir.IF) and neuron == "if") or (isinstance(node, nir.CubaLIF) and neuron == "cuba")
 
-    def from_nir(self, name: str, node: nir.IF, shape: tuple):
+    def from_nir(self, name: str, node, shape: tuple):
+        if isinstance(node, nir.CubaLIF):
+            return self._from_cuba_node(name, node, shape)
+        return self._from_if_node(name, node, shape)
+
+    def _from_cuba_node(self, name: str, node: nir.CubaLIF, shape: tuple):
+        """neurokit's own leaky CUBA population (what `neurokit import` writes): the exact parameters in the
+        node's metadata; its NIR fields (tau_syn = 1 / du, tau_mem = 1 / dv steps, threshold 1) for other
+        readers."""
+        m = node.metadata
+        try:
+            tau = {k: (None if not np.isfinite(float(m[f"tau_{k}"])) else float(m[f"tau_{k}"])) for k in ("u", "v")}
+            du, dv = float(m["du"]), float(m["dv"])
+            params = Cuba(bias=broadcast(name, "metadata bias", m["bias"], shape),
+                          v_init=broadcast(name, f"metadata {V_INIT_KEY}", m[V_INIT_KEY], shape),
+                          reset=check_reset(name, m[RESET_KEY]), du=du, dv=dv,
+                          reset_amount=float(m["reset_amount"]), fires=bool(int(m["fires"])),
+                          threshold_ge=bool(int(m["threshold_ge"])),
+                          u_bias=broadcast(name, "metadata u_bias", m["u_bias"], shape), tau=tau)
+        except KeyError as e:
+            raise UnsupportedModelError(f"NIR neuron '{name}' (neurokit CubaLIF): metadata {e} is missing") from None
+        if not (0 <= du <= 1 and 0 <= dv <= 1):
+            raise UnsupportedModelError(f"NIR neuron '{name}': du, dv = {du}, {dv}; decays lie in [0, 1]")
+        for what in ("bias", "v_init", "u_bias"):
+            if not np.all(np.isfinite(getattr(params, what))):
+                raise UnsupportedModelError(f"NIR neuron '{name}': metadata {what} holds NaN or Inf")
+        return params, np.ones(shape)
+
+    def _from_if_node(self, name: str, node: nir.IF, shape: tuple):
         r = broadcast(name, "r", node.r, shape)
         vth = broadcast(name, "v_threshold", node.v_threshold, shape)
         v_reset = broadcast(name, "v_reset", node.v_reset, shape)
@@ -92,12 +135,26 @@ class CubaModel(ThresholdScale):
         meta = node.metadata or {}
         reset = check_reset(name, meta.get(RESET_KEY, "zero"))  # NIR's own IF semantics reset to v_reset
         v_init = broadcast(name, f"metadata {V_INIT_KEY}", meta.get(V_INIT_KEY, 0.0), shape) / vth
+        bias = broadcast(name, "metadata bias", meta.get("bias", 0.0), shape) / vth
         # v / vth obeys the same dynamics with input r I / vth and threshold 1
-        return Cuba(bias=np.zeros(shape), v_init=v_init, reset=reset), r / vth
+        return Cuba(bias=bias, v_init=v_init, reset=reset), r / vth
 
     def to_nir(self, params: Cuba, shape: tuple):
-        if (params.du, params.dv) != (1.0, 0.0):
-            raise UnsupportedModelError("only integrate-and-fire (du = 1, dv = 0) CUBA populations are written to NIR")
+        """An IF node for integrate-and-fire (biases on the synapses that feed it, as the converter writes
+        them); anything else (leaks, a framework's rules) as a CubaLIF node with metadata neuron="cuba"."""
+        if (params.du, params.dv) != (1.0, 0.0) or not params.lava_compartment:
+            ones = np.ones(shape)
+            nan = float("nan")
+            tau = params.tau or {}
+            u_bias = np.zeros(shape) if params.u_bias is None else np.asarray(params.u_bias, np.float64)
+            return nir.CubaLIF(tau_syn=ones / max(params.du, 1e-12), tau_mem=ones / max(params.dv, 1e-12), r=ones,
+                               v_leak=np.zeros(shape), v_threshold=ones, v_reset=np.zeros(shape), metadata={
+                NEURON_KEY: "cuba", RESET_KEY: params.reset, "du": float(params.du), "dv": float(params.dv),
+                "bias": np.asarray(params.bias, np.float64), V_INIT_KEY: np.asarray(params.v_init, np.float64),
+                "reset_amount": float(params.reset_amount), "fires": int(params.fires),
+                "threshold_ge": int(params.threshold_ge), "u_bias": u_bias,
+                "tau_u": tau.get("u") if tau.get("u") is not None else nan,
+                "tau_v": tau.get("v") if tau.get("v") is not None else nan})
         v0 = np.asarray(params.v_init, np.float64)
         return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
                       metadata={RESET_KEY: params.reset,
@@ -110,13 +167,16 @@ class CubaModel(ThresholdScale):
             "bias": arith.bias_value(q.bias_mant, q.bias_exp, q.vth),
             V_INIT_KEY: arith.state_value(q.v_init, q.vth),
             "vth": np.int64(q.vth), "bias_mant": np.asarray(q.bias_mant, np.int32), "bias_exp": np.int64(q.bias_exp),
-            "du": np.int64(q.du), "dv": np.int64(q.dv), "v_init_int": np.asarray(q.v_init, np.int32)})
+            "du": np.int64(q.du), "dv": np.int64(q.dv), "v_init_int": np.asarray(q.v_init, np.int32),
+            "fires": np.int64(q.fires), "reset_raw": np.int64(-1 if q.reset_raw is None else q.reset_raw)})
 
     def from_qnir(self, name: str, node, shape: tuple) -> QCuba:
         m = node.metadata
         return QCuba(vth=int(m["vth"]), bias_mant=np.asarray(m["bias_mant"], np.int32).reshape(shape),
                      bias_exp=int(m["bias_exp"]), du=int(m["du"]), dv=int(m["dv"]),
-                     v_init=np.asarray(m["v_init_int"], np.int32).reshape(shape), reset=check_reset(name, m[RESET_KEY]))
+                     v_init=np.asarray(m["v_init_int"], np.int32).reshape(shape), reset=check_reset(name, m[RESET_KEY]),
+                     fires=bool(int(m.get("fires", 1))),
+                     reset_raw=None if int(m.get("reset_raw", -1)) < 0 else int(m["reset_raw"]))
 
     # ---- quantization -----------------------------------------------------------------------------------
     def scaled_bias(self, net, pop) -> np.ndarray:
@@ -125,15 +185,36 @@ class CubaModel(ThresholdScale):
     def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron:
         from quantize.discretize import quantize_bias, quantize_decay, quantize_v_init
 
+        from quantize.discretize import decay_error
+
         p: Cuba = pop.neuron
-        bmant, bexp, bstats = quantize_bias(self.scaled_bias(net, pop), vth, lim)
-        du, dv = quantize_decay(p.du, lim, offset=1), quantize_decay(p.dv, lim, offset=0)
-        q = QCuba(vth=vth, bias_mant=bmant, bias_exp=bexp, du=du, dv=dv,
-                  v_init=quantize_v_init(p.v_init, vth, lim, pop.shape), reset=p.reset)
         notes = []
+        bias = self.scaled_bias(net, pop)
+        if p.u_bias is not None and np.any(p.u_bias):
+            # Lava's LIF has no bias into u: its steady state u_bias / du goes into v instead
+            bias = bias + np.asarray(p.u_bias, np.float64) / p.du
+            notes.append(f"a synapse's bias into the decaying current enters v as its steady state (bias / du); "
+                         f"v differs over the first ~{1 / p.du:.0f} steps")
+        bmant, bexp, bstats = quantize_bias(bias, vth, lim)
+        du, dv = quantize_decay(p.du, lim, offset=1), quantize_decay(p.dv, lim, offset=0)
+        decays = {"u": decay_error(pop.name, "du", p.du, du, lim, offset=1),
+                  "v": decay_error(pop.name, "dv", p.dv, dv, lim, offset=0)}
+        reset_raw = None
+        if p.reset == "subtract" and p.reset_amount != 1.0:
+            reset_raw = int(round(p.reset_amount * vth * (1 << lim.threshold_shift)))
+            notes.append(f"reset subtracts {p.reset_amount:.6g} thresholds ({reset_raw} raw, rounded)")
+        if p.threshold_ge:
+            notes.append("the framework fires at v >= threshold; Loihi fires at v > threshold (they differ when v "
+                         "lands exactly on it)")
+        if not p.fires:
+            notes.append("a leaky integrator (no spikes): Lava's LIF with the largest threshold, read by its v")
+        q = QCuba(vth=vth, bias_mant=bmant, bias_exp=bexp, du=du, dv=dv,
+                  v_init=quantize_v_init(p.v_init, vth, lim, pop.shape), reset=p.reset, reset_raw=reset_raw,
+                  fires=p.fires)
         if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
-        return QuantizedNeuron(q, bstats, {"neuron": "if", "reset": p.reset}, notes)
+        report = {"neuron": "if" if (p.du, p.dv) == (1.0, 0.0) else "lif", "reset": p.reset, "decays": decays}
+        return QuantizedNeuron(q, bstats, report, notes)
 
     def netx_neuron(self, pop, net) -> tuple[dict, np.ndarray]:
         """netx's CUBA neuron (Lava's LIFReset: du = iDecay - 1, dv = vDecay, bias_mant with bias_exp 6) for a
@@ -161,6 +242,8 @@ class CubaModel(ThresholdScale):
         """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
         if params.reset == "subtract":
             return "ConversionLIF (reset by subtraction) has no Loihi 2 microcode"
+        if isinstance(params, Cuba) and not params.lava_compartment:
+            return "a framework's neuron rule Lava's LIF does not compute (>= threshold, or a bias into u)"
         if np.any(np.asarray(params.v_init) != 0):
             return "v starts above 0 (v_init); Lava's LIFReset restarts v at 0"
         return None
@@ -176,6 +259,7 @@ class CubaModel(ThresholdScale):
         need(b.size == 0 or (b.min() >= -(1 << 15) and b.max() < 1 << 15), f"{n}: bias_mant",
              f"[{b.min()}, {b.max()}]", "16 signed bits")
         need(v.size == 0 or np.abs(v).max() < 1 << 23, f"{n}: v_init", f"up to {np.abs(v).max()}", "24 signed bits")
+        need(p.reset_raw is None or 0 < p.reset_raw < 1 << 24, f"{n}: reset_raw", p.reset_raw, "1..2**24 - 1")
 
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):

@@ -25,11 +25,14 @@ from ...arithmetic import LOIHI2, wrap32
 from ...encoding import check_encoding, encoding_of, rate_spikes
 from ...network import INPUT, check_pipelined, windows_of
 from ...trace import Trace
-from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
+from ...errors import UnsupportedModelError
+from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, is_sequence,
+                    sequence_steps, output_scale,
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
 from .fixed import FixedSynapse
 from .floating import FloatSynapse
+from .steps import check_steppable, needs_steps, run_steps
 from .stream import StreamRun, check_stream, is_stream
 
 MODES = ("fixed", "float")
@@ -83,6 +86,15 @@ def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
     return Drive(first, rest, constant, bound)
 
 
+def run_steps_for(net, x, steps: int | None) -> int:
+    """Steps to run: `steps`, or a sequence's length."""
+    if steps is None:
+        if not is_sequence(net, x):
+            raise ValueError("steps is needed for inputs the network holds (only sequences give their own length)")
+        return int(np.shape(x)[1])
+    return int(steps)
+
+
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -110,6 +122,8 @@ class PreparedNet:
     rate: bool
     xp: object
     pipelined: bool = False  # neurokit.network.windows_of
+    stepwise: bool = False  # a recurrent network: every population one step at a time (steps.py)
+    depth: dict = None  # population -> depth, for stepwise runs
 
     @property
     def width(self) -> int:
@@ -141,7 +155,8 @@ class Engine:
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
         net.validate()
-        order = net.order(f"the {self.name} backend")
+        stepwise = needs_steps(net)
+        order = net.order(f"the {self.name} backend", cycles=stepwise)
         rate = encoding_of(net) == "rate"
         check_input_coding(net, rate)
         xp = arrays_for(self.device)
@@ -160,16 +175,25 @@ class Engine:
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
         pipelined = not stream and windows_of(net) == "pipelined"
-        if pipelined:
+        depth = None
+        if stepwise:
+            if not pipelined:
+                raise UnsupportedModelError(f"the network is recurrent (cycle {' -> '.join(net.cycle() or [])}); the "
+                                            f"{self.name} backend runs recurrent graphs with pipelined windows only "
+                                            "(network metadata windows='pipelined', as imported graphs have)")
+            depth = check_steppable(net, self.name)
+        elif pipelined:
             check_pipelined(net)
-        return PreparedNet(net, order, synapses, neurons, rate, xp, pipelined)
+        return PreparedNet(net, order, synapses, neurons, rate, xp, pipelined, stepwise, depth)
 
     # -----------------------------------------------------------------------------------------------------
-    def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
-        """net: the network, or Engine.prepare(network)."""
+    def run(self, net, x: np.ndarray, steps: int | None = None, progress: Progress | None = None) -> Trace:
+        """net: the network, or Engine.prepare(network). x: (N, *input) held for `steps` steps, or sequences
+        (N, T, *input), one frame per step (steps: default T; beyond T the input is zero)."""
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         net, xp = prepared.net, prepared.xp
         x = self._check_inputs(prepared, x)
+        steps = run_steps_for(net, x, steps)
         if is_stream(net):
             return self._run_stream(prepared, x, steps, progress)
         t0 = time.perf_counter()
@@ -177,7 +201,7 @@ class Engine:
         pops = net.populations
         out_index = [p.name for p in pops].index(net.output)
         per_neuron = [np.zeros(p.shape) for p in pops]
-        input_events = np.zeros(x.shape[1:])
+        input_events = np.zeros(tuple(net.input_shape))
         readout = output_scale(net)
         warn_latency(net, steps)
         for n, events, states in self._chunks(prepared, x, steps, record=False):
@@ -197,11 +221,13 @@ class Engine:
                      input_events=input_events, wall_s=time.perf_counter() - t0,
                      output_scores=np.concatenate(scores) if readout is not None else None)
 
-    def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
+    def record(self, net, x: np.ndarray, steps: int | None = None) -> list[LayerRecord]:
         """u, v (after reset) and spikes of every population at every step, as Lava's Monitors see them,
-        in the network's population order."""
+        in the network's population order. With pipelined windows (imported graphs) a population's steps are
+        its own window's: step t of a population at depth d is global step t + d, the framework's step t."""
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
         x = self._check_inputs(prepared, x)
+        steps = run_steps_for(prepared.net, x, steps)
         pops = prepared.net.populations
         if is_stream(prepared.net):
             res = StreamRun(prepared, self.mode == "fixed", steps, record=True).run(self._encode(prepared.net, x))
@@ -265,10 +291,17 @@ class Engine:
                     spikes_in = rate_spikes(x[i:i + n], steps, first_index=i)
                     events = spikes_in.sum((0, 1))
                     source = (xp.asarray(np.ascontiguousarray(np.moveaxis(spikes_in, 1, 0))), False)
+                elif is_sequence(net, x):  # one input frame per step; zeros after the sequence
+                    frames = self._encode(net, sequence_steps(x[i:i + n], steps))
+                    events = (frames != 0).sum((0, 1)).astype(np.float64)
+                    source = (xp.asarray(np.ascontiguousarray(np.moveaxis(frames, 1, 0))), False)
                 else:
                     frames = self._encode(net, x[i:i + n])
                     events = (frames != 0).sum(0) * float(input_steps(net, steps))
                     source = (xp.asarray(frames), True)
+                if prepared.stepwise:
+                    yield n, events, run_steps(prepared, source[0], source[1], n, steps, fixed, record)
+                    continue
                 outputs = {INPUT: source}  # source -> (values, constant over steps)
                 states = {}
                 for pop in prepared.order:

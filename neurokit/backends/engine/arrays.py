@@ -82,6 +82,9 @@ class NumpyArrays:
     def gt(self, v, thr, out):
         np.greater(v, thr, out=out)
 
+    def ge(self, v, thr, out):
+        np.greater_equal(v, thr, out=out)
+
     def sub_where_(self, v, x, mask, scratch=None):
         # multiply-and-subtract is 25x faster than np.subtract(..., where=mask) on large arrays
         np.subtract(v, np.multiply(mask, v.dtype.type(x), out=scratch), out=v)
@@ -170,6 +173,9 @@ class TorchArrays:
 
     def gt(self, v, thr, out):
         torch.gt(v, thr, out=out)
+
+    def ge(self, v, thr, out):
+        torch.ge(v, thr, out=out)
 
     def sub_where_(self, v, x, mask, scratch=None):
         v.sub_(mask.to(v.dtype).mul_(x))

@@ -139,6 +139,7 @@ class FixedNeurons:
     bias_bound: int
     arith: object
     xp: object
+    reset_by: int = 0  # raw v a subtracting reset removes (the threshold, unless the population says otherwise)
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
@@ -147,10 +148,14 @@ class FixedNeurons:
         # Lava's Var types: du, dv uint16; bias_mant int16; bias_exp int16; vth, v int32.
         bias = arith.bias_raw(p.bias_mant, p.bias_exp)
         unity = arith.decay_unity
+        # a population that does not fire (a leaky integrator) runs on Lava's LIF with the largest threshold
+        vth = int(np.int32(p.vth)) if getattr(p, "fires", True) else arith.max_vth
+        reset_raw = getattr(p, "reset_raw", None)
         return cls(
             n=pop.n_neurons, u_factor=unity - (int(np.uint16(p.du)) + 1),
             v_factor=unity - int(np.uint16(p.dv)), bias=xp.asarray(bias, xp.int64),
-            threshold=arith.threshold_raw(int(np.int32(p.vth))), subtract=p.reset == "subtract",
+            threshold=arith.threshold_raw(vth), subtract=p.reset == "subtract",
+            reset_by=arith.threshold_raw(vth) if reset_raw is None else int(reset_raw),
             v_init=xp.asarray(np.asarray(p.v_init).reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
             bias_bound=int(np.abs(bias).max(initial=0)), arith=arith, xp=xp,
         )
@@ -186,7 +191,8 @@ class FixedNeurons:
                 low, high = self._may_saturate(with_bias, steps)
                 # scalars of v's own type: numpy converts a Python int on every call, which costs more than
                 # the work on one sample's neurons
-                v_min, v_max, threshold = (xp.scalar(c, v) for c in (-(m - 1), m - 1, self.threshold))
+                v_min, v_max, threshold, reset_by = (xp.scalar(c, v) for c in (-(m - 1), m - 1, self.threshold,
+                                                                                self.reset_by))
                 scratch = xp.empty(v.shape, v.dtype)
                 for t in range(steps):
                     xp.add_(v, with_bias.at(t))
@@ -196,29 +202,41 @@ class FixedNeurons:
                         xp.minimum_(v, v_max)
                     elif low:
                         xp.maximum_(v, v_min)
-                    self._fire(v, spikes[t], threshold, scratch)
+                    self._fire(v, spikes[t], threshold, reset_by, scratch)
                     if record:
                         rec_u[t] = drive.at(t)
                         rec_v[t] = v
                 self.last_v = v
                 return spikes, rec_u, rec_v
-        v = xp.zeros((b, self.n), xp.int64) + self.v_init
-        u = xp.zeros((b, self.n), xp.int64)
+        state = self.start(b)
         for t in range(steps):
-            if memoryless:
-                u = xp.astype(drive.at(t), xp.int64)
-            else:
-                d = self.arith.decay(u, self.u_factor, xp)
-                u = self.arith.wrap_u(wrap32(d + wrap32(xp.astype(drive.at(t), xp.int64) << self.arith.activation_shift)), xp)
-            d = v if self.v_factor == unity else self.arith.decay(v, self.v_factor, xp)
-            v = wrap32(d + u + self.bias)
-            xp.clip_(v, -(m - 1), m - 1)
-            self._fire(v, spikes[t], self.threshold)
+            self.step(state, drive.at(t), spikes[t], current=memoryless)
             if record:
-                rec_u[t] = u
-                rec_v[t] = v
-        self.last_v = v
+                rec_u[t] = state["u"]
+                rec_v[t] = state["v"]
+        self.last_v = state["v"]
         return spikes, rec_u, rec_v
+
+    def start(self, batch: int) -> dict:
+        xp = self.xp
+        return {"u": xp.zeros((batch, self.n), xp.int64), "v": xp.zeros((batch, self.n), xp.int64) + self.v_init}
+
+    def step(self, state: dict, a_in, out, current: bool = False) -> None:
+        """One step of Lava's LIF on state {"u", "v"}: a_in (B, n) int32 values as the InPort sums them
+        (current=True: already u, see FixedNeurons.current); spikes into out (B, n) bool."""
+        xp, arith = self.xp, self.arith
+        m, unity = arith.state_limit, arith.decay_unity
+        if current:
+            u = xp.astype(a_in, xp.int64)
+        else:
+            d = arith.decay(state["u"], self.u_factor, xp) if self.u_factor else 0
+            u = arith.wrap_u(wrap32(d + wrap32(xp.astype(a_in, xp.int64) << arith.activation_shift)), xp)
+        v = state["v"]
+        d = v if self.v_factor == unity else arith.decay(v, self.v_factor, xp)
+        v = wrap32(d + u + self.bias)
+        xp.clip_(v, -(m - 1), m - 1)
+        self._fire(v, out, self.threshold, self.reset_by)
+        state["u"], state["v"] = u, v
 
     def _may_saturate(self, with_bias, steps: int) -> tuple[bool, bool]:
         """Whether v can reach the lower and the upper 24-bit limit within `steps` steps of input u + bias
@@ -237,10 +255,10 @@ class FixedNeurons:
         m = self.arith.state_limit
         return lowest <= -(m - 1), highest >= m - 1
 
-    def _fire(self, v, out, threshold, scratch=None):
+    def _fire(self, v, out, threshold, reset_by, scratch=None):
         self.xp.gt(v, threshold, out)
         if self.subtract:
-            self.xp.sub_where_(v, threshold, out, scratch)
+            self.xp.sub_where_(v, reset_by, out, scratch)
         else:
             self.xp.zero_where_(v, out)
 

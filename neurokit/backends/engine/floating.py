@@ -52,42 +52,64 @@ class FloatNeurons:
     du: float = 1.0
     dv: float = 0.0
     threshold: float = 1.0
+    reset_amount: float = 1.0  # what a subtracting reset removes
+    fires: bool = True
+    threshold_ge: bool = False  # spike at v >= threshold
+    u_bias: object = None  # (n,) added to u every step
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
     def build(cls, pop, xp):
         p = pop.neuron
         v0 = np.asarray(p.v_init, np.float64)
+        u_bias = getattr(p, "u_bias", None)
         return cls(n=pop.n_neurons, bias=xp.asarray(np.asarray(p.bias, np.float64).reshape(-1), xp.float64),
                    v_init=xp.asarray(np.broadcast_to(v0, pop.shape).reshape(-1), xp.float64),
-                   subtract=p.reset == "subtract", xp=xp, du=float(p.du), dv=float(p.dv))
+                   subtract=p.reset == "subtract", xp=xp, du=float(p.du), dv=float(p.dv),
+                   reset_amount=float(getattr(p, "reset_amount", 1.0)), fires=bool(getattr(p, "fires", True)),
+                   threshold_ge=bool(getattr(p, "threshold_ge", False)),
+                   u_bias=None if u_bias is None or not np.any(u_bias) else
+                   xp.asarray(np.asarray(u_bias, np.float64).reshape(-1), xp.float64))
+
+    def start(self, batch: int) -> dict:
+        xp = self.xp
+        return {"u": xp.zeros((batch, self.n), xp.float64), "v": xp.zeros((batch, self.n), xp.float64) + self.v_init}
+
+    def step(self, state: dict, a_in, out) -> None:
+        """One step of the compartment on state {"u", "v"} with input a_in (B, n); spikes into out (B, n) bool."""
+        xp = self.xp
+        u, v = state["u"], state["v"]
+        if self.du == 1.0 and self.dv == 0.0 and self.u_bias is None:
+            u = a_in  # du = 1: u is this step's input
+        else:
+            u = u * (1 - self.du) + a_in
+            if self.u_bias is not None:
+                xp.add_(u, self.u_bias)
+            v = v * (1 - self.dv)
+        xp.add_(v, u)  # Lava's order: (v * (1 - dv) + u) + bias
+        xp.add_(v, self.bias)
+        if not self.fires:
+            out[...] = False
+        else:
+            (xp.ge if self.threshold_ge else xp.gt)(v, self.threshold, out)
+            if self.subtract:
+                xp.sub_where_(v, self.reset_amount, out)
+            else:
+                xp.zero_where_(v, out)
+        state["u"], state["v"] = u, v
 
     def run(self, drive, steps: int, record: bool = False):
         xp = self.xp
-        b = drive.batch
-        v = xp.zeros((b, self.n), xp.float64) + self.v_init
-        u = xp.zeros((b, self.n), xp.float64)
-        spikes = xp.empty((steps, b, self.n), xp.bool_)
-        rec_u = xp.empty((steps, b, self.n), xp.float64) if record else None
-        rec_v = xp.empty((steps, b, self.n), xp.float64) if record else None
-        integrate_and_fire = self.du == 1.0 and self.dv == 0.0
+        state = self.start(drive.batch)
+        spikes = xp.empty((steps, drive.batch, self.n), xp.bool_)
+        rec_u = xp.empty((steps, drive.batch, self.n), xp.float64) if record else None
+        rec_v = xp.empty((steps, drive.batch, self.n), xp.float64) if record else None
         for t in range(steps):
-            if integrate_and_fire:
-                u = drive.at(t)  # du = 1: u is this step's input
-            else:
-                u = u * (1 - self.du) + drive.at(t)
-                v = v * (1 - self.dv)
-            xp.add_(v, u)  # Lava's order: (v * (1 - dv) + u) + bias
-            xp.add_(v, self.bias)
-            xp.gt(v, self.threshold, spikes[t])
-            if self.subtract:
-                xp.sub_where_(v, self.threshold, spikes[t])
-            else:
-                xp.zero_where_(v, spikes[t])
+            self.step(state, drive.at(t), spikes[t])
             if record:
-                rec_u[t] = u
-                rec_v[t] = v
-        self.last_v = v
+                rec_u[t] = state["u"]
+                rec_v[t] = state["v"]
+        self.last_v = state["v"]
         return spikes, rec_u, rec_v
 
 
