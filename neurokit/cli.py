@@ -111,6 +111,14 @@ def _add_dialect(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reset", choices=RESETS, default=None,
                    help="override the dialect's reset rule (NIR has no reset-mode field; snnTorch's zero-reset "
                         "Leaky needs --reset zero)")
+    p.add_argument("--spikes", choices=("single", "multi"), default="single",
+                   help="spikes per neuron and step in the framework: single, or multi (sinabs' MultiSpike, "
+                        "refused: Loihi 2's LIF sends one) (default: single)")
+
+
+def reading_of(a) -> dict:
+    """How a foreign NIR graph is read (neurokit.lower.from_nir's keywords) from the dialect options."""
+    return {"dialect": a.dialect, "dt": a.dt, "reset": a.reset, "spikes": a.spikes}
 
 
 def _add_run(p: argparse.ArgumentParser, backends: tuple[str, ...], default: str) -> None:
@@ -297,7 +305,7 @@ def cmd_quantize(a) -> dict:
     check_not_an_input(a.out, a.graph, a.data)
     check_writable(a.out)
     profile = load_profile(a.profile)
-    net = load_network(a.graph, a.dialect, a.dt, a.reset)
+    net = load_network(a.graph, **reading_of(a))
     data = load_dataset(a.data)
     calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
     check_inputs(net, calib)
@@ -354,7 +362,7 @@ def cmd_fit(a) -> dict:
     else:
         from .pipeline import load_network
 
-        net = load_network(a.model, a.dialect, a.dt, a.reset)
+        net = load_network(a.model, **reading_of(a))
     return {"model": a.model, **fit_network(net, profile, a.weight_bits).to_dict()}
 
 
@@ -370,7 +378,7 @@ def cmd_run(a) -> dict:
     if a.out:
         check_not_an_input(a.out, a.network, a.data)
         check_writable(a.out)
-    net = load_network(a.network, a.dialect, a.dt, a.reset)
+    net = load_network(a.network, **reading_of(a))
     data = load_dataset(a.data)
     x, y = take(a.samples, data.x_test, data.y_test)
     x = check_inputs(net, x)
@@ -388,7 +396,7 @@ def cmd_import(a) -> dict:
 
     check_not_an_input(a.out, a.graph)
     check_writable(a.out)
-    net = from_nir(read_nir(a.graph), a.dialect, a.dt, a.reset)
+    net = from_nir(read_nir(a.graph), **reading_of(a))
     if "dialect" not in net.metadata:
         raise ValueError(f"{a.graph} is neurokit's own graph (or a plain IF graph NIR reads without rules); there is "
                          "nothing to import: pass it to the other commands as it is, or name its --dialect")

@@ -358,11 +358,18 @@ class _Lowering:
 
 
 def from_nir(graph: nir.NIRGraph, dialect: str | None = None, dt: float | None = None,
-             reset: str | None = None) -> Network:
+             reset: str | None = None, spikes: str = "single") -> Network:
     """The float network of a NIR graph: neurokit's own graphs, and foreign graphs read under `dialect`
     (neurokit.dialects; default: the framework the graph's metadata names). dt overrides the dialect's time
     step, reset its reset rule (NIR has no reset-mode field: snnTorch writes v_reset = 0 for both its
-    reset mechanisms)."""
+    reset mechanisms). spikes: "single" (one spike per neuron and step, all Loihi's LIF sends) or "multi"
+    (sinabs' default MultiSpike, refused: no exporter writes which one a net used)."""
+    if spikes not in ("single", "multi"):
+        raise UnsupportedModelError(f"--spikes {spikes!r}: expected single or multi")
+    if spikes == "multi":
+        raise UnsupportedModelError("--spikes multi: the framework's neurons send several spikes per step (sinabs' "
+                                    "MultiSpike); Loihi 2's LIF sends one per step: train and export with one spike "
+                                    "per step (sinabs SingleSpike)")
     from .dialects import detect, dialect_named
 
     meta = graph.metadata.get("neurokit") if isinstance(graph.metadata, dict) else None

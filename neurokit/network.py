@@ -293,13 +293,15 @@ def windows_of(net) -> str:
 
 
 def depths(net, shortest: bool = False) -> dict:
-    """Synaptic delays from the input to each population along its longest (or shortest) path, the
-    projections that close a cycle left out (Network.back_edges)."""
+    """Projections from the input to each population along its longest (or shortest) path, the projections
+    that close a cycle left out (Network.back_edges): the step a population's window starts at (every
+    projection delivers after one step). A projection with a longer delay shifts what it delivers within
+    the target's window; it does not move the window."""
     pick = min if shortest else max
     back = net.back_edges()
     d = {INPUT: 0}
     for pop in net.order("depths", cycles=True):
-        d[pop.name] = pick(d[q.source] + q.delay for q in net.incoming(pop.name) if q.name not in back)
+        d[pop.name] = pick(d[q.source] + 1 for q in net.incoming(pop.name) if q.name not in back)
     return d
 
 
@@ -309,11 +311,11 @@ def check_pipelined(net) -> dict:
     longest, shortest = depths(net), depths(net, shortest=True)
     back = net.back_edges()
     for q in net.projections:
-        if q.name in back and longest[q.source] + q.delay != longest[q.target] + 1:
+        if q.name in back and longest[q.source] != longest[q.target]:
             raise UnsupportedModelError(f"projection {q.name} closes a cycle from {q.source} (depth "
-                                        f"{longest[q.source]}) to {q.target} (depth {longest[q.target]}) with a delay "
-                                        f"of {q.delay}: pipelined windows need a recurrent projection to arrive one "
-                                        "window step later (a population feeding itself, or one at its own depth)")
+                                        f"{longest[q.source]}) to {q.target} (depth {longest[q.target]}): pipelined "
+                                        "windows need a recurrent projection between populations of one depth (a "
+                                        "population feeding itself, or one beside it)")
     for p in net.populations:
         if longest[p.name] != shortest[p.name]:
             raise UnsupportedModelError(f"population {p.name} is reached by paths of {shortest[p.name]} and "

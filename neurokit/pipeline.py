@@ -70,7 +70,8 @@ def check_steps(steps: int) -> int:
     return steps
 
 
-def load_network(path: str | Path, dialect: str | None = None, dt: float | None = None, reset: str | None = None):
+def load_network(path: str | Path, dialect: str | None = None, dt: float | None = None, reset: str | None = None,
+                 spikes: str = "single"):
     """A neurokit quantized network (QuantizedNet) from a quantized NIR file or a netx HDF5 file, or any
     supported NIR graph (a float Network; a foreign one read under `dialect`, neurokit.dialects)."""
     from quantize.qnet import from_nir as quantized_from_nir
@@ -88,7 +89,7 @@ def load_network(path: str | Path, dialect: str | None = None, dt: float | None 
             raise NeurokitError(f"--dialect {dialect}: {path} is a quantized neurokit file, which states its own rules; "
                                 "drop --dialect")
         return quantized_from_nir(graph)
-    return from_nir(graph, dialect, dt, reset)
+    return from_nir(graph, dialect, dt, reset, spikes)
 
 
 # ---- stages ------------------------------------------------------------------------------------------

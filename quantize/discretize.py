@@ -315,9 +315,10 @@ def decay_error(name: str, what: str, decay: float, integer: int, lim: Limits, o
     if 0 < decay < 1 and offset == 0 and round(decay * unity) == 0:
         raise ValueError(f"population {name}: {what} = {decay:.3g} per step (tau = {1 / decay:.4g} steps) rounds to "
                          f"no leak in Lava's 12-bit decay; use a time constant under {2 * unity:g} steps (check dt)")
-    if 0 < decay < 1 and integer + offset >= unity:
-        raise ValueError(f"population {name}: {what} = {decay:.6g} per step rounds to a full decay (the state lasts one "
-                         "step) in Lava's 12-bit decay; use a longer time constant (or a smaller dt)")
+    if 0 < decay < 1 and round(decay * unity) >= unity:
+        raise ValueError(f"population {name}: {what} = {decay:.6g} per step rounds to a full decay ({unity} of {unity}: "
+                         "the state forgets everything each step) in Lava's 12-bit decay; check dt, or use a longer "
+                         "time constant")
     tau = (lambda d: None if d <= 0 else 1.0 / d)  # noqa: E731
     return {"requested": float(decay), "realized": float(realized), "integer": int(integer),
             "tau_requested_steps": tau(decay), "tau_realized_steps": tau(realized),

@@ -8,7 +8,7 @@ OUTDIR/<net>.nir and saves OUTDIR/<net>.npz with
     x                 float32 (N, T, *input_shape)
     s:<NIR node>      the framework's own output per spiking layer (N, T, *layer_shape); spike COUNTS for
                       sinabs MultiSpike layers (may exceed 1)
-    from_nir_kwargs   a dict literal of extra from_nir keywords (beside dialect=<framework>), when needed
+    from_nir_kwargs   JSON of extra from_nir keywords (beside dialect=<framework>), when needed
 A net the exporter cannot express gets OUTDIR/<net>.unsupported with the exporter's error line instead.
 Imports nothing from neurokit. tests/test_interop.py (TestPeerFrameworks, `pytest -m interop`) reads these.
 
@@ -34,6 +34,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import json
+
 import numpy as np
 
 N, T = 8, 20
@@ -58,15 +60,15 @@ def scale(layer, gain, shift=0.0):
             layer.bias.add_(shift)
 
 
-def save(out: Path, name: str, graph, x, spikes: dict, **kwargs):
+def save(out: Path, name: str, graph, x, layer_spikes: dict, **kwargs):
     import nir
 
     nir.write(str(out / f"{name}.nir"), graph)
-    arrays = {"x": x, **{f"s:{k}": np.asarray(v, np.float32) for k, v in spikes.items()}}
+    arrays = {"x": x, **{f"s:{k}": np.asarray(v, np.float32) for k, v in layer_spikes.items()}}
     if kwargs:
-        arrays["from_nir_kwargs"] = np.array(repr(kwargs))
+        arrays["from_nir_kwargs"] = np.array(json.dumps(kwargs))
     np.savez(out / f"{name}.npz", **arrays)
-    rates = {k: float((np.asarray(v) > 0).mean()) for k, v in spikes.items()}
+    rates = {k: float((np.asarray(v) > 0).mean()) for k, v in layer_spikes.items()}
     print(f"{name}: nodes " + ", ".join(f"{k}:{type(n).__name__}" for k, n in graph.nodes.items())
           + " | spike rates " + ", ".join(f"{k} {r:.1%}" for k, r in rates.items()))
 
@@ -132,7 +134,7 @@ def sinabs_nets(out: Path):
                 unsupported(out, name, e)
                 continue
             ref = run_seq(net, x, {"1": net[1], "3": net[3]})
-            save(out, name, g, x, ref, spike_fn=spk_name)
+            save(out, name, g, x, ref, spikes=spk_name)
 
     torch.manual_seed(22)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), sl.IAFSqueeze(num_timesteps=T, spike_fn=SingleSpike),
@@ -148,7 +150,7 @@ def sinabs_nets(out: Path):
         # and Flatten(input_type=None) likewise: set it to the conv's output
         g.nodes["0"].input_shape = (8, 8)
         g.nodes["2"].input_type = {"input": np.array([4, 6, 6])}
-        save(out, "conv_iaf", g, x, run_seq(net, x, {"1": net[1], "4": net[4]}), spike_fn="single")
+        save(out, "conv_iaf", g, x, run_seq(net, x, {"1": net[1], "4": net[4]}), spikes="single")
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
         unsupported(out, "conv_iaf", e)
@@ -167,7 +169,7 @@ def sinabs_nets(out: Path):
             h3 = net[3].register_forward_hook(lambda m, i, o: spikes.__setitem__("3", o.numpy()))
             net(torch.from_numpy(x))
             h1.remove(), h3.remove()
-        save(out, "recurrent_lif", g, x, spikes, spike_fn="single")
+        save(out, "recurrent_lif", g, x, spikes, spikes="single")
     except Exception as e:  # noqa: BLE001
         unsupported(out, "recurrent_lif", e)
 

@@ -15,6 +15,7 @@ Contract used here (neurokit side):
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,28 @@ class TestReferences:
             nets.norse_recurrent()
 
 
+def writable(graph):
+    """The graph with 0-d parameters as 1-element arrays: Norse exports scalar parameters, which nir.write
+    cannot store (h5py: 'Scalar datasets don't support chunk/filter options'); a user writing a Norse graph
+    to a file must do the same. Broadcasting reads both alike."""
+    import dataclasses
+
+    import nir
+
+    for node in graph.nodes.values():
+        if isinstance(node, nir.NIRGraph):
+            writable(node)
+            continue
+        if isinstance(node, nir.Conv2d) and node.input_shape is None:
+            pytest.skip("the exporter leaves Conv2d.input_shape None, which nir.write cannot store (h5py: 'One of "
+                        "data, shape or dtype must be specified'); the in-memory graph is tested above")
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if hasattr(value, "shape") and len(value.shape) == 0:
+                setattr(node, f.name, np.atleast_1d(np.asarray(value)))
+    return graph
+
+
 # ---- neurokit against the libraries --------------------------------------------------------------------------
 
 class TestFloat:
@@ -139,8 +162,8 @@ class TestFloat:
 
         lib, name, graph, x, ref, kwargs = case
         path = tmp_path / f"{lib}-{name}.nir"
-        nir.write(path, graph)
-        net = import_graph(nir.read(path), kwargs)
+        nir.write(path, writable(graph))
+        net = import_graph(nir.read(path, type_check=False), kwargs)  # as neurokit reads files
         diffs = compare(ref, spikes_by_name(record("float", net, x)), f"float (file) {lib}-{name}")
         assert sum(diffs.values()) == 0, diffs
 
@@ -213,10 +236,16 @@ class TestPeerFrameworks:
         x = data["x"]
         ref = {k[len("s:"):]: data[k] for k in data.files if k.startswith("s:")}
         kwargs = {"dialect": framework}
-        # what the exporter does not write but the stepping depends on (sinabs: spike_fn "single" | "multi")
+        # what the exporter does not write but the stepping depends on (sinabs: spikes "single" | "multi")
         if "from_nir_kwargs" in data.files:
-            kwargs.update(eval(str(data["from_nir_kwargs"])))  # a dict literal written by interop_export.py
-        net = import_graph(nir.read(path), kwargs)
+            kwargs.update(json.loads(str(data["from_nir_kwargs"])))  # written by interop_export.py
+        if kwargs.get("spikes") == "multi":  # sinabs' MultiSpike: several spikes per step, which Loihi's LIF cannot send
+            from neurokit.errors import UnsupportedModelError
+
+            with pytest.raises(UnsupportedModelError, match="several spikes per step"):
+                import_graph(nir.read(path), kwargs)
+            return
+        net = import_graph(nir.read(path, type_check=False), kwargs)  # as neurokit reads files
         diffs = compare(ref, spikes_by_name(record("float", net, x)), f"float {framework}-{net_name}")
         assert sum(diffs.values()) == 0, diffs
 

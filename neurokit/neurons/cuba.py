@@ -271,28 +271,58 @@ class CubaModel(ThresholdScale):
 
         return FloatNeurons.build(pop, xp)
 
-    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None):
-        from ..layout import lava_shape, to_lava
+    def lava(self, pop, fixed: bool, steps: int, stock: bool = False, offset: int | None = None,
+             recurrent: bool = False):
+        """The population as a Lava process with windows of `steps` steps.
+
+        offset None (synchronous windows): ConversionLIF restarting at steps 1, 1 + T, ... (dropping what
+        arrives then), or with stock=True Lava's LIFReset at the same steps.
+        offset given (pipelined windows: the Lava time step, modulo T, of each window's start, depth + 1):
+        Lava's LIFReset when it computes the population exactly (reset to zero, v from 0, no recurrent input),
+        else ConversionLIF with that offset, integrating its sources' first messages and dropping only what a
+        recurrent projection (recurrent=True: wired to its a_rec port) sends across the window start. With
+        stock=True (Loihi 2's stock neurons only) such a population is an UnsupportedModelError.
+        A population that does not fire (fires False) gets Lava's largest threshold (fixed_pt: arith.max_vth,
+        as the engine; floating_pt: inf)."""
+        from ..arithmetic import LOIHI2
         from ..backends.lava.proc.process import ConversionLIF
+        from ..layout import lava_shape, to_lava
 
         p = pop.neuron
         shape = lava_shape(pop.shape)
+        fires = bool(getattr(p, "fires", True))
         if fixed:
-            params = dict(shape=shape, du=p.du, dv=p.dv, vth=p.vth, v=to_lava(np.asarray(p.v_init).reshape(pop.shape)).astype(np.int32),
+            params = dict(shape=shape, du=p.du, dv=p.dv, vth=p.vth if fires else LOIHI2.max_vth,
+                          v=to_lava(np.asarray(p.v_init).reshape(pop.shape)).astype(np.int32),
                           bias_mant=to_lava(np.asarray(p.bias_mant).reshape(pop.shape)).astype(np.int32), bias_exp=p.bias_exp)
+            extra = dict(reset_amount=getattr(p, "reset_raw", None))
         else:
-            params = dict(shape=shape, du=float(p.du), dv=float(p.dv), vth=1.0,
+            params = dict(shape=shape, du=float(p.du), dv=float(p.dv), vth=1.0 if fires else float("inf"),
                           v=to_lava(np.asarray(p.v_init, np.float64).reshape(pop.shape)),
                           bias_mant=to_lava(np.asarray(p.bias, np.float64).reshape(pop.shape)), bias_exp=0)
-        if stock:
-            from lava.proc.lif.process import LIFReset
+            u_bias = getattr(p, "u_bias", None)
+            amount = float(getattr(p, "reset_amount", 1.0))
+            extra = dict(reset_amount=None if amount == 1.0 else amount,
+                         threshold_ge=bool(getattr(p, "threshold_ge", False)),
+                         u_bias=None if u_bias is None or not np.any(u_bias) else
+                         to_lava(np.broadcast_to(np.asarray(u_bias, np.float64), pop.shape).copy()))
+        from lava.proc.lif.process import LIFReset
 
-            # netx's choice for hardware: periodic reset at `offset` (pipelined windows: depth + 1); what arrives
-            # at a window's first step is integrated, not dropped; v restarts at 0
-            if offset is not None and np.any(np.asarray(p.v_init) != 0):
-                raise UnsupportedModelError(f"population {pop.name}: Lava's LIFReset restarts v at 0, not at v_init")
-            return LIFReset(reset_interval=steps, reset_offset=(1 % steps) if offset is None else offset, **params)
-        return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **params)
+        if offset is None:
+            if stock:
+                # netx's choice for hardware: periodic reset; what arrives at a window's first step is integrated
+                return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
+            return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **extra, **params)
+        why = ("a recurrent projection into it, whose input ConversionLIF drops at each window start"
+               if recurrent else self.stock_loihi2(p))
+        if why is None:
+            # what arrives at a window's first step is this sample's (its sources started one step earlier)
+            return LIFReset(reset_interval=steps, reset_offset=offset, **params)
+        if stock:
+            raise UnsupportedModelError(f"population {pop.name}: {why}; Lava's stock LIFReset cannot run it (no "
+                                        "Loihi 2 microcode): simulate it with lava-fixed or the engine")
+        return ConversionLIF(reset_mode=p.reset, reset_interval=steps, reset_offset=offset, keep_first_input=True,
+                             **extra, **params)
 
     def output_scale(self, params, arith) -> float:
         return float(arith.threshold_raw(params.vth)) if isinstance(params, QCuba) else 1.0

@@ -263,6 +263,20 @@ class Engine:
                      output_scores=res["scores"] / readout)
 
     # -----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _delayed(syn, s, constant: bool, q, n: int, steps: int, width: int) -> Drive:
+        """A pipelined projection of delay D: the target's window step t gets what the source sent at its
+        window step t - (D - 1), nothing before."""
+        xp = syn.xp
+        if constant:
+            out = syn(s)
+            out = xp.concatenate([out[None]] * steps) if steps else out[None][:0]
+        else:
+            out = syn(s[:steps].reshape((steps * n,) + tuple(q.in_shape))).reshape((steps, n, width))
+        shift = min(q.delay - 1, steps)
+        out = xp.concatenate([xp.zeros((shift, n, width), out.dtype), out[:steps - shift]])
+        return Drive(out[0], out[1:], False, getattr(syn, "out_bound", 0))
+
     def _check_inputs(self, prepared: PreparedNet, x):
         x = check_inputs(prepared.net, x)
         if prepared.rate:
@@ -310,6 +324,9 @@ class Engine:
                     for q in net.incoming(pop.name):
                         s, constant = outputs[q.source]
                         syn = prepared.synapses[q.name]
+                        if q.delay > 1 and prepared.pipelined:  # arrives q.delay - 1 steps into the window
+                            drives.append(self._delayed(syn, s, constant, q, n, steps, neu.n))
+                            continue
                         if constant:
                             rest = syn(s)
                             first = rest if prepared.pipelined else xp.zeros((n, neu.n), rest.dtype)

@@ -8,8 +8,8 @@ import numpy as np
 from ...encoding import check_encoding, delta_events, encoding_of, rate_spikes
 from ...errors import BackendUnavailableError, UnsupportedModelError
 from ...trace import Trace
-from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps, output_scale,
-                    output_scores, warn_latency)
+from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, check_network, input_steps,
+                    is_sequence, output_scale, output_scores, sequence_steps, warn_latency)
 
 LAVA_LOIHI_MISSING = (
     "Loihi 2 hardware needs lava-loihi (Intel's Lava extension for Loihi, distributed to INRC members) and a "
@@ -31,7 +31,10 @@ class LavaBackend:
 
         return Loihi2SimCfg(select_tag="fixed_pt" if self.mode == "fixed" else "floating_pt")
 
-    def run(self, net, x: np.ndarray, steps: int, progress: Progress | None = None) -> Trace:
+    def run(self, net, x: np.ndarray, steps: int | None, progress: Progress | None = None) -> Trace:
+        """x: (N, *input) held for `steps` steps, or sequences (N, T, *input), one frame per step (steps: default
+        T; beyond T the input is zero), as the engine runs them."""
+        steps = _steps(net, x, steps)
         frames, hold, events = self._frames(net, x, steps)
         from .network import run_batch  # imports Lava (seconds): only once the inputs are known to be right
 
@@ -48,8 +51,10 @@ class LavaBackend:
                                                                     readout),
         )
 
-    def record(self, net, x: np.ndarray, steps: int) -> list[LayerRecord]:
-        """Every population's u, v (after reset) and spikes at every step, (N, steps, *shape) each."""
+    def record(self, net, x: np.ndarray, steps: int | None) -> list[LayerRecord]:
+        """Every population's u, v (after reset) and spikes at every step, (N, steps, *shape) each; with
+        pipelined windows on each population's own window steps (as the engine records them)."""
+        steps = _steps(net, x, steps)
         frames, hold, _ = self._frames(net, x, steps)
         from .network import record_states
 
@@ -59,16 +64,28 @@ class LavaBackend:
                 for p, r in zip(net.populations, states)]
 
     def _frames(self, net, x, steps):
-        """Source frames (one per sample held `steps` steps, or one per step under rate coding), hold,
-        and the input events per input element."""
+        """Source frames, hold and the input events per input element: one frame per sample held `steps`
+        steps; or one frame per step under rate coding, or for sequences (N, T, *input): frame t of a
+        sample at its step t, zeros after the sequence's end (as the engine feeds them)."""
         fixed = self.mode == "fixed"
         check_network(net, self.name, quantized=fixed)
         net.validate()
-        net.order(f"the {self.name} backend")  # Lava could run a cycle; neurokit's checks do not yet
+        check_graph(net, self.name)
         check_input_coding(net, encoding_of(net) == "rate")
         warn_latency(net, steps)
         x = check_inputs(net, x)
-        if encoding_of(net) == "rate":
+        if is_sequence(net, x):
+            from ..engine.stream import is_stream
+
+            if encoding_of(net) in ("rate", "delta") or is_stream(net):
+                raise UnsupportedModelError(f"the {self.name} backend feeds sequences (N, T, ...) one frame per step "
+                                            f"to current-coded networks; this one reads {encoding_of(net)}-coded "
+                                            "input: pass one input per sample (N, ...)")
+            seq = sequence_steps(x, steps)
+            frames = net.encode_input(seq) if fixed else seq
+            frames, hold = frames.reshape((len(x) * steps,) + tuple(net.input_shape)), 1
+            events = (frames != 0).sum(0).astype(np.float64)
+        elif encoding_of(net) == "rate":
             check_encoding("rate", x)
             spikes = rate_spikes(x, steps)  # (N, T, *shape): one frame per step
             frames, hold = spikes.reshape((len(x) * steps,) + x.shape[1:]), 1
@@ -80,6 +97,41 @@ class LavaBackend:
             else:
                 events = (frames != 0).sum(0) * float(input_steps(net, steps))
         return frames.astype(np.int32 if fixed else np.float64), hold, events
+
+
+def _steps(net, x, steps: int | None) -> int:
+    """`steps`, or a sequence's length."""
+    if steps is not None:
+        return int(steps)
+    from ..engine import run_steps_for
+
+    return run_steps_for(net, check_inputs(net, x), None)
+
+
+def check_graph(net, backend: str) -> None:
+    """What neurokit's Lava graph runs: projections of one step's delay (Lava's Dense and Conv deliver after
+    exactly one), and a cycle only with pipelined windows through CUBA populations (the engine's rules,
+    neurokit.backends.engine.steps); otherwise an UnsupportedModelError naming the projection or the cycle."""
+    from ...network import check_pipelined, windows_of
+    from ..engine.stream import is_stream
+
+    for q in net.projections:
+        if q.delay != 1:
+            raise UnsupportedModelError(f"projection {q.name} ({q.source} -> {q.target}) delays by {q.delay} steps; "
+                                        f"Lava's Dense and Conv deliver after exactly 1, so the {backend} backend "
+                                        "cannot run it: use the engine backend (engine, or float for the float net)")
+    cyclic = bool(net.back_edges())
+    if cyclic:
+        if is_stream(net) or windows_of(net) != "pipelined":
+            raise UnsupportedModelError(f"the network is recurrent (cycle {' -> '.join(net.cycle() or [])}); the "
+                                        f"{backend} backend runs recurrent graphs with pipelined windows only "
+                                        "(network metadata windows='pipelined', as imported graphs have)")
+        other = sorted({p.model.name for p in net.populations if p.model.name != "cuba"})
+        if other:
+            raise UnsupportedModelError(f"the {backend} backend runs recurrent networks of CUBA (LIF) populations "
+                                        f"only; this one has {', '.join(other)}: use the engine backend")
+        check_pipelined(net)
+    net.order(f"the {backend} backend", cycles=cyclic)
 
 
 def lava_loihi_installed() -> bool:

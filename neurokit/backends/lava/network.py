@@ -25,6 +25,7 @@ from lava.utils.weightutils import SignMode
 
 from ...arithmetic import SDN_SPIKE_EXP, SDN_STATE_EXP
 from ...encoding import encoding_of
+from ...errors import UnsupportedModelError
 from ...interrupts import shielded_children
 from ...layout import from_lava, lava_conv_weight, lava_dense_weight, lava_shape
 from ...network import INPUT, check_pipelined, depths, readout_of, windows_of
@@ -56,9 +57,10 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
     depth = (check_pipelined(net) if pipelined else depths(net)) if stream or pipelined else {}
     windows = (frames.shape[-1] - padding(net, hold)) * hold // steps
     source = InputSource(frames, hold=hold)
-    # pipelined windows: Lava's LIFReset restarts the population at depth d at steps kT + d + 1 (netx's offsets)
-    neurons = {p.name: p.model.lava(p, fixed, steps, stock_lif or pipelined,
-                                    offset=(depth[p.name] + 1) % steps if pipelined else None)
+    back = net.back_edges()
+    fed_back = {q.target for q in net.projections if q.name in back}
+    neurons = {p.name: _neuron(p, fixed, steps, stock_lif, (depth[p.name] + 1) % steps if pipelined else None,
+                               p.name in fed_back)
                for p in net.populations}
     ports = {INPUT: (source.s_out, input_is_3d(net))}
     if encoding_of(net) == "delta":  # netx's input layer: a Delta process with vth 0 sends each change
@@ -81,7 +83,8 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
         if q.kind == "dense" and lava_3d:
             port = port.flatten()
         port.connect(syn.s_in)
-        syn.a_out.connect(neurons[q.target].a_in)
+        # a projection closing a cycle enters ConversionLIF's a_rec, which drops it at each window start
+        syn.a_out.connect(neurons[q.target].a_rec if q.name in back else neurons[q.target].a_in)
     counters = []
     for i, pop in enumerate(net.populations):
         neuron = neurons[pop.name]
@@ -106,6 +109,19 @@ def build(net, fixed: bool, frames: np.ndarray, steps: int, stock_lif: bool = Fa
             recorder.u_ref.connect_var(u_var)
             recorder.v_ref.connect_var(v_var)
     return source, counters
+
+
+def _neuron(pop, fixed: bool, steps: int, stock_lif: bool, offset: int | None, recurrent: bool):
+    """The population's Lava process. Pipelined windows (offset: the Lava time step, modulo T, of its window
+    starts: the population at depth d restarts at global step kT + d, Lava step kT + d + 1): a CUBA population
+    runs Lava's LIFReset where that is exact, else ConversionLIF with the offset (neurokit.neurons.cuba
+    CubaModel.lava); other models take the stock path, as before."""
+    if offset is not None and pop.model.name == "cuba":
+        return pop.model.lava(pop, fixed, steps, stock_lif, offset=offset, recurrent=recurrent)
+    if recurrent:  # the backends refuse this before building (LavaBackend._frames)
+        raise UnsupportedModelError(f"population {pop.name}: a recurrent projection into a {pop.model.name} "
+                                    "population; Lava runs recurrent CUBA populations with pipelined windows only")
+    return pop.model.lava(pop, fixed, steps, stock_lif or offset is not None, offset=offset)
 
 
 def input_is_3d(net) -> bool:

@@ -21,28 +21,42 @@ from neurokit.backends.lava.proc.process import (ConversionLIF, InputSource, Pha
 
 
 class _ConversionMixin:
-    """Window start and reset mode, shared by the float and fixed models."""
+    """Window start, recurrent input and reset, shared by the float and fixed models."""
 
     def _setup_conversion(self):
-        self.subtract = self.proc_params["reset_mode"] == "subtract"
-        self.interval = int(self.proc_params["reset_interval"])
+        p = self.proc_params
+        self.subtract = p["reset_mode"] == "subtract"
+        self.interval = int(p["reset_interval"])
+        self.offset = int(p.get("reset_offset", 1)) % self.interval if self.interval else 0
+        self.keep_first = bool(p.get("keep_first_input", False))
+        self.reset_amount = p.get("reset_amount", None)
 
     def run_spk(self):
         a_in = self.a_in.recv()
-        if self.interval and (self.time_step - 1) % self.interval == 0:
+        a_rec = self.a_rec.recv()  # zeros when nothing is connected
+        if self.interval and self.time_step % self.interval == self.offset:
             self.u[:] = 0
             self.v[:] = self.v_init
-            a_in = np.zeros_like(a_in)  # caused by the previous sample: a fresh network has none in flight
+            # what the previous sample caused: a fresh network has none in flight
+            if not self.keep_first:
+                a_in = np.zeros_like(a_in)
+            pass  # MUT
+        if self.a_rec_connected:
+            a_in = a_in + a_rec  # as one InPort adds its channels (int32 wraps)
         self.scale_bias()
         if not self.isthrscaled:
             self.scale_threshold()
         self.subthr_dynamics(activation_in=a_in)
         spikes = self.spiking_activation()
         if self.subtract:
-            self.v[spikes] -= self.threshold_value()
+            self.v[spikes] -= self.threshold_value() if self.reset_amount is None else self.reset_amount
         else:
             self.v[spikes] = 0
         self.s_out.send(spikes)
+
+    @property
+    def a_rec_connected(self) -> bool:
+        return bool(self.a_rec.csp_ports)
 
 
 @implements(proc=ConversionLIF, protocol=LoihiProtocol)
@@ -50,6 +64,7 @@ class _ConversionMixin:
 @tag("floating_pt")
 class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
     v_init: np.ndarray = LavaPyType(np.ndarray, float)
 
@@ -57,6 +72,19 @@ class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
         super().__init__(proc_params)
         self._setup_conversion()
         self.isthrscaled = True
+        self.ge = bool(proc_params.get("threshold_ge", False))
+        self.u_bias = proc_params.get("u_bias", None)
+        if self.reset_amount is not None:
+            self.reset_amount = float(self.reset_amount)
+
+    def subthr_dynamics(self, activation_in: np.ndarray):
+        if self.u_bias is None:
+            return super().subthr_dynamics(activation_in)
+        # Lava's order, with the bias into u after the input (neurokit's float engine's order)
+        self.u[:] = self.u * (1 - self.du)
+        self.u[:] += activation_in
+        self.u[:] += self.u_bias
+        self.v[:] = self.v * (1 - self.dv) + self.u + self.bias_mant
 
     def scale_bias(self):
         pass  # Lava's float LIF adds bias_mant as is
@@ -68,7 +96,7 @@ class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
         return self.vth
 
     def spiking_activation(self):
-        return self.v > self.vth
+        return self.v >= self.vth if self.ge else self.v > self.vth
 
 
 @implements(proc=ConversionLIF, protocol=LoihiProtocol)
@@ -77,6 +105,7 @@ class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
 class PyConversionLIFModelBitAcc(_ConversionMixin, AbstractPyLifModelFixed):
     # Types and threshold handling as Lava's PyLifModelBitAcc (lava/proc/lif/models.py).
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int16, precision=16)  # as Lava's LIF declares a_in
     vth: int = LavaPyType(int, np.int32, precision=17)
     v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
@@ -84,6 +113,8 @@ class PyConversionLIFModelBitAcc(_ConversionMixin, AbstractPyLifModelFixed):
         super().__init__(proc_params)
         self._setup_conversion()
         self.effective_vth = 0
+        if self.reset_amount is not None:
+            self.reset_amount = np.int32(self.reset_amount)  # raw v units
 
     def scale_threshold(self):
         self.effective_vth = np.left_shift(self.vth, self.vth_shift)

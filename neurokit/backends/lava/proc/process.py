@@ -15,24 +15,43 @@ RESET_MODES = ("subtract", "zero")
 
 
 class ConversionLIF(LIF):
-    """Lava's CUBA LIF (same Vars, same fixed-point arithmetic) with two additions conversion needs.
+    """Lava's CUBA LIF (same Vars, same fixed-point arithmetic) with what conversion and imported graphs need.
 
-    reset_mode: "subtract" lowers v by the threshold (v -= vth << 6 in fixed point) when it spikes,
-        as integrate-and-fire conversion requires; "zero" is Lava's own reset. Lava's LIF family only
-        resets to zero (reference E).
-    reset_interval: if > 0, every `reset_interval` steps (at steps 1, 1 + interval, ...) u restarts at 0,
-        v at its initial value v (kept in Var v_init), and the synaptic input arriving that step, which the previous sample caused, is dropped.
-        Each window then runs exactly as a freshly started network would, so one compiled network
-        evaluates many samples back to back.
+    reset_mode: "subtract" lowers v by reset_amount when it spikes (default the threshold, vth << 6 in fixed
+        point), as integrate-and-fire conversion and snnTorch's default reset require; "zero" is Lava's own
+        reset. Lava's LIF family only resets to zero (reference E).
+    reset_amount: what a subtracting reset removes (fixed_pt: raw v units; floating_pt: v units); None: the
+        threshold.
+    reset_interval: if > 0, a window starts every `reset_interval` steps, at the Lava time steps ts (1-based)
+        with ts % reset_interval == reset_offset % reset_interval (LIFReset's convention; the default offset 1
+        gives steps 1, 1 + interval, ...). At a window start u restarts at 0, v at its initial value v (kept in
+        Var v_init), and the synaptic input arriving that step which the previous sample caused is dropped:
+        - synchronous windows (keep_first_input=False, every population restarting at the same step): all
+          of a_in, since every source's previous window sent it;
+        - pipelined windows (keep_first_input=True, each population restarting one step after its sources, at
+          reset_offset = depth + 1): a_in is this sample's first input and is integrated; only a_rec is dropped.
+        Each window then runs exactly as a freshly started network would, so one compiled network evaluates
+        many samples back to back.
+    a_rec: a second input port for the projections that close a cycle (a recurrent layer): added to a_in,
+        except at a window start, where what arrives was sent at the previous window's last step.
+    threshold_ge (floating_pt only): spike at v >= vth instead of v > vth.
+    u_bias (floating_pt only): an array in the process's shape added to u after the input every step (a
+        synapse's bias into a decaying current); None: none.
     """
 
-    def __init__(self, *, reset_mode: str = "subtract", reset_interval: int = 0, **kwargs):
+    def __init__(self, *, reset_mode: str = "subtract", reset_interval: int = 0, reset_offset: int = 1,
+                 reset_amount=None, keep_first_input: bool = False, threshold_ge: bool = False, u_bias=None,
+                 **kwargs):
         if reset_mode not in RESET_MODES:
             raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {reset_mode!r}")
         if reset_interval < 0:
             raise ValueError(f"reset_interval must be >= 0, got {reset_interval}")
-        super().__init__(reset_mode=reset_mode, reset_interval=reset_interval, **kwargs)
+        super().__init__(reset_mode=reset_mode, reset_interval=reset_interval, reset_offset=int(reset_offset),
+                         reset_amount=reset_amount, keep_first_input=bool(keep_first_input),
+                         threshold_ge=bool(threshold_ge),
+                         u_bias=None if u_bias is None else np.asarray(u_bias, np.float64), **kwargs)
         self.v_init = Var(shape=self.v.shape, init=self.v.init)  # v at each window start
+        self.a_rec = InPort(shape=self.a_in.shape)  # recurrent projections: dropped at each window start
 
 
 class InputSource(AbstractProcess):
