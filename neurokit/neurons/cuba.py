@@ -69,6 +69,7 @@ class QCuba:
     reset: str
     reset_raw: int | None = None  # raw v a subtracting reset removes (None: the threshold, vth << 6)
     fires: bool = True  # False: the threshold is out of reach (a leaky integrator read by its potential)
+    u_init: np.ndarray | None = None  # int32 raw u at each window start (None: 0)
 
 
 def check_reset(name: str, mode) -> str:
@@ -168,7 +169,8 @@ class CubaModel(ThresholdScale):
             V_INIT_KEY: arith.state_value(q.v_init, q.vth),
             "vth": np.int64(q.vth), "bias_mant": np.asarray(q.bias_mant, np.int32), "bias_exp": np.int64(q.bias_exp),
             "du": np.int64(q.du), "dv": np.int64(q.dv), "v_init_int": np.asarray(q.v_init, np.int32),
-            "fires": np.int64(q.fires), "reset_raw": np.int64(-1 if q.reset_raw is None else q.reset_raw)})
+            "fires": np.int64(q.fires), "reset_raw": np.int64(-1 if q.reset_raw is None else q.reset_raw),
+            "u_init_int": np.zeros(shape, np.int32) if q.u_init is None else np.asarray(q.u_init, np.int32)})
 
     def from_qnir(self, name: str, node, shape: tuple) -> QCuba:
         m = node.metadata
@@ -176,11 +178,17 @@ class CubaModel(ThresholdScale):
                      bias_exp=int(m["bias_exp"]), du=int(m["du"]), dv=int(m["dv"]),
                      v_init=np.asarray(m["v_init_int"], np.int32).reshape(shape), reset=check_reset(name, m[RESET_KEY]),
                      fires=bool(int(m.get("fires", 1))),
-                     reset_raw=None if int(m.get("reset_raw", -1)) < 0 else int(m["reset_raw"]))
+                     reset_raw=None if int(m.get("reset_raw", -1)) < 0 else int(m["reset_raw"]),
+                     u_init=None if not np.any(m.get("u_init_int", 0)) else
+                     np.asarray(m["u_init_int"], np.int32).reshape(shape))
 
     # ---- quantization -----------------------------------------------------------------------------------
     def scaled_bias(self, net, pop) -> np.ndarray:
-        return np.asarray(pop.neuron.bias, np.float64)
+        """The bias into v; a bias into a decaying u adds its steady state u_bias / du (see quantize)."""
+        p = pop.neuron
+        if p.u_bias is not None and np.any(p.u_bias):
+            return np.asarray(p.bias, np.float64) + np.asarray(p.u_bias, np.float64) / p.du
+        return np.asarray(p.bias, np.float64)
 
     def quantize(self, net, pop, vth: int, lim, profile) -> QuantizedNeuron:
         from quantize.discretize import quantize_bias, quantize_decay, quantize_v_init
@@ -190,11 +198,16 @@ class CubaModel(ThresholdScale):
         p: Cuba = pop.neuron
         notes = []
         bias = self.scaled_bias(net, pop)
+        u_init = None
         if p.u_bias is not None and np.any(p.u_bias):
-            # Lava's LIF has no bias into u: its steady state u_bias / du goes into v instead
-            bias = bias + np.asarray(p.u_bias, np.float64) / p.du
-            notes.append(f"a synapse's bias into the decaying current enters v as its steady state (bias / du); "
-                         f"v differs over the first ~{1 / p.du:.0f} steps")
+            # Lava's LIF has no bias into u. A bias b into u adds B (1 - (1 - du)^(t + 1)) to u at step t,
+            # B = b / du: exactly a bias B into v and u starting at -B each window (the -B decays as u does)
+            steady = np.asarray(p.u_bias, np.float64) / p.du  # already in scaled_bias
+            u_raw = np.round(-steady * vth * (1 << lim.threshold_shift))
+            u_init = np.clip(u_raw, -lim.state_max, lim.state_max).astype(np.int32).reshape(pop.shape)
+            notes.append("a synapse's bias into the decaying current: a bias b / du into v, u starting at -b / du "
+                         "(exact up to rounding; Lava's stock LIFReset restarts u at 0, neurokit's ConversionLIF at "
+                         "u_init)")
         bmant, bexp, bstats = quantize_bias(bias, vth, lim)
         du, dv = quantize_decay(p.du, lim, offset=1), quantize_decay(p.dv, lim, offset=0)
         decays = {"u": decay_error(pop.name, "du", p.du, du, lim, offset=1),
@@ -210,7 +223,7 @@ class CubaModel(ThresholdScale):
             notes.append("a leaky integrator (no spikes): Lava's LIF with the largest threshold, read by its v")
         q = QCuba(vth=vth, bias_mant=bmant, bias_exp=bexp, du=du, dv=dv,
                   v_init=quantize_v_init(p.v_init, vth, lim, pop.shape), reset=p.reset, reset_raw=reset_raw,
-                  fires=p.fires)
+                  fires=p.fires, u_init=u_init)
         if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         report = {"neuron": "if" if (p.du, p.dv) == (1.0, 0.0) else "lif", "reset": p.reset, "decays": decays}
@@ -260,6 +273,8 @@ class CubaModel(ThresholdScale):
              f"[{b.min()}, {b.max()}]", "16 signed bits")
         need(v.size == 0 or np.abs(v).max() < 1 << 23, f"{n}: v_init", f"up to {np.abs(v).max()}", "24 signed bits")
         need(p.reset_raw is None or 0 < p.reset_raw < 1 << 24, f"{n}: reset_raw", p.reset_raw, "1..2**24 - 1")
+        ui = np.asarray(0 if p.u_init is None else p.u_init)
+        need(ui.size == 0 or np.abs(ui).max() < 1 << 23, f"{n}: u_init", f"up to {np.abs(ui).max()}", "24 signed bits")
 
     # ---- simulation -------------------------------------------------------------------------------------
     def engine(self, pop, xp, arith):

@@ -140,6 +140,7 @@ class FixedNeurons:
     arith: object
     xp: object
     reset_by: int = 0  # raw v a subtracting reset removes (the threshold, unless the population says otherwise)
+    u_init: object = None  # (n,) int64 u at each window start (None: 0)
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
@@ -156,6 +157,8 @@ class FixedNeurons:
             v_factor=unity - int(np.uint16(p.dv)), bias=xp.asarray(bias, xp.int64),
             threshold=arith.threshold_raw(vth), subtract=p.reset == "subtract",
             reset_by=arith.threshold_raw(vth) if reset_raw is None else int(reset_raw),
+            u_init=None if getattr(p, "u_init", None) is None else
+            xp.asarray(np.asarray(p.u_init).reshape(-1).astype(np.int64), xp.int64),
             v_init=xp.asarray(np.asarray(p.v_init).reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
             bias_bound=int(np.abs(bias).max(initial=0)), arith=arith, xp=xp,
         )
@@ -179,7 +182,7 @@ class FixedNeurons:
         rec_u = xp.empty((steps, b, self.n), xp.int64) if record else None
         rec_v = xp.empty((steps, b, self.n), xp.int64) if record else None
         m, unity = self.arith.state_limit, self.arith.decay_unity
-        memoryless = self.u_factor == 0
+        memoryless = self.u_factor == 0 and self.u_init is None
         if memoryless:
             # u_t depends on a_t only: compute it for all steps at once
             drive = drive.map(self.current)
@@ -219,7 +222,8 @@ class FixedNeurons:
 
     def start(self, batch: int) -> dict:
         xp = self.xp
-        return {"u": xp.zeros((batch, self.n), xp.int64), "v": xp.zeros((batch, self.n), xp.int64) + self.v_init}
+        u = xp.zeros((batch, self.n), xp.int64)
+        return {"u": u if self.u_init is None else u + self.u_init, "v": xp.zeros((batch, self.n), xp.int64) + self.v_init}
 
     def step(self, state: dict, a_in, out, current: bool = False) -> None:
         """One step of Lava's LIF on state {"u", "v"}: a_in (B, n) int32 values as the InPort sums them

@@ -40,7 +40,7 @@ class _ConversionMixin:
             # what the previous sample caused: a fresh network has none in flight
             if not self.keep_first:
                 a_in = np.zeros_like(a_in)
-            pass  # MUT
+            a_rec = np.zeros_like(a_rec)
         if self.a_rec_connected:
             a_in = a_in + a_rec  # as one InPort adds its channels (int32 wraps)
         self.scale_bias()
