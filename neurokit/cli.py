@@ -239,11 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "spikes, synaptic operations and energy per inference. Exits 0 when the network "
                                    "fits and Lava's re-run agrees with the engine bit for bit; 1 (after writing the "
                                    "report that says why) when it does not fit or Lava disagrees; 2 on bad input.")
-    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model")
+    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model; "
+                                 "or a spiking network's NIR graph (.nir, e.g. exported by snnTorch: with --dialect)")
     p.add_argument("--out", help="folder for model.nir, model.q.nir, model.net, report.json, report.txt")
     _add_model(p)
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
-    p.add_argument("--steps", type=int, default=64, help="time steps per sample, T (default: 64)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time steps per sample, T (default: 64; a sequence's length for (N, T, ...) data)")
     p.add_argument("--backend", choices=("engine", "lava-fixed", "loihi"), default="engine",
                    help="where the quantized network runs (default: engine, Lava's fixed_pt arithmetic, fast)")
     p.add_argument("--no-conversion-error", dest="conversion_error", action="store_false",
@@ -254,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and v against the engine (default: 8; 0 skips)")
     _add_conversion(p)
     _add_quantization(p)
+    _add_dialect(p)
     _add_profile(p)
     _add_common(p)
     return parser
@@ -497,7 +500,7 @@ def cmd_deploy(a) -> dict:
         delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
         arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
-        progress=not a.quiet))
+        progress=not a.quiet, reading=reading_of(a)))
 
 
 COMMANDS = {"convert": cmd_convert, "import": cmd_import, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run,

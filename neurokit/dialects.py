@@ -41,6 +41,7 @@ class Dialect:
     tau_written: str = "tau"  # what the node's tau holds: "tau", or "dt*tau" (Norse's exporter)
     v_starts: str = "0"  # v at a sample's first step: "0" or "v_leak"
     input_batch: bool = False  # the Input node's shape starts with the sample data's batch of 1 (Norse's exporter)
+    zero_reset_holds: bool = False  # a zero reset also drops the next step's input to v (snnTorch's RLeaky, Synaptic)
     sources: tuple = ()  # (rule, where the framework computes it)
 
     def with_reset(self, reset: str) -> "Dialect":
@@ -52,7 +53,8 @@ class Dialect:
         return {"dialect": self.name, "framework": self.framework, "checked_against": self.checked,
                 "dt": self.dt, "reset": self.reset, "threshold": self.threshold,
                 "synaptic_input": self.synaptic_input, "if_input": self.if_input, "decay": self.decay,
-                "tau_written": self.tau_written, "v_starts": self.v_starts, "input_batch": self.input_batch}
+                "tau_written": self.tau_written, "v_starts": self.v_starts, "input_batch": self.input_batch,
+                "zero_reset_holds": self.zero_reset_holds}
 
 
 DIALECTS = {d.name: d for d in [
@@ -61,13 +63,15 @@ DIALECTS = {d.name: d for d in [
             sources=(("ODEs", "nir/ir/neuron.py: tau dv/dt = (v_leak - v) + R I, tau_syn di/dt = -i + w_in I, "
                       "dv/dt = R I (IF); z = H(v - v_threshold), then v = v_reset"),)),
     Dialect("snntorch", "snnTorch", "snntorch 1.0.0", dt=1e-4, reset="subtract-delayed", threshold=">",
-            synaptic_input="euler", if_input="r",
+            synaptic_input="euler", if_input="r", zero_reset_holds=True,
             sources=(("dt, tau, r, w_in", "snntorch/export_nir.py: dt = 1e-4, tau = dt / (1 - beta), r = tau / dt, "
                       "w_in = tau_syn / dt; the reset mechanism is not written"),
                      ("Leaky", "snntorch/_neurons/leaky.py: mem = beta mem + I - s[t-1] thr (subtract, the default) "
                       "or beta (1 - s[t-1]) mem + I (zero); spike if mem - thr > 0"),
                      ("Synaptic", "snntorch/_neurons/synaptic.py: syn = alpha syn + I; mem = beta mem + syn - s[t-1] thr"),
-                     ("RLeaky", "snntorch/_neurons/rleaky.py: adds W_rec s[t-1] + b_rec; exported as LIF + Affine"))),
+                     ("RLeaky", "snntorch/_neurons/rleaky.py: adds W_rec s[t-1] + b_rec; exported as LIF + Affine"),
+                     ("zero reset", "leaky.py _base_zero: beta (1 - s[t-1]) mem + I keeps the input; rleaky.py and "
+                      "synaptic.py: (1 - s[t-1]) (beta mem + I + ...) drops it for a step"))),
     Dialect("norse", "Norse", "norse 1.1.0", dt=1e-3, reset="zero", threshold=">", synaptic_input="direct",
             if_input="euler", tau_written="dt*tau", v_starts="v_leak", input_batch=True,
             sources=(("dt, tau", "norse/torch/utils/export_nir.py to_nir(dt=0.001): tau = dt / tau_inv, i.e. dt times "
@@ -130,7 +134,8 @@ class Reading:
     reset_amount: float  # thresholds a subtracting reset removes
     fires: bool
     threshold_ge: bool
-    tau: dict  # requested time constants in steps {"u": ..., "v": ...} (None: no leak)
+    tau: dict
+    refractory: int  # steps after a spike in which v stays at 0 (u integrates)  # requested time constants in steps {"u": ..., "v": ...} (None: no leak)
     notes: list
 
 
@@ -174,8 +179,9 @@ def _decay(name, node, field, tau, dt, dialect: Dialect) -> float:
     return d
 
 
-def read_neuron(d: Dialect, name: str, node, shape: tuple, dt: float | None) -> Reading:
-    """The CUBA reading of one foreign neuron node (LIF, CubaLIF, IF, LI, I, Integrator, Threshold)."""
+def read_neuron(d: Dialect, name: str, node, shape: tuple, dt: float | None, recurrent: bool = False) -> Reading:
+    """The CUBA reading of one foreign neuron node (LIF, CubaLIF, IF, LI, I, Integrator, Threshold);
+    recurrent: the node feeds itself (snnTorch's RLeaky)."""
     kind = type(node).__name__
     needs_dt = isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.I)) or (isinstance(node, nir.IF) and
                                                                                   d.if_input == "euler")
@@ -192,7 +198,7 @@ def read_neuron(d: Dialect, name: str, node, shape: tuple, dt: float | None) -> 
         if np.any(th <= 0):
             raise UnsupportedModelError(f"NIR node '{name}' (Threshold): threshold must be positive")
         return Reading(1.0, 1.0, 1.0 / th, np.zeros(shape), np.zeros(shape), "zero", 1.0, True,
-                       d.threshold == ">=", {"u": None, "v": None}, notes)
+                       d.threshold == ">=", {"u": None, "v": None}, 0, notes)
     fires = not isinstance(node, (nir.LI, nir.CubaLI, nir.I))
     r = _param(name, node, "r", shape)
     if fires:
@@ -244,8 +250,11 @@ def read_neuron(d: Dialect, name: str, node, shape: tuple, dt: float | None) -> 
         if dv >= 1:
             notes.append(f"{name}: beta = 0, snnTorch's late subtraction acts on a cleared membrane")
     v_init = v_leak / vth if d.v_starts == "v_leak" else 0 * ones
+    refractory = 0
+    if fires and reset == "zero" and d.zero_reset_holds and (isinstance(node, nir.CubaLIF) or recurrent):
+        refractory = 1  # v stays at 0 for the step after a spike: snnTorch zeroes that step's whole membrane
     return Reading(du, dv, gain_u * gain_v / vth, bias / vth, v_init, reset, amount, fires, d.threshold == ">=",
-                   tau, notes)
+                   tau, refractory, notes)
 
 
 def rules_table() -> str:
@@ -254,7 +263,8 @@ def rules_table() -> str:
     rows = [("framework", "framework"), ("checked against", "checked"), ("dt (time step)", "dt"),
             ("reset", "reset"), ("spike when v", "threshold"), ("CubaLIF input current", "synaptic_input"),
             ("IF input", "if_input"), ("decay per step", "decay"), ("node's tau holds", "tau_written"),
-            ("v starts at", "v_starts"), ("Input shape holds a batch of 1", "input_batch")]
+            ("v starts at", "v_starts"), ("Input shape holds a batch of 1", "input_batch"),
+            ("zero reset drops the next step's input (recurrent LIF, CubaLIF)", "zero_reset_holds")]
     out = ["| rule | " + " | ".join(f"`{n}`" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
     for label, field in rows:
         cells = []

@@ -329,10 +329,11 @@ class _Lowering:
         from .dialects import read_neuron
         from .neurons import Cuba
 
-        r = read_neuron(self.dialect, name, self.nodes[name], shape, self.dt)
+        recurrent = any(source == name for source, _, _ in self.paths_into(name))
+        r = read_neuron(self.dialect, name, self.nodes[name], shape, self.dt, recurrent)
         self.notes.extend(r.notes)
         params = Cuba(bias=r.bias, v_init=r.v_init, reset=r.reset, du=r.du, dv=r.dv, reset_amount=r.reset_amount,
-                      fires=r.fires, threshold_ge=r.threshold_ge, tau=r.tau)
+                      fires=r.fires, threshold_ge=r.threshold_ge, tau=r.tau, refractory=r.refractory)
         return params, r.gain
 
     def projection(self, name, src, source, ops, syn, pop) -> tuple[Projection, np.ndarray]:

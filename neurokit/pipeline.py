@@ -327,6 +327,7 @@ class DeployOptions:
     arch: str | None = None  # FILE.py:callable building the model for a state_dict checkpoint
     trust_model: bool = False  # load a whole pickled model (code)
     progress: bool = True
+    reading: dict = dataclasses.field(default_factory=dict)  # a NIR graph's dialect options (neurokit.lower.from_nir)
 
 
 DEPLOY_BACKENDS = ("engine", "lava-fixed", "loihi")
@@ -359,8 +360,12 @@ def _deploy(opt: DeployOptions) -> dict:
     from .report import build_report
     from .targets import check_target, label, method_for, timing
 
+    if Path(opt.model).suffix == ".nir":
+        return _deploy_graph(opt)
     clock = StageClock()
     # Everything a user can get wrong is checked before the long stages start.
+    if opt.steps is None:
+        opt = dataclasses.replace(opt, steps=64)
     with clock("load"):
         profile = load_profile(opt.profile)
         check_steps(opt.steps)
@@ -439,6 +444,63 @@ def _deploy(opt: DeployOptions) -> dict:
     )
     report["conversion_cache"] = None if key is None else {"key": key, "hit": cached is not None,
                                                            "folder": str(cache_folder())}
+    if opt.out:
+        with clock("write"):
+            write_outputs(Path(opt.out), graph, qnet, report)
+    report["stage_seconds"] = dict(clock.seconds)
+    return report
+
+
+def _deploy_graph(opt: DeployOptions) -> dict:
+    """deploy of a spiking network exported to NIR (by another framework, read under opt.reading's dialect, or
+    by neurokit): no ANN and no conversion; quantize, fit, run float and fixed point, check against Lava,
+    report. Sequence data (N, T, ...) runs one frame per step for T steps unless --steps says otherwise."""
+    from hw_profiles import load_profile
+
+    from .backends import check_inputs, get_backend
+    from .backends.base import is_sequence
+    from .data import load_dataset
+    from .io import read_nir
+    from .lower import from_nir
+    from .report import build_report
+    from .targets import label, timing
+
+    clock = StageClock()
+    with clock("load"):
+        profile = load_profile(opt.profile)
+        if opt.backend not in DEPLOY_BACKENDS:
+            raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
+        get_backend(opt.backend)
+        graph = read_nir(opt.model)
+        net = from_nir(graph, **opt.reading)
+        data = load_dataset(opt.data)
+        calib, _ = take(opt.calibration, data.x_train, what="calibration (training)")
+        x, y = take(opt.samples, data.x_test, data.y_test)
+        x, calib = check_inputs(net, x), check_inputs(net, calib)
+        steps = opt.steps if opt.steps is not None else (x.shape[1] if is_sequence(net, x) else 64)
+        check_steps(steps)
+        classes = int(np.prod(net.output_population.shape))
+        if len(y) and int(np.max(y)) >= classes:
+            raise NeurokitError(f"the test labels go up to {int(np.max(y))} but the network's output {net.output} has "
+                                f"{classes} neurons; pass data labelled 0 .. {classes - 1}")
+    with clock("quantize"):
+        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
+    with clock("fit"):
+        placement = fit_summary(qnet, profile)
+    with clock("float SNN"):
+        float_trace = run_network(net, "float", x, steps, opt.progress)
+    with clock(f"{opt.backend} SNN"):
+        fixed_trace = run_network(qnet, opt.backend, x, steps, opt.progress)
+    lava_check = None
+    if opt.backend == "engine" and opt.verify_samples:
+        check_record_memory(qnet, min(len(x), opt.verify_samples), steps)
+        with clock("Lava check"):
+            lava_check = check_against_lava(qnet, x[:opt.verify_samples], steps)
+    report = build_report(
+        model=opt.model, dataset=data.name, profile=profile, steps=steps, ann=None,
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
+        fit=placement, target={"name": "imported", "runs_on": label(net), **timing(net, steps)})
     if opt.out:
         with clock("write"):
             write_outputs(Path(opt.out), graph, qnet, report)

@@ -114,7 +114,7 @@ def render_text(r: dict) -> str:
         out.append(f"target: {t['name']}; runs on {t['runs_on']}{timing}")
     out.append("")
     out.append("Accuracy")
-    rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]]
+    rows = [["ANN (torch float32)", n, _pct(r["ann_accuracy"])]] if r.get("ann_accuracy") is not None else []
     if r.get("ann_accuracy_fine_tuned") is not None:
         rows.append([f"ANN as {r['ann_fine_tuned_by']} fine-tuned it (float64)", n, _pct(r["ann_accuracy_fine_tuned"])])
     if r.get("ann_accuracy_maxpool_replaced") is not None:
@@ -174,9 +174,13 @@ def render_text(r: dict) -> str:
     elif fit:
         out.append(f"  does NOT fit {r['profile']} ({fit['cores']:,} cores needed, {fit['cores_available']:,} there; "
                    f"{fit['problem']}): the energy below is that of a hypothetical larger board")
-    out += [f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
-            f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}",
-            f"  not counted: {r['energy_not_counted']}"]
+    if r["ann_macs"]:
+        out.append(f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
+                   f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}")
+    else:  # an imported spiking network: no ANN to compare with
+        out.append(f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   (a spiking network from NIR: no ANN to "
+                   "compare with)")
+    out.append(f"  not counted: {r['energy_not_counted']}")
     if r.get("quantization"):
         out += ["", quantization_title(r["quantization"])]
         out += quantization_lines(r["quantization"])

@@ -314,3 +314,19 @@ def test_multi_spike_and_unknown_dialect_are_refused():
         from_nir(g, dialect="brian")
     with pytest.raises(UnsupportedModelError, match="pass --dt"):
         from_nir(g, dialect="nir")
+
+
+def test_bundled_snntorch_nets_equal_snntorch_on_the_whole_test_split():
+    """examples/snntorch_digits: snnTorch's own output spike counts on all 360 test sequences, recorded when it
+    trained them, equal the float engine's, for the feed-forward (stock LIF) and the recurrent (RLeaky) net."""
+    from pathlib import Path
+
+    from neurokit.io import read_nir
+
+    here = Path(__file__).resolve().parents[1] / "examples" / "snntorch_digits"
+    data, want = np.load(here / "digits_spikes.npz"), np.load(here / "snntorch_counts.npz")
+    for name in ("snn", "rsnn"):
+        net = from_nir(read_nir(here / f"{name}.nir"), dialect="snntorch", reset="zero")
+        trace = Engine("float", device="cpu").run(net, data["x_test"])
+        assert np.array_equal(trace.output_counts, want[name]), name
+    assert net.population("lif1.lif").neuron.refractory == 1  # RLeaky's zero reset holds v for a step

@@ -47,11 +47,12 @@ class Cuba:
     threshold_ge: bool = False  # spike at v >= threshold (SpikingJelly, sinabs) instead of v > threshold
     u_bias: np.ndarray | None = None  # added to u every step (a synapse's bias into a decaying current)
     tau: dict | None = None  # the time constants asked for, in steps ({"u": .., "v": ..}; None: no leak)
+    refractory: int = 0  # steps after a spike in which v stays at 0 while u integrates (Lava's LIFRefractory)
 
     @property
     def lava_compartment(self) -> bool:
         """Whether Lava's LIF arithmetic computes this population as it stands (no foreign extras)."""
-        return (self.fires and not self.threshold_ge and self.reset_amount == 1.0
+        return (self.fires and not self.threshold_ge and self.reset_amount == 1.0 and not self.refractory
                 and (self.u_bias is None or not np.any(self.u_bias)))
 
 
@@ -70,6 +71,7 @@ class QCuba:
     reset_raw: int | None = None  # raw v a subtracting reset removes (None: the threshold, vth << 6)
     fires: bool = True  # False: the threshold is out of reach (a leaky integrator read by its potential)
     u_init: np.ndarray | None = None  # int32 raw u at each window start (None: 0)
+    refractory: int = 0  # steps after a spike in which v stays at 0 (u integrates)
 
 
 def check_reset(name: str, mode) -> str:
@@ -113,7 +115,8 @@ class CubaModel(ThresholdScale):
                           reset=check_reset(name, m[RESET_KEY]), du=du, dv=dv,
                           reset_amount=float(m["reset_amount"]), fires=bool(int(m["fires"])),
                           threshold_ge=bool(int(m["threshold_ge"])),
-                          u_bias=broadcast(name, "metadata u_bias", m["u_bias"], shape), tau=tau)
+                          u_bias=broadcast(name, "metadata u_bias", m["u_bias"], shape), tau=tau,
+                          refractory=int(m.get("refractory", 0)))
         except KeyError as e:
             raise UnsupportedModelError(f"NIR neuron '{name}' (neurokit CubaLIF): metadata {e} is missing") from None
         if not (0 <= du <= 1 and 0 <= dv <= 1):
@@ -154,6 +157,7 @@ class CubaModel(ThresholdScale):
                 "bias": np.asarray(params.bias, np.float64), V_INIT_KEY: np.asarray(params.v_init, np.float64),
                 "reset_amount": float(params.reset_amount), "fires": int(params.fires),
                 "threshold_ge": int(params.threshold_ge), "u_bias": u_bias,
+                "refractory": int(params.refractory),
                 "tau_u": tau.get("u") if tau.get("u") is not None else nan,
                 "tau_v": tau.get("v") if tau.get("v") is not None else nan})
         v0 = np.asarray(params.v_init, np.float64)
@@ -170,7 +174,8 @@ class CubaModel(ThresholdScale):
             "vth": np.int64(q.vth), "bias_mant": np.asarray(q.bias_mant, np.int32), "bias_exp": np.int64(q.bias_exp),
             "du": np.int64(q.du), "dv": np.int64(q.dv), "v_init_int": np.asarray(q.v_init, np.int32),
             "fires": np.int64(q.fires), "reset_raw": np.int64(-1 if q.reset_raw is None else q.reset_raw),
-            "u_init_int": np.zeros(shape, np.int32) if q.u_init is None else np.asarray(q.u_init, np.int32)})
+            "u_init_int": np.zeros(shape, np.int32) if q.u_init is None else np.asarray(q.u_init, np.int32),
+            "refractory": np.int64(q.refractory)})
 
     def from_qnir(self, name: str, node, shape: tuple) -> QCuba:
         m = node.metadata
@@ -180,7 +185,7 @@ class CubaModel(ThresholdScale):
                      fires=bool(int(m.get("fires", 1))),
                      reset_raw=None if int(m.get("reset_raw", -1)) < 0 else int(m["reset_raw"]),
                      u_init=None if not np.any(m.get("u_init_int", 0)) else
-                     np.asarray(m["u_init_int"], np.int32).reshape(shape))
+                     np.asarray(m["u_init_int"], np.int32).reshape(shape), refractory=int(m.get("refractory", 0)))
 
     # ---- quantization -----------------------------------------------------------------------------------
     def scaled_bias(self, net, pop) -> np.ndarray:
@@ -221,9 +226,12 @@ class CubaModel(ThresholdScale):
                          "lands exactly on it)")
         if not p.fires:
             notes.append("a leaky integrator (no spikes): Lava's LIF with the largest threshold, read by its v")
+        if p.refractory:
+            notes.append(f"v rests at 0 for {p.refractory} step after a spike (Lava's LIFRefractory, floating point only "
+                         "in Lava 0.10)")
         q = QCuba(vth=vth, bias_mant=bmant, bias_exp=bexp, du=du, dv=dv,
                   v_init=quantize_v_init(p.v_init, vth, lim, pop.shape), reset=p.reset, reset_raw=reset_raw,
-                  fires=p.fires, u_init=u_init)
+                  fires=p.fires, u_init=u_init, refractory=int(p.refractory))
         if p.reset == "subtract" and not profile.neuron.reset_by_subtraction:
             notes.append("reset by subtraction: runs on neurokit's ConversionLIF; the stock Loihi LIF resets to 0")
         report = {"neuron": "if" if (p.du, p.dv) == (1.0, 0.0) else "lif", "reset": p.reset, "decays": decays}
@@ -255,6 +263,8 @@ class CubaModel(ThresholdScale):
         """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
         if params.reset == "subtract":
             return "ConversionLIF (reset by subtraction) has no Loihi 2 microcode"
+        if getattr(params, "refractory", 0):
+            return "a refractory step after each spike (Lava's LIFRefractory has no fixed-point model)"
         if isinstance(params, Cuba) and not params.lava_compartment:
             return "a framework's neuron rule Lava's LIF does not compute (>= threshold, or a bias into u)"
         if np.any(np.asarray(params.v_init) != 0):
@@ -273,6 +283,7 @@ class CubaModel(ThresholdScale):
              f"[{b.min()}, {b.max()}]", "16 signed bits")
         need(v.size == 0 or np.abs(v).max() < 1 << 23, f"{n}: v_init", f"up to {np.abs(v).max()}", "24 signed bits")
         need(p.reset_raw is None or 0 < p.reset_raw < 1 << 24, f"{n}: reset_raw", p.reset_raw, "1..2**24 - 1")
+        need(0 <= p.refractory < 1 << 8, f"{n}: refractory", p.refractory, "0..255 steps")
         ui = np.asarray(0 if p.u_init is None else p.u_init)
         need(ui.size == 0 or np.abs(ui).max() < 1 << 23, f"{n}: u_init", f"up to {np.abs(ui).max()}", "24 signed bits")
 
@@ -293,10 +304,11 @@ class CubaModel(ThresholdScale):
         offset None (synchronous windows): ConversionLIF restarting at steps 1, 1 + T, ... (dropping what
         arrives then), or with stock=True Lava's LIFReset at the same steps.
         offset given (pipelined windows: the Lava time step, modulo T, of each window's start, depth + 1):
-        Lava's LIFReset when it computes the population exactly (reset to zero, v from 0, no recurrent input),
-        else ConversionLIF with that offset, integrating its sources' first messages and dropping only what a
-        recurrent projection (recurrent=True: wired to its a_rec port) sends across the window start. With
-        stock=True (Loihi 2's stock neurons only) such a population is an UnsupportedModelError.
+        Lava's LIFReset when it computes the population exactly (reset to zero, u and v from 0, no recurrent
+        input), else ConversionLIF with that offset (u restarting at u_init, v at v_init), integrating its
+        sources' first messages and dropping only what a recurrent projection (recurrent=True: wired to its
+        a_rec port) sends across the window start. With stock=True (Loihi 2's stock neurons only) such a
+        population is an UnsupportedModelError.
         A population that does not fire (fires False) gets Lava's largest threshold (fixed_pt: arith.max_vth,
         as the engine; floating_pt: inf)."""
         from ..arithmetic import LOIHI2
@@ -309,8 +321,12 @@ class CubaModel(ThresholdScale):
         if fixed:
             params = dict(shape=shape, du=p.du, dv=p.dv, vth=p.vth if fires else LOIHI2.max_vth,
                           v=to_lava(np.asarray(p.v_init).reshape(pop.shape)).astype(np.int32),
-                          bias_mant=to_lava(np.asarray(p.bias_mant).reshape(pop.shape)).astype(np.int32), bias_exp=p.bias_exp)
+                          bias_mant=to_lava(np.asarray(p.bias_mant).reshape(pop.shape)).astype(np.int32),
+                          bias_exp=p.bias_exp)
             extra = dict(reset_amount=getattr(p, "reset_raw", None))
+            u_init = getattr(p, "u_init", None)
+            if u_init is not None and np.any(u_init):
+                extra["u_init"] = to_lava(np.asarray(u_init).reshape(pop.shape)).astype(np.int32)
         else:
             params = dict(shape=shape, du=float(p.du), dv=float(p.dv), vth=1.0 if fires else float("inf"),
                           v=to_lava(np.asarray(p.v_init, np.float64).reshape(pop.shape)),
@@ -326,10 +342,15 @@ class CubaModel(ThresholdScale):
         if offset is None:
             if stock:
                 # netx's choice for hardware: periodic reset; what arrives at a window's first step is integrated
+                if "u_init" in extra:
+                    raise UnsupportedModelError(f"population {pop.name}: u starts at u_init; Lava's LIFReset "
+                                                "restarts u at 0: simulate it with lava-fixed or the engine")
                 return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
             return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **extra, **params)
         why = ("a recurrent projection into it, whose input ConversionLIF drops at each window start"
                if recurrent else self.stock_loihi2(p))
+        if why is None and "u_init" in extra:
+            why = "u starts at u_init (a synapse's bias into the current); Lava's LIFReset restarts u at 0"
         if why is None:
             # what arrives at a window's first step is this sample's (its sources started one step earlier)
             return LIFReset(reset_interval=steps, reset_offset=offset, **params)

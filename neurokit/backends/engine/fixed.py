@@ -141,6 +141,7 @@ class FixedNeurons:
     xp: object
     reset_by: int = 0  # raw v a subtracting reset removes (the threshold, unless the population says otherwise)
     u_init: object = None  # (n,) int64 u at each window start (None: 0)
+    refractory: int = 0  # steps after a spike in which v stays at 0 (the float LIFRefractory's rule)
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
@@ -159,6 +160,7 @@ class FixedNeurons:
             reset_by=arith.threshold_raw(vth) if reset_raw is None else int(reset_raw),
             u_init=None if getattr(p, "u_init", None) is None else
             xp.asarray(np.asarray(p.u_init).reshape(-1).astype(np.int64), xp.int64),
+            refractory=int(getattr(p, "refractory", 0)),
             v_init=xp.asarray(np.asarray(p.v_init).reshape(-1).astype(np.int32).astype(np.int64), xp.int64),
             bias_bound=int(np.abs(bias).max(initial=0)), arith=arith, xp=xp,
         )
@@ -183,7 +185,7 @@ class FixedNeurons:
         rec_v = xp.empty((steps, b, self.n), xp.int64) if record else None
         m, unity = self.arith.state_limit, self.arith.decay_unity
         memoryless = self.u_factor == 0 and self.u_init is None
-        if memoryless:
+        if memoryless and not self.refractory:
             # u_t depends on a_t only: compute it for all steps at once
             drive = drive.map(self.current)
             if self.v_factor == unity and drive.bound + self.bias_bound + m < (1 << 31):
@@ -223,7 +225,10 @@ class FixedNeurons:
     def start(self, batch: int) -> dict:
         xp = self.xp
         u = xp.zeros((batch, self.n), xp.int64)
-        return {"u": u if self.u_init is None else u + self.u_init, "v": xp.zeros((batch, self.n), xp.int64) + self.v_init}
+        state = {"u": u if self.u_init is None else u + self.u_init, "v": xp.zeros((batch, self.n), xp.int64) + self.v_init}
+        if self.refractory:
+            state["hold"] = xp.zeros((batch, self.n), xp.int64)
+        return state
 
     def step(self, state: dict, a_in, out, current: bool = False) -> None:
         """One step of Lava's LIF on state {"u", "v"}: a_in (B, n) int32 values as the InPort sums them
@@ -235,11 +240,17 @@ class FixedNeurons:
         else:
             d = arith.decay(state["u"], self.u_factor, xp) if self.u_factor else 0
             u = arith.wrap_u(wrap32(d + wrap32(xp.astype(a_in, xp.int64) << arith.activation_shift)), xp)
-        v = state["v"]
-        d = v if self.v_factor == unity else arith.decay(v, self.v_factor, xp)
+        before = state["v"]
+        d = before if self.v_factor == unity else arith.decay(before, self.v_factor, xp)
         v = wrap32(d + u + self.bias)
         xp.clip_(v, -(m - 1), m - 1)
+        if self.refractory:  # v is not updated while refractory
+            held = state["hold"] > 0
+            v = xp.where(held, before, v)
+            state["hold"] = state["hold"] - xp.astype(held, xp.int64)
         self._fire(v, out, self.threshold, self.reset_by)
+        if self.refractory:
+            state["hold"] = xp.where(out, self.refractory, state["hold"])
         state["u"], state["v"] = u, v
 
     def _may_saturate(self, with_bias, steps: int) -> tuple[bool, bool]:

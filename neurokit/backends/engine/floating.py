@@ -56,6 +56,7 @@ class FloatNeurons:
     fires: bool = True
     threshold_ge: bool = False  # spike at v >= threshold
     u_bias: object = None  # (n,) added to u every step
+    refractory: int = 0  # steps after a spike in which v stays at 0 (Lava's LIFRefractory)
     last_v: object = None  # v after the last step of the last run, (B, n): the potential readout
 
     @classmethod
@@ -67,13 +68,16 @@ class FloatNeurons:
                    v_init=xp.asarray(np.broadcast_to(v0, pop.shape).reshape(-1), xp.float64),
                    subtract=p.reset == "subtract", xp=xp, du=float(p.du), dv=float(p.dv),
                    reset_amount=float(getattr(p, "reset_amount", 1.0)), fires=bool(getattr(p, "fires", True)),
-                   threshold_ge=bool(getattr(p, "threshold_ge", False)),
+                   threshold_ge=bool(getattr(p, "threshold_ge", False)), refractory=int(getattr(p, "refractory", 0)),
                    u_bias=None if u_bias is None or not np.any(u_bias) else
                    xp.asarray(np.asarray(u_bias, np.float64).reshape(-1), xp.float64))
 
     def start(self, batch: int) -> dict:
         xp = self.xp
-        return {"u": xp.zeros((batch, self.n), xp.float64), "v": xp.zeros((batch, self.n), xp.float64) + self.v_init}
+        state = {"u": xp.zeros((batch, self.n), xp.float64), "v": xp.zeros((batch, self.n), xp.float64) + self.v_init}
+        if self.refractory:
+            state["hold"] = xp.zeros((batch, self.n), xp.int64)
+        return state
 
     def step(self, state: dict, a_in, out) -> None:
         """One step of the compartment on state {"u", "v"} with input a_in (B, n); spikes into out (B, n) bool."""
@@ -86,8 +90,13 @@ class FloatNeurons:
             if self.u_bias is not None:
                 xp.add_(u, self.u_bias)
             v = v * (1 - self.dv)
+        before = state["v"]
         xp.add_(v, u)  # Lava's order: (v * (1 - dv) + u) + bias
         xp.add_(v, self.bias)
+        if self.refractory:  # Lava's PyLifRefractoryModelFloat: a refractory neuron's v is not updated
+            held = state["hold"] > 0
+            v = xp.where(held, before, v)
+            state["hold"] = state["hold"] - xp.astype(held, xp.int64)
         if not self.fires:
             out[...] = False
         else:
@@ -96,6 +105,8 @@ class FloatNeurons:
                 xp.sub_where_(v, self.reset_amount, out)
             else:
                 xp.zero_where_(v, out)
+            if self.refractory:
+                state["hold"] = xp.where(out, self.refractory, state["hold"])
         state["u"], state["v"] = u, v
 
     def run(self, drive, steps: int, record: bool = False):

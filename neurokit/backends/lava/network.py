@@ -4,10 +4,18 @@ a SpikeCounter on every population (and a PotentialReader on the output populati
 out by potential), and evaluate a batch of samples in one run. Several projections into one population
 connect to its one input port, which adds them up, as on the chip.
 
-Samples run back to back in windows of `steps` steps: the source holds each sample for one window and
-the neurons restart from zero state at each window start (ConversionLIF.reset_interval), so every
-window is exactly a fresh network's run. Per-sample Var.set/get round trips cost ~1 s each on this
-machine; this protocol costs none.
+Samples run back to back in windows of `steps` steps: the source holds each sample for one window (or
+sends a sequence's frames, one per step) and the neurons restart from their initial state at each window
+start (ConversionLIF.reset_interval), so every window is exactly a fresh network's run. Per-sample
+Var.set/get round trips cost ~1 s each on this machine; this protocol costs none.
+
+Pipelined windows (imported graphs, the lif method): the population at depth d restarts at global step
+kT + d (Lava time step kT + d + 1: reset_offset (d + 1) % T), one step after its sources, so what arrives
+then is this sample's first message and is integrated. It runs on Lava's LIFReset where that computes it
+exactly, else on ConversionLIF with the offset (reset by subtraction, v_init, u_init, a recurrent
+projection). A projection closing a cycle (Network.back_edges) enters ConversionLIF's a_rec port, which
+drops what arrives at a window start (the previous window's last spikes): the engine's rules
+(neurokit.backends.engine.steps).
 
 Layouts. neurokit keeps torch's (C, H, W); Lava's Conv uses (X, Y, C) = (W, H, C) and flips the kernel
 (lava/proc/conv/utils.py conv()), so conv weights are transposed and flipped here, and Dense weights

@@ -2,7 +2,8 @@
 
 ConversionLIF's models inherit all sub-threshold arithmetic from Lava's own abstract LIF models
 (24-bit wrap of u, saturation of v, 12-bit decays with du's +1 offset, bias_mant << bias_exp,
-a_in << 6, spike if v > vth << 6) and change only the reset and the window start.
+a_in << 6, spike if v > vth << 6) and change only the reset (its amount), the window start (its offset, u_init,
+v_init, which input is dropped then) and add a second input port for recurrent projections (a_rec).
 Absolute imports only: Lava's compiler loads this file as a standalone module.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ class _ConversionMixin:
         a_in = self.a_in.recv()
         a_rec = self.a_rec.recv()  # zeros when nothing is connected
         if self.interval and self.time_step % self.interval == self.offset:
-            self.u[:] = 0
+            self.u[:] = self.u_init
             self.v[:] = self.v_init
             # what the previous sample caused: a fresh network has none in flight
             if not self.keep_first:
@@ -67,6 +68,7 @@ class PyConversionLIFModelFloat(_ConversionMixin, AbstractPyLifModelFloat):
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
     v_init: np.ndarray = LavaPyType(np.ndarray, float)
+    u_init: np.ndarray = LavaPyType(np.ndarray, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -108,6 +110,7 @@ class PyConversionLIFModelBitAcc(_ConversionMixin, AbstractPyLifModelFixed):
     a_rec: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int16, precision=16)  # as Lava's LIF declares a_in
     vth: int = LavaPyType(int, np.int32, precision=17)
     v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    u_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)

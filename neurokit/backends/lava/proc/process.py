@@ -24,8 +24,9 @@ class ConversionLIF(LIF):
         threshold.
     reset_interval: if > 0, a window starts every `reset_interval` steps, at the Lava time steps ts (1-based)
         with ts % reset_interval == reset_offset % reset_interval (LIFReset's convention; the default offset 1
-        gives steps 1, 1 + interval, ...). At a window start u restarts at 0, v at its initial value v (kept in
-        Var v_init), and the synaptic input arriving that step which the previous sample caused is dropped:
+        gives steps 1, 1 + interval, ...). At a window start u restarts at u_init (default 0), v at its initial
+        value v (kept in Var v_init), and the synaptic input arriving that step which the previous sample
+        caused is dropped:
         - synchronous windows (keep_first_input=False, every population restarting at the same step): all
           of a_in, since every source's previous window sent it;
         - pipelined windows (keep_first_input=True, each population restarting one step after its sources, at
@@ -41,7 +42,7 @@ class ConversionLIF(LIF):
 
     def __init__(self, *, reset_mode: str = "subtract", reset_interval: int = 0, reset_offset: int = 1,
                  reset_amount=None, keep_first_input: bool = False, threshold_ge: bool = False, u_bias=None,
-                 **kwargs):
+                 u_init=0, **kwargs):
         if reset_mode not in RESET_MODES:
             raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {reset_mode!r}")
         if reset_interval < 0:
@@ -51,6 +52,7 @@ class ConversionLIF(LIF):
                          threshold_ge=bool(threshold_ge),
                          u_bias=None if u_bias is None else np.asarray(u_bias, np.float64), **kwargs)
         self.v_init = Var(shape=self.v.shape, init=self.v.init)  # v at each window start
+        self.u_init = Var(shape=self.u.shape, init=u_init)  # u at each window start
         self.a_rec = InPort(shape=self.a_in.shape)  # recurrent projections: dropped at each window start
 
 
