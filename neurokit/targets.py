@@ -69,7 +69,13 @@ def check_target(net, target: str) -> None:
 def label(net) -> str:
     """What a report says about where the network can run."""
     bad = non_stock(net)
-    return "Loihi 2 stock neurons" if not bad else f"{SIM_ONLY} ({bad[0][1]})"
+    if bad:
+        return f"{SIM_ONLY} ({bad[0][1]})"
+    if net.back_edges():
+        # LIFReset integrates what arrives at a window's first step: the previous sample's last recurrent spikes
+        return ("Loihi 2 stock neurons; on the chip, samples back to back carry a recurrent layer's last spikes into "
+                "the next sample's first step (the engine and neurokit's Lava graph drop them)")
+    return "Loihi 2 stock neurons"
 
 
 def timing(net, steps: int) -> dict:

@@ -263,6 +263,8 @@ class CubaModel(ThresholdScale):
         """None when Loihi 2 runs the population with stock neurons (Lava LIF / LIFReset), else why not."""
         if params.reset == "subtract":
             return "ConversionLIF (reset by subtraction) has no Loihi 2 microcode"
+        if getattr(params, "u_init", None) is not None and np.any(params.u_init):
+            return "u starts each window below 0 (a synapse's bias into the current); Lava's LIFReset restarts u at 0"
         if getattr(params, "refractory", 0):
             return "a refractory step after each spike (Lava's LIFRefractory has no fixed-point model)"
         if isinstance(params, Cuba) and not params.lava_compartment:
@@ -324,6 +326,8 @@ class CubaModel(ThresholdScale):
                           bias_mant=to_lava(np.asarray(p.bias_mant).reshape(pop.shape)).astype(np.int32),
                           bias_exp=p.bias_exp)
             extra = dict(reset_amount=getattr(p, "reset_raw", None))
+            if getattr(p, "refractory", 0):
+                extra["refractory"] = int(p.refractory)
             u_init = getattr(p, "u_init", None)
             if u_init is not None and np.any(u_init):
                 extra["u_init"] = to_lava(np.asarray(u_init).reshape(pop.shape)).astype(np.int32)
@@ -337,20 +341,25 @@ class CubaModel(ThresholdScale):
                          threshold_ge=bool(getattr(p, "threshold_ge", False)),
                          u_bias=None if u_bias is None or not np.any(u_bias) else
                          to_lava(np.broadcast_to(np.asarray(u_bias, np.float64), pop.shape).copy()))
+            if getattr(p, "refractory", 0):
+                extra["refractory"] = int(p.refractory)
         from lava.proc.lif.process import LIFReset
 
         if offset is None:
             if stock:
                 # netx's choice for hardware: periodic reset; what arrives at a window's first step is integrated
-                if "u_init" in extra:
-                    raise UnsupportedModelError(f"population {pop.name}: u starts at u_init; Lava's LIFReset "
-                                                "restarts u at 0: simulate it with lava-fixed or the engine")
+                for what, why in (("u_init", "u starts at u_init"), ("refractory", "refractory steps")):
+                    if what in extra:
+                        raise UnsupportedModelError(f"population {pop.name}: {why}; Lava's stock LIFReset cannot "
+                                                    "run it: simulate it with lava-fixed or the engine")
                 return LIFReset(reset_interval=steps, reset_offset=1 % steps, **params)
             return ConversionLIF(reset_mode=p.reset, reset_interval=steps, **extra, **params)
         why = ("a recurrent projection into it, whose input ConversionLIF drops at each window start"
                if recurrent else self.stock_loihi2(p))
         if why is None and "u_init" in extra:
             why = "u starts at u_init (a synapse's bias into the current); Lava's LIFReset restarts u at 0"
+        if why is None and "refractory" in extra:
+            why = "refractory steps after a spike; Lava's LIFReset has none"
         if why is None:
             # what arrives at a window's first step is this sample's (its sources started one step earlier)
             return LIFReset(reset_interval=steps, reset_offset=offset, **params)

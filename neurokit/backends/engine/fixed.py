@@ -185,10 +185,10 @@ class FixedNeurons:
         rec_v = xp.empty((steps, b, self.n), xp.int64) if record else None
         m, unity = self.arith.state_limit, self.arith.decay_unity
         memoryless = self.u_factor == 0 and self.u_init is None
-        if memoryless and not self.refractory:
+        if memoryless:
             # u_t depends on a_t only: compute it for all steps at once
             drive = drive.map(self.current)
-            if self.v_factor == unity and drive.bound + self.bias_bound + m < (1 << 31):
+            if self.v_factor == unity and drive.bound + self.bias_bound + m < (1 << 31) and not self.refractory:
                 # no decay, no int32 overflow: v += (u + bias), saturate, fire, in int32
                 bias = xp.astype(self.bias, xp.int32)
                 with_bias = drive.map(lambda c, bound: (c + bias, bound + self.bias_bound))

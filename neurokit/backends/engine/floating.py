@@ -90,7 +90,7 @@ class FloatNeurons:
             if self.u_bias is not None:
                 xp.add_(u, self.u_bias)
             v = v * (1 - self.dv)
-        before = state["v"]
+        before = state["v"] + 0 if self.refractory else None  # a copy: v may be updated in place below
         xp.add_(v, u)  # Lava's order: (v * (1 - dv) + u) + bias
         xp.add_(v, self.bias)
         if self.refractory:  # Lava's PyLifRefractoryModelFloat: a refractory neuron's v is not updated

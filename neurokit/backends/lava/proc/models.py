@@ -22,7 +22,7 @@ from neurokit.backends.lava.proc.process import (ConversionLIF, InputSource, Pha
 
 
 class _ConversionMixin:
-    """Window start, recurrent input and reset, shared by the float and fixed models."""
+    """Window start, recurrent input, reset and refractory steps, shared by the float and fixed models."""
 
     def _setup_conversion(self):
         p = self.proc_params
@@ -31,6 +31,8 @@ class _ConversionMixin:
         self.offset = int(p.get("reset_offset", 1)) % self.interval if self.interval else 0
         self.keep_first = bool(p.get("keep_first_input", False))
         self.reset_amount = p.get("reset_amount", None)
+        self.refractory = int(p.get("refractory", 0))
+        self.hold = None  # refractory steps left per neuron
 
     def run_spk(self):
         a_in = self.a_in.recv()
@@ -42,17 +44,28 @@ class _ConversionMixin:
             if not self.keep_first:
                 a_in = np.zeros_like(a_in)
             a_rec = np.zeros_like(a_rec)
+            if self.hold is not None:
+                self.hold[:] = 0
         if self.a_rec_connected:
             a_in = a_in + a_rec  # as one InPort adds its channels (int32 wraps)
         self.scale_bias()
         if not self.isthrscaled:
             self.scale_threshold()
+        before = self.v.copy() if self.refractory else None
         self.subthr_dynamics(activation_in=a_in)
+        if self.refractory:  # a refractory neuron's v is not updated (u integrates); the engine's rule
+            if self.hold is None:
+                self.hold = np.zeros(self.v.shape, np.int64)
+            held = self.hold > 0
+            self.v[held] = before[held]
+            self.hold[held] -= 1
         spikes = self.spiking_activation()
         if self.subtract:
             self.v[spikes] -= self.threshold_value() if self.reset_amount is None else self.reset_amount
         else:
             self.v[spikes] = 0
+        if self.refractory:
+            self.hold[spikes] = self.refractory
         self.s_out.send(spikes)
 
     @property

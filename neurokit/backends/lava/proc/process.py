@@ -38,11 +38,14 @@ class ConversionLIF(LIF):
     threshold_ge (floating_pt only): spike at v >= vth instead of v > vth.
     u_bias (floating_pt only): an array in the process's shape added to u after the input every step (a
         synapse's bias into a decaying current); None: none.
+    u_init: u at each window start (default 0).
+    refractory: steps after a spike during which v keeps its value (u integrates), as neurokit's engine and
+        Lava's floating_pt LIFRefractory; 0: none.
     """
 
     def __init__(self, *, reset_mode: str = "subtract", reset_interval: int = 0, reset_offset: int = 1,
                  reset_amount=None, keep_first_input: bool = False, threshold_ge: bool = False, u_bias=None,
-                 u_init=0, **kwargs):
+                 u_init=0, refractory: int = 0, **kwargs):
         if reset_mode not in RESET_MODES:
             raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {reset_mode!r}")
         if reset_interval < 0:
@@ -50,7 +53,8 @@ class ConversionLIF(LIF):
         super().__init__(reset_mode=reset_mode, reset_interval=reset_interval, reset_offset=int(reset_offset),
                          reset_amount=reset_amount, keep_first_input=bool(keep_first_input),
                          threshold_ge=bool(threshold_ge),
-                         u_bias=None if u_bias is None else np.asarray(u_bias, np.float64), **kwargs)
+                         u_bias=None if u_bias is None else np.asarray(u_bias, np.float64),
+                         refractory=int(refractory), **kwargs)
         self.v_init = Var(shape=self.v.shape, init=self.v.init)  # v at each window start
         self.u_init = Var(shape=self.u.shape, init=u_init)  # u at each window start
         self.a_rec = InPort(shape=self.a_in.shape)  # recurrent projections: dropped at each window start
