@@ -160,3 +160,22 @@ def test_unsupported_graphs_are_refused_in_one_line(quantized):
     # Loihi 2's stock neurons only (what the loihi backend runs): reset by subtraction has no microcode
     with pytest.raises(UnsupportedModelError, match="population 1: ConversionLIF .*lava-fixed or the engine"):
         LavaBackend("fixed", stock_lif=True).run(q, x[:1], T)
+
+
+def test_bundled_recurrent_snntorch_net_with_a_refractory_step(profile):
+    """examples/snntorch_digits/rsnn.nir: RLeaky's zero reset is a refractory step; Lava (neurokit's
+    ConversionLIF) equals the engine on it at every step."""
+    from pathlib import Path
+
+    from neurokit.io import read_nir
+    from neurokit.lower import from_nir
+    from quantize import quantize
+
+    here = Path(__file__).resolve().parents[1] / "examples" / "snntorch_digits"
+    x = np.load(here / "digits_spikes.npz")["x_test"][:N]
+    net = from_nir(read_nir(here / "rsnn.nir"), dialect="snntorch", reset="zero")
+    q, _ = quantize(net, profile, calibration=x)
+    assert q.population("lif1.lif").neuron.refractory == 1
+    report = verify(q, x, 16)
+    assert report["match"], report["first_mismatch"]
+    assert all(layer["spikes"] > 0 for layer in report["layers"])
