@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "mismatch. Exits 0 when bit-exact, 1 on any mismatch, 2 on bad input.")
     p.add_argument("network", help="quantized file from 'neurokit quantize' (or model.q.nir from 'neurokit deploy')")
     p.add_argument("--samples", type=int, default=4, help="first N test samples (default: 4)")
-    p.add_argument("--steps", type=int, default=32, help="time steps per sample, T (default: 32)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time steps per sample, T (default: a sequence's length for (N, T, ...) data, else 32)")
     _add_common(p)
 
     p = sub.add_parser("report", help="energy and activity report of a run record",
@@ -423,12 +424,15 @@ def cmd_verify(a) -> dict:
     from .pipeline import check_latency, check_record_memory, check_steps, load_network, take
     from .verify import verify
 
-    check_steps(a.steps)
+    from .backends.base import is_sequence
+
     net = load_network(a.network)
     check_network(net, "verify", quantized=True)
     data = load_dataset(a.data)
     x, _ = take(a.samples, data.x_test)
-    check_inputs(net, x)
+    x = check_inputs(net, x)
+    a.steps = a.steps if a.steps is not None else (x.shape[1] if is_sequence(net, x) else 32)
+    check_steps(a.steps)
     check_latency(net, a.steps)
     check_record_memory(net, len(x), a.steps)
     from .netx import is_netx

@@ -103,6 +103,12 @@ def render_text(r: dict) -> str:
     conv = r.get("conversion") or {}
     if conv.get("method"):
         out.append(f"conversion: {conv['method']} ({conversion_summary(conv)})")
+    if conv.get("dialect"):
+        d = conv["dialect"]
+        out.append(f"imported: a {d['framework']} NIR graph read with dialect {d['dialect']} (checked against "
+                   f"{d['checked_against']}): dt = {d['dt']:g}, reset {d['reset']}, spike when v {d['threshold']}, "
+                   f"decay {d['decay']}; every layer answers one step after its input (pipelined windows)")
+        out += [f"  note: {n}" for n in conv.get("import_notes", [])]
     cache = r.get("conversion_cache")
     if cache and cache["hit"]:
         out.append(f"conversion: the trained result of an identical earlier run, reused from {cache['folder']}/"
