@@ -375,9 +375,11 @@ def _deploy(opt: DeployOptions) -> dict:
         x, y = take(opt.samples, data.x_test, data.y_test)
     with clock("ann accuracy"):
         from .convert import check_input_shape
+        from .convert.ann import read_model
         from .encoding import check_encoding
 
         check_input_shape(model, x)
+        read_model(model, tuple(x.shape[1:]), opt.replace_maxpool)  # an unsupported layer, before it is scored
         check_labels(model, x, y)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))

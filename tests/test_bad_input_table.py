@@ -217,6 +217,8 @@ CASES = [
          lambda d: weights(d, lambda m: m[2].running_var.__setitem__(2, -1.0)), 2, "running_var holds -1.0 < 0"),
     Case("MaxPool2d", "convert maxpool.pt --trust-model --data digits --out g.nir", maxpool_model, 2,
          "--replace-maxpool avg"),
+    Case("LSTM layer", "deploy lstm.pt --trust-model --data digits --samples 5 --out run", lstm_model, 2,
+         "(LSTM) is not supported"),
     # data
     Case("data of the wrong shape", CONVERT.replace("digits", "data.npz"),
          both(weights, lambda d: npz(d, lambda a: a.update(x_train=a["x_train"][..., :7, :7]))), 2,
