@@ -178,8 +178,7 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
             raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__}); save it with "
                                   "torch.save(model.state_dict(), path)") from None
         if not trust:
-            raise FileFormatError(f"{path}: holds pickled Python objects (a whole model), not only weights; "
-                                  f"{TRUST_HINT}") from None
+            raise _refusal(path, e) from None
         obj = _load_trusted(path)
     except Exception as e:
         raise FileFormatError(f"{path}: not a readable torch checkpoint ({type(e).__name__}); save it with "
@@ -202,6 +201,21 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
             raise FileFormatError(f"{path}: the weights do not fit the model --arch {arch} builds ({first[0]})") from None
         return model.eval()
     raise FileFormatError(f"{path}: holds a {type(obj).__name__}, not a model or a state_dict")
+
+
+def _refusal(path: Path, e: Exception) -> FileFormatError:
+    """Why torch's weights-only reader stopped: at a class (pickled objects: a whole model, or a payload; the
+    class named), or at bytes it cannot read (a corrupt file, or pickle opcodes it does not know)."""
+    import re
+
+    detail = str(e).rsplit("WeightsUnpickler error:", 1)[-1].strip()
+    found = re.search(r"(?:[Uu]nsupported class|unrecognized function) <?(?:class |function )?'?([\w.<>]+)", detail)
+    if found:
+        return FileFormatError(f"{path}: holds pickled Python objects ({found.group(1)}), not only weights; "
+                               f"{TRUST_HINT}")
+    return FileFormatError(f"{path}: not a weights-only torch checkpoint (torch's weights-only reader: {detail}): a "
+                           "corrupt file, or pickled objects; save the weights with torch.save(model.state_dict(), "
+                           "path) (a whole model from a source you trust loads with --trust-model)")
 
 
 def _load_trusted(path: Path):
