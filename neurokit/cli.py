@@ -269,7 +269,7 @@ def cmd_convert(a) -> dict:
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
     model = load_torch_model(a.model, a.arch, a.trust_model)
     data = load_dataset(a.data)
-    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    calib, _ = take(a.calibration, data.x_train, what="training", flag="--calibration")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, method,
                           (data.x_train, data.y_train), settings, a.readout, a.replace_maxpool)
     net = from_nir(graph)  # proves the graph lowers before it is written
@@ -299,7 +299,7 @@ def cmd_quantize(a) -> dict:
     profile = load_profile(a.profile)
     net = load_network(a.graph, a.dialect, a.dt, a.reset)
     data = load_dataset(a.data)
-    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    calib, _ = take(a.calibration, data.x_train, what="training", flag="--calibration")
     check_inputs(net, calib)
     n_eval = a.eval_samples if a.eval_samples is not None else (200 if a.search_bits else 0)
     if a.search_bits and n_eval < 1:
@@ -309,7 +309,7 @@ def cmd_quantize(a) -> dict:
     qnet, report = quantize_network(net, profile, calib, a.weight_bits, a.input_bits, a.netx)
     if n_eval:
         check_steps(a.steps)
-        x, y = take(n_eval, data.x_test, data.y_test)
+        x, y = take(n_eval, data.x_test, data.y_test, flag="--eval-samples")
         check_inputs(net, x)
         fixed_accuracy = _accuracy_of("engine", x, y, a.steps)
         if a.search_bits:
@@ -349,7 +349,7 @@ def cmd_fit(a) -> dict:
         from .pipeline import convert_model, take
 
         model = load_torch_model(a.model, a.arch, a.trust_model)
-        calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="calibration (training)")
+        calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="training", flag="--calibration")
         net = from_nir(convert_model(model, calib))
     else:
         from .pipeline import load_network

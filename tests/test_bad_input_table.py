@@ -242,6 +242,13 @@ CASES = [
          "x_test is empty"),
     Case("more samples than the split has", "run q.nir --data digits --samples 100000 --steps 2", quantized, 2,
          "pass --samples 500 or less"),
+    Case("--calibration 0", CONVERT + " --calibration 0", weights, 2, "--calibration must be at least 1, got 0"),
+    Case("--calibration beyond the training split", "quantize g.nir --data digits --calibration 100000 --out q.nir",
+         float_graph, 2, "pass --calibration 1297 or less"),
+    Case("--calibration beyond the training split", DEPLOY + " --calibration 5000", weights, 2,
+         "pass --calibration 1297 or less"),
+    Case("--eval-samples beyond the test split", "quantize g.nir --data digits --eval-samples 100000 --out q.nir",
+         float_graph, 2, "pass --eval-samples 500 or less"),
     Case("unknown dataset", "run q.nir --data cifar --steps 2", quantized, 2, "unknown dataset 'cifar'"),
     # graphs and quantized files
     Case("NIR file that is not HDF5", QUANTIZE, lambda d: junk(d, "g.nir"), 2, "not a NIR file"),
