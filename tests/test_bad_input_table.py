@@ -236,6 +236,13 @@ CASES = [
     Case("negative label", RUN.replace("digits", "data.npz"),
          both(quantized, lambda d: npz(d, lambda a: a.update(y_test=-a["y_test"] - 1))), 2,
          "labels are class indices"),
+    Case("fewer test labels than samples", DEPLOY.replace("digits", "data.npz"),
+         both(weights, lambda d: npz(d, lambda a: a.update(y_test=a["y_test"][:7]))), 2,
+         "y_test has 7 labels for the 500 samples of x_test"),
+    Case("more training labels than samples", "convert w.pt --arch arch.py:build --data data.npz --target sim "
+         "--method tcl --epochs 1 --out g.nir", both(weights, lambda d: npz(d, lambda a: a.update(
+             y_train=np.concatenate([a["y_train"], a["y_train"][:3]])))), 2,
+         "y_train has 1300 labels for the 1297 samples of x_train"),
     Case("labels beyond the model's classes", DEPLOY, lambda d: weights(d, n_out=3), 2, "the model has 3 outputs"),
     Case("empty test split", RUN.replace("digits", "data.npz"),
          both(quantized, lambda d: npz(d, lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]))), 2,
