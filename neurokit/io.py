@@ -188,8 +188,7 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
     if isinstance(obj, dict):
         state = obj.get("state_dict", obj) if isinstance(obj.get("state_dict"), dict) else obj
         if not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise FileFormatError(f"{path}: a dict that is not a state_dict (its values are not all tensors); save "
-                                  "torch.save(model.state_dict(), path)")
+            raise _not_a_state_dict(path, state)
         if arch is None:
             raise FileFormatError(f"{path}: holds weights only (a state_dict); pass the architecture that builds the "
                                   "model with --arch FILE.py:callable or --arch module:callable")
@@ -201,6 +200,31 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
             raise FileFormatError(f"{path}: the weights do not fit the model --arch {arch} builds ({first[0]})") from None
         return model.eval()
     raise FileFormatError(f"{path}: holds a {type(obj).__name__}, not a model or a state_dict")
+
+
+def _not_a_state_dict(path: Path, d: dict) -> FileFormatError:
+    """A dict that is not a state_dict, named for what it holds: a training checkpoint with a model in it, or
+    with the state_dict under a key of its own, or something else."""
+    import torch
+
+    def is_state(v) -> bool:
+        return isinstance(v, dict) and bool(v) and all(isinstance(t, torch.Tensor) for t in v.values())
+
+    keys = ", ".join(repr(k) for k in list(d)[:6]) + (", ..." if len(d) > 6 else "")
+    models = [k for k, v in d.items() if isinstance(v, torch.nn.Module)]
+    if models:
+        k = models[0]
+        return FileFormatError(f"{path}: a checkpoint dict (keys {keys}) whose {k!r} holds a whole model "
+                               f"({type(d[k]).__name__}), not a model or a state_dict; save "
+                               f"torch.save(ckpt[{k!r}].state_dict(), path) and pass --arch FILE.py:callable (or "
+                               f"torch.save(ckpt[{k!r}], path) for --trust-model)")
+    states = [k for k, v in d.items() if is_state(v)]
+    if len(states) == 1:
+        k = states[0]
+        return FileFormatError(f"{path}: a checkpoint dict (keys {keys}) whose {k!r} looks like the model's "
+                               f"state_dict; save torch.save(ckpt[{k!r}], path) and pass it with --arch")
+    return FileFormatError(f"{path}: a dict (keys {keys}) whose values are not all tensors, so not a state_dict; "
+                           "save torch.save(model.state_dict(), path)")
 
 
 def _refusal(path: Path, e: Exception) -> FileFormatError:
