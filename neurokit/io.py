@@ -23,8 +23,63 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     except OSError:
         raise FileFormatError(f"{path}: not a NIR file (not readable as HDF5); pass a file written by nir.write") from None
     except Exception as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise FileFormatError(f"{path}: malformed NIR graph ({first}); re-export it with nir.write") from None
+        unknown = _unknown_node_type(path)
+        if unknown:
+            raise FileFormatError(f"{path}: {unknown}") from None
+        raise FileFormatError(f"{path}: malformed NIR graph ({_what_failed(e)}); re-export it with nir.write") from None
+
+
+def _nir_types() -> tuple[str, str]:
+    """The node types the installed NIR reads, and its version."""
+    from importlib.metadata import version
+
+    known = getattr(nir.ir, "__all_ir", None) or sorted(c.__name__ for c in nir.NIRNode.__subclasses__())
+    return tuple(known), version("nir")
+
+
+def _unknown_node_type(path: Path) -> str | None:
+    """The first node of the file (nested graphs too) whose type NIR does not define, as a sentence; None if
+    every type is known (or the file cannot be walked). nir.read only asserts on one."""
+    import h5py
+
+    known, nir_version = _nir_types()
+
+    def walk(group, where: str) -> str | None:
+        t = group.get("type")
+        name = t[()].decode() if t is not None and isinstance(t[()], bytes) else None
+        if name not in known:
+            what = f"NIR node '{where}'" if where else "the file's top node"
+            kind = f"has type '{name}'" if name else "has no type"
+            return (f"{what} {kind}, which NIR {nir_version} does not define (a newer NIR's or another tool's node); "
+                    f"NIR reads {', '.join(known)}: export the graph with those")
+        nodes = group.get("nodes")
+        if isinstance(nodes, h5py.Group):
+            for key in nodes:
+                if isinstance(nodes[key], h5py.Group):
+                    found = walk(nodes[key], f"{where}.{key}" if where else key)
+                    if found:
+                        return found
+        return None
+
+    try:
+        with h5py.File(path, "r") as f:
+            return walk(f["node"], "") if isinstance(f.get("node"), h5py.Group) else None
+    except Exception:
+        return None
+
+
+def _what_failed(e: Exception) -> str:
+    """An exception as a few words: its first line, or for a bare assertion the library line that made it."""
+    if str(e).strip():
+        return str(e).strip().splitlines()[0]
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return type(e).__name__
+    last = frames[-1]
+    where = "/".join(Path(last.filename).parts[-3:])
+    return f"{type(e).__name__} at {where}:{last.lineno}" + (f": {last.line}" if last.line else "")
 
 
 def _umask() -> int:
