@@ -414,7 +414,7 @@ def cmd_verify(a) -> dict:
 
     check_steps(a.steps)
     net = load_network(a.network)
-    check_network(net, "verify", quantized=True)
+    check_network(net, "verify", quantized=True, command=True)
     data = load_dataset(a.data)
     x, _ = take(a.samples, data.x_test)
     check_inputs(net, x)
@@ -439,7 +439,7 @@ def cmd_export(a) -> dict:
     check_not_an_input(a.out, a.network)
     check_writable(a.out)
     net = load_network(a.network)
-    check_network(net, "export", quantized=True)
+    check_network(net, "export", quantized=True, command=True)
     return {"network": a.network, "format": a.format, **export_netx(net, a.out)}
 
 

@@ -283,7 +283,11 @@ CASES = [
     Case("quantized file: 99-bit weights", "export q.nir --out model.net",
          lambda d: quantized(d, lambda q: setattr(q.projections[0], "weight_bits", 99)), 2, "weight_bits = 99"),
     Case("float graph where a quantized one goes", "export g.nir --out model.net", float_graph, 2,
-         "neurokit quantize"),
+         "'neurokit export' takes a quantized network and this is a float graph"),
+    Case("float graph where a quantized one goes", "verify g.nir --data digits --samples 1 --steps 2", float_graph, 2,
+         "'neurokit verify' takes a quantized network and this is a float graph"),
+    Case("float graph where a quantized one goes", "run g.nir --data digits --samples 1 --steps 2 --backend lava-fixed",
+         float_graph, 2, "backend 'lava-fixed' takes a quantized network"),
     Case("neurokit's own graph to import", "import g.nir --out g2.nir", float_graph, 2, "nothing to import"),
     # profiles
     Case("unknown profile", "fit g.nir --profile loihi9", float_graph, 2, "unknown hardware profile 'loihi9'"),
