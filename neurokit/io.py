@@ -210,13 +210,20 @@ TRUST_HINT = ("a pickled model is code: loading it runs whatever it holds. Save 
               "architecture with --arch FILE.py:callable (or module:callable), or, for a file you trust, --trust-model")
 
 
+PT2_FINDING = ("torch.export.load (torch 2.3) unpickles the program's weights and constants with torch.load's "
+               "default weights_only=False (torch/_export/serde/serialize.py, deserialize_torch_artifact: "
+               "artifact = torch.load(buffer)), so loading a .pt2 runs whatever the file holds; neurokit never calls "
+               "it, and reads only the program's weights (serialized_state_dict.pt) with torch.load(weights_only=True)")
+
+
 def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = False):
     """A torch model from a checkpoint, without running code from the file unless asked to.
 
     A state_dict (torch.save(model.state_dict(), path)) is read with torch.load(weights_only=True), which
     unpickles tensors and plain containers only, into the model that `arch` builds ("file.py:callable" or
     "package.module:callable": code the caller names). A whole pickled model (torch.save(model, path)) is
-    code; it is loaded only with trust=True (--trust-model), else refused in one line."""
+    code; it is loaded only with trust=True (--trust-model), else refused in one line. A torch.export
+    program (.pt2) gives its weights only, read the same way, into the model `arch` builds (PT2_FINDING)."""
     import pickle
 
     import torch
@@ -226,6 +233,8 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
         raise FileFormatError(f"{path}: file not found")
     if path.is_dir():
         raise FileFormatError(f"{path}: a folder, not a torch checkpoint")
+    if is_exported_program(path):
+        return _exported_weights_into(path, arch)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError) as e:
@@ -247,14 +256,74 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
         if arch is None:
             raise FileFormatError(f"{path}: holds weights only (a state_dict); pass the architecture that builds the "
                                   "model with --arch FILE.py:callable or --arch module:callable")
-        model = build_architecture(arch)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            first = [line.strip() for line in str(e).splitlines() if line.strip()][1:2] or [type(e).__name__]
-            raise FileFormatError(f"{path}: the weights do not fit the model --arch {arch} builds ({first[0]})") from None
-        return model.eval()
+        return _into_architecture(path, state, arch)
     raise FileFormatError(f"{path}: holds a {type(obj).__name__}, not a model or a state_dict")
+
+
+def is_exported_program(path: Path) -> bool:
+    """A torch.export.save file (.pt2): a zip holding serialized_exported_program.json (torch.save's own zip
+    files hold archive/data.pkl instead)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return path.suffix == ".pt2"
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("serialized_exported_program.json") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return path.suffix == ".pt2"
+
+
+def _exported_weights_into(path: Path, arch: str | None):
+    """The weights of a torch.export program, loaded into the model `arch` builds; the program itself (its
+    graph of aten operators and its pickled constants) is not read. Why: PT2_FINDING."""
+    import io
+    import pickle
+    import zipfile
+
+    import torch
+
+    if arch is None:
+        raise FileFormatError(
+            f"{path}: a torch.export program (.pt2), which neurokit does not load as a program: {PT2_FINDING}, and a "
+            "program is aten operators, which neurokit does not convert (--trust-model does not change either); "
+            "pass --arch FILE.py:callable (or module:callable) to read its weights into the model that code builds")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("serialized_state_dict.pt")]
+            if len(names) != 1:
+                raise FileFormatError(f"{path}: a .pt2 without exactly one serialized_state_dict.pt (it holds "
+                                      f"{len(names)}); save it with torch.export.save, or save "
+                                      "torch.save(model.state_dict(), path)")
+            blob = z.read(names[0])
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise FileFormatError(f"{path}: not a readable .pt2 file ({type(e).__name__}); save it with "
+                              "torch.export.save, or save torch.save(model.state_dict(), path)") from None
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError) as e:
+        found = _pickled_class(e)
+        what = (f"pickled Python objects ({found})" if found else
+            f"bytes torch's weights-only reader refuses ({_weights_only_detail(e)})")
+        raise FileFormatError(f"{path}: its {names[0]} holds {what}, not only weights, and neurokit reads a .pt2's "
+                              "weights only (even with --trust-model); export it again with torch.export.save, or "
+                              "save torch.save(model.state_dict(), path)") from None
+    except Exception as e:
+        raise FileFormatError(f"{path}: its {names[0]} is not readable ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FileFormatError(f"{path}: its {names[0]} holds a {type(state).__name__} that is not a dict of tensors; "
+                              "save it with torch.export.save")
+    return _into_architecture(path, state, arch)
+
+
+def _into_architecture(path: Path, state: dict, arch: str):
+    model = build_architecture(arch)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = [line.strip() for line in str(e).splitlines() if line.strip()][1:2] or [type(e).__name__]
+        raise FileFormatError(f"{path}: the weights do not fit the model --arch {arch} builds ({first[0]})") from None
+    return model.eval()
 
 
 def _not_a_state_dict(path: Path, d: dict) -> FileFormatError:
@@ -282,16 +351,27 @@ def _not_a_state_dict(path: Path, d: dict) -> FileFormatError:
                            "save torch.save(model.state_dict(), path)")
 
 
+def _weights_only_detail(e: Exception) -> str:
+    return str(e).rsplit("WeightsUnpickler error:", 1)[-1].strip()
+
+
+def _pickled_class(e: Exception) -> str | None:
+    """The class or function torch's weights-only reader refused, from its message (None: it stopped at
+    something else, such as bytes that are not pickle opcodes it knows)."""
+    import re
+
+    found = re.search(r"(?:[Uu]nsupported class|unrecognized function) <?(?:class |function )?'?([\w.<>]+)",
+                      _weights_only_detail(e))
+    return found.group(1) if found else None
+
+
 def _refusal(path: Path, e: Exception) -> FileFormatError:
     """Why torch's weights-only reader stopped: at a class (pickled objects: a whole model, or a payload; the
     class named), or at bytes it cannot read (a corrupt file, or pickle opcodes it does not know)."""
-    import re
-
-    detail = str(e).rsplit("WeightsUnpickler error:", 1)[-1].strip()
-    found = re.search(r"(?:[Uu]nsupported class|unrecognized function) <?(?:class |function )?'?([\w.<>]+)", detail)
+    detail = _weights_only_detail(e)
+    found = _pickled_class(e)
     if found:
-        return FileFormatError(f"{path}: holds pickled Python objects ({found.group(1)}), not only weights; "
-                               f"{TRUST_HINT}")
+        return FileFormatError(f"{path}: holds pickled Python objects ({found}), not only weights; {TRUST_HINT}")
     return FileFormatError(f"{path}: not a weights-only torch checkpoint (torch's weights-only reader: {detail}): a "
                            "corrupt file, or pickled objects; save the weights with torch.save(model.state_dict(), "
                            "path) (a whole model from a source you trust loads with --trust-model)")

@@ -59,6 +59,24 @@ def payload(d: Path) -> None:
     torch.save({"model": Payload(d / "PWNED")}, d / "payload.pt")  # a file appearing in d fails the case
 
 
+def exported_program(d: Path, payload_in: str | None = None) -> None:
+    """p.pt2: the MLP as torch.export.save writes it (arch.py builds it), a pickle payload in place of the
+    member named `payload_in`."""
+    import io
+    import zipfile
+
+    weights(d)
+    torch.export.save(torch.export.export(_mlp(), (torch.zeros(2, 1, 8, 8),)), d / "p.pt2")
+    if payload_in:
+        buf = io.BytesIO()
+        torch.save({"x": Payload(d / "PWNED")}, buf)
+        with zipfile.ZipFile(d / "p.pt2") as src:
+            members = {n: src.read(n) for n in src.namelist()}
+        with zipfile.ZipFile(d / "p.pt2", "w") as dst:
+            for name, data in members.items():
+                dst.writestr(name, buf.getvalue() if name.endswith(payload_in) else data)
+
+
 def whole_model(d: Path) -> None:
     torch.save(_mlp(), d / "whole.pt")
 
@@ -210,6 +228,11 @@ CASES = [
     Case("whole pickled model, no --trust-model", "convert whole.pt --data digits --out g.nir", whole_model, 2,
          "(torch.nn.modules.container.Sequential), not only weights; a pickled model is code"),
     Case("weights without --arch", "fit w.pt --data digits", weights, 2, "pass the architecture"),
+    Case("torch.export program (.pt2) without --arch", "convert p.pt2 --trust-model --data digits --out g.nir",
+         exported_program, 2, "a torch.export program (.pt2), which neurokit does not load as a program"),
+    Case(".pt2 with a pickle payload in its weights", "convert p.pt2 --arch arch.py:build --data digits --out g.nir",
+         lambda d: exported_program(d, "serialized_state_dict.pt"), 2,
+         "its serialized_state_dict.pt holds pickled Python objects (posix.system)"),
     Case("weights that do not fit --arch", "convert w3.pt --arch arch.py:build --data digits --out g.nir",
          both(weights, lambda d: torch.save(_mlp(3).state_dict(), d / "w3.pt")), 2,
          "the weights do not fit the model --arch arch.py:build builds"),
