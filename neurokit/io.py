@@ -210,10 +210,9 @@ TRUST_HINT = ("a pickled model is code: loading it runs whatever it holds. Save 
               "architecture with --arch FILE.py:callable (or module:callable), or, for a file you trust, --trust-model")
 
 
-PT2_FINDING = ("torch.export.load (torch 2.3) unpickles the program's weights and constants with torch.load's "
+PT2_FINDING = ("torch.export.load (torch 2.3) unpickles a program's weights and constants with torch.load's "
                "default weights_only=False (torch/_export/serde/serialize.py, deserialize_torch_artifact: "
-               "artifact = torch.load(buffer)), so loading a .pt2 runs whatever the file holds; neurokit never calls "
-               "it, and reads only the program's weights (serialized_state_dict.pt) with torch.load(weights_only=True)")
+               "artifact = torch.load(buffer)), so loading a .pt2 runs whatever the file holds")
 
 
 def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = False):
@@ -223,7 +222,8 @@ def load_torch_model(path: str | Path, arch: str | None = None, trust: bool = Fa
     unpickles tensors and plain containers only, into the model that `arch` builds ("file.py:callable" or
     "package.module:callable": code the caller names). A whole pickled model (torch.save(model, path)) is
     code; it is loaded only with trust=True (--trust-model), else refused in one line. A torch.export
-    program (.pt2) gives its weights only, read the same way, into the model `arch` builds (PT2_FINDING)."""
+    program (.pt2) gives its weights only, read the same way, into the model `arch` builds: neurokit never
+    calls torch.export.load (PT2_FINDING)."""
     import pickle
 
     import torch
@@ -285,9 +285,10 @@ def _exported_weights_into(path: Path, arch: str | None):
 
     if arch is None:
         raise FileFormatError(
-            f"{path}: a torch.export program (.pt2), which neurokit does not load as a program: {PT2_FINDING}, and a "
-            "program is aten operators, which neurokit does not convert (--trust-model does not change either); "
-            "pass --arch FILE.py:callable (or module:callable) to read its weights into the model that code builds")
+            f"{path}: a torch.export program (.pt2), refused without --arch (with --trust-model too): {PT2_FINDING}, "
+            "and its graph is aten operators, which neurokit does not convert; pass --arch FILE.py:callable (or "
+            "module:callable): neurokit then reads only its weights, with weights_only=True, into the model that "
+            "code builds")
     try:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if n.endswith("serialized_state_dict.pt")]

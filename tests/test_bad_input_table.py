@@ -229,7 +229,7 @@ CASES = [
          "(torch.nn.modules.container.Sequential), not only weights; a pickled model is code"),
     Case("weights without --arch", "fit w.pt --data digits", weights, 2, "pass the architecture"),
     Case("torch.export program (.pt2) without --arch", "convert p.pt2 --trust-model --data digits --out g.nir",
-         exported_program, 2, "a torch.export program (.pt2), which neurokit does not load as a program"),
+         exported_program, 2, "a torch.export program (.pt2), refused without --arch (with --trust-model too)"),
     Case(".pt2 with a pickle payload in its weights", "convert p.pt2 --arch arch.py:build --data digits --out g.nir",
          lambda d: exported_program(d, "serialized_state_dict.pt"), 2,
          "its serialized_state_dict.pt holds pickled Python objects (posix.system)"),
