@@ -53,9 +53,10 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
 
 # ---- inputs ------------------------------------------------------------------------------------------
 
-def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test", flag: str = "--samples"):
+def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test", flag: str | None = None):
     """The first n samples (all when n is None), with a clear error naming the option (`flag`) that asked for
-    them when there are fewer."""
+    them when there are fewer (default: --calibration for calibration samples, else --samples)."""
+    flag = flag or ("--calibration" if what.startswith("calibration") else "--samples")
     if n is None:
         return x, y
     if n < 1:
