@@ -28,11 +28,16 @@ def _add_common(p: argparse.ArgumentParser, data: bool = True) -> None:
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default=None, metavar="FILE.py:callable",
-                   help="the architecture for a checkpoint of weights (torch.save(model.state_dict(), path)): a "
-                        "class or function that builds the model, as FILE.py:name or module:name")
+                   help="the architecture for a checkpoint of weights (torch.save(model.state_dict(), path)) or a "
+                        "torch.export program (.pt2, its weights only): a class or function that builds the model, "
+                        "as FILE.py:name or module:name")
     p.add_argument("--trust-model", action="store_true",
                    help="load a whole pickled model (torch.save(model, path)). A pickled model is code: loading it "
-                        "runs whatever it holds, so only for files you trust (default: refused)")
+                        "runs whatever it holds, so only for files you trust (default: refused). A .pt2 is never "
+                        "loaded as a program, trusted or not: torch.export.load (torch 2.3) unpickles its weights "
+                        "and constants with torch.load's default weights_only=False (torch/_export/serde/"
+                        "serialize.py, deserialize_torch_artifact), so it can run code; neurokit reads only its "
+                        "weights, with weights_only=True, into the model --arch builds")
 
 
 def _add_profile(p: argparse.ArgumentParser) -> None:
@@ -143,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("convert", help="torch model -> spiking NIR graph (BN folded, normalized, reset by subtraction)",
-                       description="Convert a whole torch model (torch.save(model, path)) into a spiking NIR graph.")
-    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model")
+                       description="Convert a torch model (weights with --arch, or a whole model with --trust-model) into a "
+                                   "spiking NIR graph.")
+    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, a torch.export program (.pt2) "
+                                 "with --arch (its weights only), or a whole model with --trust-model")
     p.add_argument("--out", required=True, help="NIR file to write")
     _add_model(p)
     _add_conversion(p)
@@ -175,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fits, 1 if it does not (with the layer, the limit, the excess and what "
                                    "would help), 2 on bad input.")
     p.add_argument("model", help="float NIR graph ('neurokit convert'), quantized network ('neurokit quantize') "
-                                 "or torch checkpoint (.pt, converted on the fly with --data)")
+                                 "or torch checkpoint (.pt, or .pt2 with --arch; converted on the fly with --data)")
     p.add_argument("--weight-bits", type=weight_bits_arg, default=None, metavar="N|LAYER=N,...",
                    help="weight bits to cost a float model at (default: the profile's; a quantized model "
                         "carries its own)")
@@ -240,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "spikes, synaptic operations and energy per inference. Exits 0 when the network "
                                    "fits and Lava's re-run agrees with the engine bit for bit; 1 (after writing the "
                                    "report that says why) when it does not fit or Lava disagrees; 2 on bad input.")
-    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, or a whole model with --trust-model; "
-                                 "or a spiking network's NIR graph (.nir, e.g. exported by snnTorch: with --dialect)")
+    p.add_argument("model", help="torch checkpoint: a state_dict with --arch, a torch.export program (.pt2) "
+                                 "with --arch (its weights only), or a whole model with --trust-model; or a spiking "
+                                 "network's NIR graph (.nir, e.g. exported by snnTorch: with --dialect)")
     p.add_argument("--out", help="folder for model.nir, model.q.nir, model.net, report.json, report.txt")
     _add_model(p)
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default: all)")
@@ -281,7 +289,7 @@ def cmd_convert(a) -> dict:
     settings = conversion_settings(a.percentile, a.v_init, a.target_steps, a.epochs, a.lr, a.delta_threshold, a.target)
     model = load_torch_model(a.model, a.arch, a.trust_model)
     data = load_dataset(a.data)
-    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    calib, _ = take(a.calibration, data.x_train, what="training", flag="--calibration")
     graph = convert_model(model, calib, a.percentile, a.v_init, a.input_coding, method,
                           (data.x_train, data.y_train), settings, a.readout, a.replace_maxpool)
     net = from_nir(graph)  # proves the graph lowers before it is written
@@ -311,7 +319,7 @@ def cmd_quantize(a) -> dict:
     profile = load_profile(a.profile)
     net = load_network(a.graph, **reading_of(a))
     data = load_dataset(a.data)
-    calib, _ = take(a.calibration, data.x_train, what="calibration (training)")
+    calib, _ = take(a.calibration, data.x_train, what="training", flag="--calibration")
     check_inputs(net, calib)
     n_eval = a.eval_samples if a.eval_samples is not None else (200 if a.search_bits else 0)
     if a.search_bits and n_eval < 1:
@@ -321,7 +329,7 @@ def cmd_quantize(a) -> dict:
     qnet, report = quantize_network(net, profile, calib, a.weight_bits, a.input_bits, a.netx)
     if n_eval:
         check_steps(a.steps)
-        x, y = take(n_eval, data.x_test, data.y_test)
+        x, y = take(n_eval, data.x_test, data.y_test, flag="--eval-samples")
         check_inputs(net, x)
         fixed_accuracy = _accuracy_of("engine", x, y, a.steps)
         if a.search_bits:
@@ -354,14 +362,14 @@ def cmd_fit(a) -> dict:
     from .fit import fit_network
 
     profile = load_profile(a.profile)
-    if Path(a.model).suffix in (".pt", ".pth"):
+    if Path(a.model).suffix in (".pt", ".pth", ".pt2"):
         from .data import load_dataset
         from .io import load_torch_model
         from .lower import from_nir
         from .pipeline import convert_model, take
 
         model = load_torch_model(a.model, a.arch, a.trust_model)
-        calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="calibration (training)")
+        calib, _ = take(a.calibration, load_dataset(a.data).x_train, what="training", flag="--calibration")
         net = from_nir(convert_model(model, calib))
     else:
         from .pipeline import load_network
@@ -427,7 +435,7 @@ def cmd_verify(a) -> dict:
     from .backends.base import is_sequence
 
     net = load_network(a.network)
-    check_network(net, "verify", quantized=True)
+    check_network(net, "verify", quantized=True, command=True)
     data = load_dataset(a.data)
     x, _ = take(a.samples, data.x_test)
     x = check_inputs(net, x)
@@ -454,7 +462,7 @@ def cmd_export(a) -> dict:
     check_not_an_input(a.out, a.network)
     check_writable(a.out)
     net = load_network(a.network)
-    check_network(net, "export", quantized=True)
+    check_network(net, "export", quantized=True, command=True)
     return {"network": a.network, "format": a.format, **export_netx(net, a.out)}
 
 

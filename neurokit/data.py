@@ -73,7 +73,16 @@ def load_dataset(name_or_path: str) -> Dataset:
     except Exception as e:
         raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}); "
                               "save one with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
-    return Dataset(path.stem, *(check_array(path, k, arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")))
+    for key, a in arrays.items():
+        if a.ndim == 0:
+            raise FileFormatError(f"{path}: {key} is a single value ({a.item()!r}); it needs one entry per sample")
+    arrays = {k: check_array(path, k, a) for k, a in arrays.items()}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise FileFormatError(f"{path}: y_{split} has {len(y)} labels for the {len(x)} samples of x_{split}; "
+                                  "every sample needs one label, in the same order")
+    return Dataset(path.stem, *(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
 
 
 def check_array(path, key: str, a: np.ndarray) -> np.ndarray:

@@ -53,14 +53,16 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
 
 # ---- inputs ------------------------------------------------------------------------------------------
 
-def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test"):
-    """The first n samples (all when n is None), with a clear error when there are fewer."""
+def take(n: int | None, x: np.ndarray, y: np.ndarray | None = None, what: str = "test", flag: str | None = None):
+    """The first n samples (all when n is None), with a clear error naming the option (`flag`) that asked for
+    them when there are fewer (default: --calibration for calibration samples, else --samples)."""
+    flag = flag or ("--calibration" if what.startswith("calibration") else "--samples")
     if n is None:
         return x, y
     if n < 1:
-        raise NeurokitError(f"--samples must be at least 1, got {n}")
+        raise NeurokitError(f"{flag} must be at least 1, got {n}")
     if n > len(x):
-        raise NeurokitError(f"asked for {n} {what} samples but the dataset has {len(x)}; pass --samples {len(x)} or less")
+        raise NeurokitError(f"{flag} {n}: the dataset has {len(x)} {what} samples; pass {flag} {len(x)} or less")
     return x[:n], (None if y is None else y[:n])
 
 
@@ -377,13 +379,15 @@ def _deploy(opt: DeployOptions) -> dict:
         get_backend(opt.backend)  # a missing Lava or lava-loihi fails here, before the long stages
         model = load_torch_model(opt.model, opt.arch, opt.trust_model)
         data = load_dataset(opt.data)
-        calib, _ = take(opt.calibration, data.x_train, what="calibration (training)")
+        calib, _ = take(opt.calibration, data.x_train, what="training", flag="--calibration")
         x, y = take(opt.samples, data.x_test, data.y_test)
     with clock("ann accuracy"):
         from .convert import check_input_shape
+        from .convert.ann import read_model
         from .encoding import check_encoding
 
         check_input_shape(model, x)
+        read_model(model, tuple(x.shape[1:]), opt.replace_maxpool)  # an unsupported layer, before it is scored
         check_labels(model, x, y)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))

@@ -37,11 +37,13 @@ def is_quantized(net) -> bool:
     return hasattr(net, "input_scale")
 
 
-def check_network(net, backend: str, quantized: bool) -> None:
-    """Fixed-point backends run a quantize.QuantizedNet, float ones a float neurokit.network.Network."""
+def check_network(net, backend: str, quantized: bool, command: bool = False) -> None:
+    """Fixed-point backends run a quantize.QuantizedNet, float ones a float neurokit.network.Network;
+    command=True: `backend` is a neurokit command (verify, export) that takes a quantized one."""
     if quantized and not is_quantized(net):
-        raise UnsupportedModelError(f"backend '{backend}' runs a quantized network; quantize it first "
-                                    "(quantize.quantize or 'neurokit quantize')")
+        who = f"'neurokit {backend}'" if command else f"backend '{backend}'"
+        raise UnsupportedModelError(f"{who} takes a quantized network and this is a float graph; quantize it first "
+                                    "('neurokit quantize', or quantize.quantize)")
     if not quantized and is_quantized(net):
         raise UnsupportedModelError(f"backend '{backend}' runs the float spiking network; this one is quantized: "
                                     "use a fixed-point backend (lava-fixed) or the float NIR graph")
