@@ -157,6 +157,21 @@ def nir_graph(d: Path, case: str = "plain") -> None:
             node["type"] = np.bytes_("Sigmoid")
 
 
+def foreign_graph(d: Path, case: str = "plain") -> None:
+    """s.nir: a LIF layer as an SNN framework exports it (no metadata), digits' (1, 8, 8) frames in;
+    seq.npz: spike sequences for it."""
+    tau = {"tau": -0.01, "dt": 0.5e-4, "no leak": 10.0}.get(case, 0.01)
+    v_th = np.array([1.0, np.nan] + [1.0] * 8) if case == "nan" else np.ones(10)
+    nodes = {"input": nir.Input(input_type=np.array((64,))), "a": nir.Linear(weight=np.full((10, 64), 0.2)),
+             "lif": nir.LIF(tau=np.full(10, tau), r=np.ones(10), v_leak=np.zeros(10), v_threshold=v_th,
+                            v_reset=np.zeros(10)), "output": nir.Output(output_type=np.array((10,)))}
+    edges = [("input", "a"), ("a", "lif"), ("lif", "output")]
+    nir.write(d / "s.nir", nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    rng = np.random.default_rng(0)
+    x = (rng.random((6, 8, 64)) < 0.3).astype(np.float32)
+    np.savez(d / "seq.npz", x_train=x, y_train=np.arange(6) % 10, x_test=x, y_test=np.arange(6) % 10)
+
+
 def junk(d: Path, name: str) -> None:
     (d / name).write_bytes(b"\x80\x02not what it claims to be")
 
@@ -334,6 +349,22 @@ CASES = [
          "needs"),
     Case("net too big for the chip", DEPLOY.replace("--out run", "--profile small.toml --out run"),
          both(weights, small_profile), 1, "does NOT fit small", writes=("run",)),
+    # NIR graphs from other frameworks (neurokit import, and every command that reads them)
+    Case("a framework's graph without --dialect", "import s.nir --out m.nir", foreign_graph, 2,
+         "the graph does not say which framework wrote it"),
+    Case("a framework's graph without --dialect", "run s.nir --data seq.npz", foreign_graph, 2, "pass --dialect"),
+    Case("a time constant <= 0", "import s.nir --dialect nir --dt 1e-3 --out m.nir",
+         lambda d: foreign_graph(d, "tau"), 2, "NIR node 'lif' (LIF): tau = -0.01; a time constant must be positive"),
+    Case("a NaN neuron parameter", "import s.nir --dialect snntorch --out m.nir", lambda d: foreign_graph(d, "nan"), 2,
+         "NIR node 'lif' (LIF): v_threshold holds NaN or Inf"),
+    Case("a dt longer than a time constant", "run s.nir --dialect nir --dt 1e-3 --data seq.npz",
+         lambda d: foreign_graph(d, "dt"), 2, "dt / tau = 0.001 / 5e-05 = 20 > 1"),
+    Case("a decay that rounds to no leak", "quantize s.nir --dialect nir --dt 1e-3 --data seq.npz --calibration 6 --out q.nir",
+         lambda d: foreign_graph(d, "no leak"), 2, "rounds to no leak in Lava's 12-bit decay"),
+    Case("several spikes per step (sinabs MultiSpike)", "import s.nir --dialect sinabs --spikes multi --out m.nir",
+         foreign_graph, 2, "Loihi 2's LIF sends one per step"),
+    Case("--dialect on neurokit's own file", "quantize g.nir --dialect snntorch --data digits --out q2.nir",
+         float_graph, 2, "this graph was written by neurokit, which states its own rules; drop --dialect"),
 ]
 
 
