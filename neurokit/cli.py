@@ -504,6 +504,8 @@ def cmd_report(a) -> dict:
         raise FileFormatError(f"{path}: not a usable run record{why}; write one with "
                               "'neurokit run NETWORK --out run.json'") from None
     profile = load_profile(a.profile, energy=True)
+    if "accuracy" not in run:  # deploy's report.json names it fixed_accuracy
+        run = {**run, "accuracy": run.get("fixed_accuracy")}
     report = build_report(model=run.get("network", run.get("model", "?")), dataset=run.get("dataset", "?"),
                           profile=profile, steps=run["steps"], fixed_run=run,
                           conversion={"ann_macs": run.get("ann_macs_per_layer") or {}},

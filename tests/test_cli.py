@@ -48,10 +48,12 @@ def _run(argv, capsys):
 
 def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     out = tmp_path / "run"
+    html = tmp_path / "report.html"
     rc, stdout, _ = _run(["deploy", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--samples", 20, "--steps", 24,
-                          "--out", out, "--json", "--quiet"], capsys)
+                          "--out", out, "--json", "--quiet", "--html", html], capsys)
     assert rc == 0
     r = json.loads(stdout)
+    assert r["files"]["html"] == str(html) and html.read_text().startswith("<!DOCTYPE html>")
     assert DEPLOY_KEYS <= set(r)
     assert r["samples"] == 20 and r["steps"] == 24 and r["backend"] == "engine"
     check = r["lava_check"]  # Lava re-ran the first samples: the engine agreed on every value
@@ -73,6 +75,12 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert {c["key"] for c in r["constants"]} >= {"energy.synop_pj", "energy.ann_mac_fp32_pj"}
     assert sorted(p.name for p in out.iterdir()) == ["model.nir", "model.q.nir", "report.json", "report.txt"]
     assert json.loads((out / "report.json").read_text())["fixed_accuracy"] == r["fixed_accuracy"]
+    first = r["projections"][0]  # the graded input: NeuroBench MACs, nonzero pixels x nonzero weights x T
+    assert first["op_kind"] == "MAC" and 0 < first["effective_ops"] <= first["synops"]
+    rc, again, _ = _run(["report", out / "report.json", "--json"], capsys)  # deploy's report.json re-reports
+    again = json.loads(again)
+    assert rc == 0 and again["energy"]["models"] == r["energy"]["models"]
+    assert again["energy"]["break_even"] == r["energy"]["break_even"]
     assert r["fit"] == {"fits": True, "cores": 2, "chips": 1, "cores_available": 120, "chips_available": 1,
                         "problem": None}
 

@@ -225,3 +225,131 @@ def test_only_energy_constants_take_a_range(tmp_path):
     path.write_text(text)
     with pytest.raises(ProfileError, match="takes no low/high range"):
         load_profile(path)
+
+
+# ---- the command: bad input, HTML --------------------------------------------------------------------------------
+
+def _record(**change) -> dict:
+    rec = {"record_version": 2, "network": "n.nir", "dataset": "d", "backend": "engine", "samples": 2, "steps": 10,
+           "accuracy": 0.5, "wall_s": 1.0, "ann_macs_per_layer": {"if0": 1000, "if1": 200},
+           "layers": [{"name": "if0", "kind": "dense", "neurons": 20, "spikes": 20.0, "synops": 100.0},
+                      {"name": "if1", "kind": "dense", "neurons": 10, "spikes": 5.0, "synops": 200.0}],
+           "projections": [{"name": "fc0", "source": "input", "target": "if0", "kind": "dense", "synops": 100.0,
+                            "messages": 50.0, "effective_ops": 80.0, "op_kind": "MAC", "dense_ops": 10000.0},
+                           {"name": "fc1", "source": "if0", "target": "if1", "kind": "dense", "synops": 200.0,
+                            "messages": 20.0, "effective_ops": 150.0, "op_kind": "AC", "dense_ops": 2000.0}]}
+    rec.update(change)
+    return rec
+
+
+def _cli(argv, capsys):
+    from neurokit.cli import main
+
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"record_version": None}, "from another neurokit version (an older neurokit"),
+    ({"record_version": 1}, "from another neurokit version (record version 1"),
+    ({"record_version": 3}, "record version 3; this one reads version 2"),
+    ({"layers": []}, "no per-layer counts"),
+    ({"layers": [{"name": "if0", "kind": "dense", "neurons": 20}]}, "no per-layer counts: layer if0: spikes = None"),
+    ({"projections": None}, "no per-projection counts"),
+    ({"projections": [{"name": "fc0", "synops": 1.0, "messages": 1.0, "dense_ops": 1.0}]},
+     "projection fc0: effective_ops = None"),
+])
+def test_report_refuses_bad_records_in_one_line(tmp_path, capsys, change, expect):
+    rec = _record(**change)
+    if change.get("record_version", 2) is None:
+        del rec["record_version"]
+    path = tmp_path / "run.json"
+    path.write_text(__import__("json").dumps(rec))
+    html = tmp_path / "r.html"
+    rc, out, err = _cli(["report", path, "--html", html], capsys)
+    lines = err.strip().splitlines()
+    assert rc == 2 and out == "" and len(lines) == 1 and lines[0].startswith("neurokit: error: ")
+    assert expect in lines[0], lines[0]
+    assert not html.exists()
+
+
+def test_report_with_a_profile_without_energy_is_one_line(tmp_path, capsys):
+    path, prof = tmp_path / "run.json", tmp_path / "noenergy.toml"
+    path.write_text(__import__("json").dumps(_record()))
+    prof.write_text(_profile_text(drop_energy=True))
+    rc, out, err = _cli(["report", path, "--profile", prof], capsys)
+    lines = err.strip().splitlines()
+    assert rc == 2 and out == "" and len(lines) == 1 and "no [energy] section" in lines[0]
+
+
+def _html_report(tmp_path, capsys):
+    import json
+
+    path, html = tmp_path / "run.json", tmp_path / "report.html"
+    path.write_text(json.dumps(_record()))
+    rc, out, err = _cli(["report", path, "--json", "--html", html], capsys)
+    assert rc == 0, err
+    return json.loads(out), html
+
+
+def test_html_report_is_self_contained_and_shows_what_the_json_carries(tmp_path, capsys):
+    import re
+
+    r, html = _html_report(tmp_path, capsys)
+    text = html.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert r["files"]["html"] == str(html)
+    # no network: no external resource of any kind, no script
+    assert not re.search(r"(src|href)\s*=\s*['\"](?!data:)", text) and "<script" not in text.lower()
+    assert "http://" not in text and "https://" not in text
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", text)
+    assert len(images) == 4  # per-layer energy, per-layer spikes, energy per model, energy against T
+    import base64
+
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    for c in r["constants"]:  # every constant with its source
+        assert c["key"] in text and __import__("html").escape(c["source"]) in text
+    for m in r["energy"]["models"].values():
+        assert m["title"] in text.replace("&#x27;", "'")
+    for b in r["energy"]["break_even"]:  # every comparison in the table, the fp32 ones with verdict and reasons
+        assert f"{b['ratio']:.3g} ({b['ratio_low']:.3g} – {b['ratio_high']:.3g})" in text
+        if b["baseline"] == "ann_fp32":
+            assert __import__("html").escape(b["verdict"]) in text
+            assert all(__import__("html").escape(c) in text for c in b["changes"])
+    for l in r["layers"]:
+        assert f"<td>{l['name']}</td>" in text
+
+
+def test_html_report_renders_in_headless_chromium(tmp_path, capsys):
+    """Debian's chromium opens the page with no console errors, and a screenshot is kept under tests/artifacts."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium here (apt-get install chromium); the structural test above still runs")
+    _, html = _html_report(tmp_path, capsys)
+    bad = tmp_path / "bad.html"  # the check itself: a page with a console error is caught
+    bad.write_text("<!DOCTYPE html><html><body><img src='data:image/png;base64,AAAA'>"
+                   "<script>console.error('deliberate')</script></body></html>")
+    artifacts = Path(__file__).parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+
+    def open_(page: Path, shot: Path):
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1200,2400",
+               "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", f"--screenshot={shot}",
+               page.as_uri()]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        console = [l for l in p.stderr.splitlines() if "CONSOLE" in l]
+        return p.returncode, console
+
+    rc, console = open_(bad, tmp_path / "bad.png")
+    assert any("deliberate" in l for l in console)  # console messages do reach the log
+    shot = artifacts / "report.png"
+    rc, console = open_(html, shot)
+    assert rc == 0 and console == []
+    assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
