@@ -226,12 +226,40 @@ def _max_steps(budget: float, per_step: float) -> int | None:
 UPDATE_TERMS = ("neuron updates, spiking", "neuron updates, silent")
 
 
+def is_step_term(t: EnergyTerm) -> bool:
+    """Terms paid every step whatever the input: neuron updates and static power."""
+    return t.name in UPDATE_TERMS or t.name.startswith("static")
+
+
+def split_by_steps(terms: list[EnergyTerm], events_scale: bool) -> dict:
+    """The energy as per-step (grows with T) and per-sample (fixed) parts, each (low, value, high): neuron
+    updates and static power grow with T; events (synops, routing, ACs, MACs) grow with T when rates per step
+    hold (rate coding) and not when each sample's messages are sent once (sigma-delta streams)."""
+    step = [t for t in terms if is_step_term(t) or events_scale]
+    fixed = [t for t in terms if t not in step]
+    return {"per_run_steps": _sum(step), "per_sample": _sum(fixed)}
+
+
+def energy_at(split: dict, steps: int, at: float, which: int = 1) -> float:
+    """Energy at `at` steps from a run at `steps` (which: 0 low, 1 value, 2 high)."""
+    return split["per_sample"][which] + split["per_run_steps"][which] * at / steps
+
+
+def _largest_steps(split: dict, steps: int, budget: float, which: int) -> int | None:
+    fixed, step = split["per_sample"][which], split["per_run_steps"][which] / steps
+    if fixed >= budget:
+        return 0
+    return _max_steps(budget - fixed, step)
+
+
 def break_even(model: str, terms: list[EnergyTerm], baseline: str, base: EnergyTerm, steps: int, counts: dict,
-               macs: int) -> dict:
-    """Whether the SNN costs less than the ANN under one model, the largest T at which it still would (energy
-    scaled linearly in T: rates per step held), the neuron-update share (the floor no spike sparsity removes),
-    synops per MAC and what would change the verdict."""
+               macs: int, events_scale: bool = True) -> dict:
+    """Whether the SNN costs less than the ANN under one model, the largest T at which it still would (neuron
+    updates and static power grow with T; events too when events_scale, else they are paid once per sample),
+    the neuron-update share (the floor no spike sparsity removes), synops per MAC and what would change the
+    verdict."""
     lo, e, hi = _sum(terms)
+    split = split_by_steps(terms, events_scale)
     ann_lo, ann, ann_hi = base.joules_low, base.joules, base.joules_high
     t = counts["total"]
     updates = [x for x in terms if x.name in UPDATE_TERMS]
@@ -255,8 +283,8 @@ def break_even(model: str, terms: list[EnergyTerm], baseline: str, base: EnergyT
         "ratio": e / ann if ann else None, "ratio_low": lo / ann_hi if ann_hi else None,
         "ratio_high": hi / ann_lo if ann_lo else None,
         "snn_cheaper": bool(e < ann), "snn_cheaper_low": bool(lo < ann_hi), "snn_cheaper_high": bool(hi < ann_lo),
-        "max_steps": _max_steps(ann, e / steps), "max_steps_low": _max_steps(ann_lo, hi / steps),
-        "max_steps_high": _max_steps(ann_hi, lo / steps),
+        "max_steps": _largest_steps(split, steps, ann, 1), "max_steps_low": _largest_steps(split, steps, ann_lo, 2),
+        "max_steps_high": _largest_steps(split, steps, ann_hi, 0), "events_scale_with_steps": events_scale,
         "neuron_update_share": upd / e if e else 0.0,
         "floor_max_steps": _max_steps(ann, floor_per_step) if floor_per_step else None,
         "synops_per_mac": ops / macs if macs else None,
@@ -286,8 +314,16 @@ def _changes(b: dict, terms: list[EnergyTerm], syn_note: str) -> list[str]:
         out.append(f"time steps: the SNN costs less than the ANN for T <= {ms} at today's rates "
                    f"(range {b['max_steps_low']}-{b['max_steps_high']}); whether accuracy holds there is the "
                    "T sweep's question")
-    elif ms == 0:
+    elif ms is None and b["snn_cheaper"]:
+        out.append("time steps: any T (nothing this model counts grows with T)")
+    elif ms == 0 and b["events_scale_with_steps"]:
         out.append(f"time steps: no T >= 1 wins; one step alone costs {b['snn_j'] / T / b['ann_j']:.3g}x the ANN")
+    elif ms == 0:
+        out.append("time steps: no T >= 1 wins; each sample's messages (sent once, not per step) alone cost "
+                   "more than the ANN")
+    if not b["events_scale_with_steps"]:
+        out.append("this network sends each sample's messages once (sigma-delta): only neuron updates and static "
+                   "power grow with T")
     if b["floor_max_steps"] is not None:
         out.append(f"neuron updates ({100 * b['neuron_update_share']:.0f} % of the SNN's energy) are the floor: "
                    f"with no spikes at all they alone exceed the ANN beyond T = {b['floor_max_steps']}; fewer "
@@ -315,7 +351,7 @@ def _changes(b: dict, terms: list[EnergyTerm], syn_note: str) -> list[str]:
 
 
 def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
-                   macs_per_layer: list | None = None) -> dict:
+                   macs_per_layer: list | None = None, events_scale: bool = True) -> dict:
     """The report's energy: every model's terms and totals with ranges, the ANN baselines, per-layer energy
     and the break-even analysis."""
     models = model_terms(profile, counts, steps, chips)
@@ -324,14 +360,15 @@ def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
     for key, terms in models.items():
         lo, e, hi = _sum(terms)
         out_models[key] = {"title": MODELS[key][0], "description": MODELS[key][1], "joules": e, "joules_low": lo,
-                           "joules_high": hi, "terms": [t.to_dict() for t in terms]}
+                           "joules_high": hi, "terms": [t.to_dict() for t in terms],
+                           **split_by_steps(terms, events_scale)}
     out_bases = {k: {"title": BASELINES[k][0], "joules": t.joules, "joules_low": t.joules_low,
                      "joules_high": t.joules_high, "terms": [t.to_dict()]} for k, t in bases.items()}
     be = []
     if macs:
         for key, terms in models.items():
             for b in COMPARE[key]:
-                be.append(break_even(key, terms, b, bases[b], steps, counts, macs))
+                be.append(break_even(key, terms, b, bases[b], steps, counts, macs, events_scale))
     e = profile.energy
     per_layer = []
     for i, l in enumerate(counts["layers"]):
@@ -346,7 +383,10 @@ def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
             "counts": counts, "chips": chips, "steps": steps, "ann_macs": macs,
             "ranges": "low/high: every constant at its profile low, then at its high (the spread between published "
                       "readings, not a confidence interval)",
-            "scaling": "break-even T: energy per step held (rates per step as measured at this T), scaled linearly"}
+            "events_scale_with_steps": events_scale,
+            "scaling": ("against T: neuron updates, static power and events grow with T (rates per step as measured)"
+                        if events_scale else "against T: neuron updates and static power grow with T; each sample's "
+                        "messages are sent once (sigma-delta), as measured")}
 
 
 # ---- the older single-model helpers (the report's energy_terms; kept for callers) ---------------------------

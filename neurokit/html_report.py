@@ -120,14 +120,15 @@ def figures(r: dict) -> dict[str, str]:
         ts = np.unique(np.geomspace(1, max(4 * T, 64), 60).astype(int))
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         for key, m, c in zip(e["models"], e["models"].values(), ("#4c78a8", "#b279a2", "#72b7b2")):
-            ax.plot(ts, m["joules"] / T * ts * 1e6, color=c, label=m["title"])
-            ax.fill_between(ts, m["joules_low"] / T * ts * 1e6, m["joules_high"] / T * ts * 1e6, color=c, alpha=0.15)
+            at = lambda which: (m["per_sample"][which] + m["per_run_steps"][which] * ts / T) * 1e6  # noqa: E731
+            ax.plot(ts, at(1), color=c, label=m["title"])
+            ax.fill_between(ts, at(0), at(2), color=c, alpha=0.15)
         for b, ls in zip(e["baselines"].values(), ("--", ":")):
             ax.axhline(b["joules"] * 1e6, color=COLORS["ann"], ls=ls, label=b["title"])
         ax.axvline(T, color="#888", lw=0.8, label=f"this run, T = {T}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("time steps T (energy per step held at this run's)")
+        ax.set_xlabel("time steps T")
         ax.set_ylabel("µJ per inference")
         ax.set_title("Energy against T: where the SNN lines cross the ANN's")
         ax.legend(fontsize=7)

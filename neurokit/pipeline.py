@@ -273,6 +273,7 @@ def check_record_memory(net, samples: int, steps: int) -> None:
 def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
     """Accuracy and per-population spikes / synaptic operations per inference of one run, and the synaptic
     operations of each projection."""
+    from .backends.engine.stream import is_stream
     from .energy import op_counts
     from .report import RECORD_VERSION
     from .trace import synops_per_projection
@@ -292,6 +293,8 @@ def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
         })
     return {
         "record_version": RECORD_VERSION,
+        # a stream (sigma-delta) sends each sample's changes once: its messages do not grow with T
+        "events_scale_with_steps": not is_stream(net),
         "backend": trace.backend, "samples": trace.samples, "steps": trace.steps,
         "accuracy": None if labels is None else trace.accuracy(labels),
         "layers": layers, "wall_s": trace.wall_s,

@@ -44,7 +44,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     counts = energy.counts_of(fixed_run, steps)
     chips = int((fit or {}).get("chips") or 1)
     section = energy.energy_section(profile, counts, steps, macs, chips,
-                                    layer_macs(macs_per_layer, [l["name"] for l in layers]))
+                                    layer_macs(macs_per_layer, [l["name"] for l in layers]),
+                                    events_scale=fixed_run.get("events_scale_with_steps", True))
     snn_terms = energy.model_terms(profile, counts, steps, chips)["loihi"]
     ann_terms = energy.ann_energy(profile, macs)
     used = {c for m in section["models"].values() for t in m["terms"] for c in t["constants"]}

@@ -353,3 +353,21 @@ def test_html_report_renders_in_headless_chromium(tmp_path, capsys):
     rc, console = open_(html, shot)
     assert rc == 0 and console == []
     assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_break_even_of_a_stream_counts_messages_once_per_sample():
+    """A sigma-delta stream sends each sample's messages once: only neuron updates (and static power) grow with T."""
+    p = load_profile("loihi2")
+    run = {"backend": "engine", "samples": 4, "steps": 4, "accuracy": 0.9, "events_scale_with_steps": False,
+           "layers": [{"name": "if0", "kind": "dense", "neurons": 10, "spikes": 3.0, "synops": 50.0}],
+           "projections": [{"name": "fc", "source": "input", "target": "if0", "kind": "dense", "synops": 50.0,
+                            "messages": 5.0, "effective_ops": 40.0, "op_kind": "MAC", "dense_ops": 2560.0}]}
+    r = build_report(model="m", dataset="d", profile=p, steps=4, fixed_run=run, conversion={"ann_macs": {"fc": 640}})
+    b = {(x["model"], x["baseline"]): x for x in r["energy"]["break_even"]}
+    assert b["paper_45nm", "ann_fp32"]["max_steps"] is None  # 40 MACs whatever T: cheaper at any T
+    assert "any T" in b["paper_45nm", "ann_fp32"]["changes"][0]
+    loihi = b["loihi", "ann_fp32"]
+    events = (50 * 23.6 + 3 * 1.7) * 1e-12
+    per_step = (3 * 81 + 37 * 52) * 1e-12 / 4
+    assert loihi["max_steps"] == int((640 * 4.6e-12 - events) // per_step)
+    assert any("sends each sample's messages once" in c for c in loihi["changes"])
