@@ -11,7 +11,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
-from .schema import SCHEMA
+from .schema import OPTIONAL_SECTIONS, RANGED_SECTIONS, SCHEMA
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -28,10 +28,18 @@ class Cited:
     source: str
     verified: bool
     note: str = ""
+    low: Any = None  # the range around value (energy constants); None: no range given, the value alone
+    high: Any = None
 
     def cite(self) -> str:
         flag = "" if self.verified else " [UNVERIFIED]"
         return f"{self.source}{flag}"
+
+    @property
+    def span(self) -> tuple:
+        """(low, value, high); a constant given without a range spans its value alone."""
+        return (self.value if self.low is None else self.low, self.value,
+                self.value if self.high is None else self.high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,16 +67,26 @@ class HardwareProfile:
     core: Section
     chip: Section
     board: Section
-    energy: Section
+    energy: Section | None  # None: the profile gives no energy constants (it quantizes and fits; no energy report)
     extends: str | None = None  # the profile this one was derived from (its `extends` key)
 
     def constants(self) -> list[tuple[str, Cited]]:
         """All constants as ('section.field', Cited), for reports."""
         out = []
         for section in SCHEMA:
-            sec: Section = getattr(self, section)
-            out += [(f"{section}.{k}", c) for k, c in sec.fields.items()]
+            sec: Section | None = getattr(self, section)
+            if sec is not None:
+                out += [(f"{section}.{k}", c) for k, c in sec.fields.items()]
         return out
+
+    def require_energy(self) -> "HardwareProfile":
+        """This profile, or a ProfileError in one line when it has no [energy] constants to report with."""
+        if self.energy is None:
+            raise ProfileError(
+                f"{self.path}: no [energy] section, so no energy report: give its constants "
+                f"({', '.join(SCHEMA['energy'])}), each {{ value, low, high, source, verified }}, "
+                f"or start from a bundled profile with extends = \"loihi2\"")
+        return self
 
 
 def available_profiles() -> list[str]:
@@ -117,14 +135,16 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return merged
 
 
-def load_profile(name_or_path: str | Path) -> HardwareProfile:
+def load_profile(name_or_path: str | Path, energy: bool = False) -> HardwareProfile:
     """Load a bundled profile by name (e.g. 'loihi2') or any profile file by path.
 
     A file may start from another profile with `extends = "NAME or PATH"` and override only some fields;
-    each overriding field needs its own value, source and verified flag.
+    each overriding field needs its own value, source and verified flag. energy=True: the caller reports
+    energy, so a profile without an [energy] section is an error (one line) rather than a profile without one.
     """
     path = _resolve(name_or_path)
-    return _parse(_read_raw(path), path)
+    profile = _parse(_read_raw(path), path)
+    return profile.require_energy() if energy else profile
 
 
 def _parse(raw: dict, path: Path) -> HardwareProfile:
@@ -137,6 +157,9 @@ def _parse(raw: dict, path: Path) -> HardwareProfile:
     sections = {}
     for sec_name, spec in SCHEMA.items():
         sec_raw = raw.get(sec_name)
+        if sec_raw is None and sec_name in OPTIONAL_SECTIONS:
+            sections[sec_name] = None
+            continue
         if not isinstance(sec_raw, dict):
             raise ProfileError(f"{path}: missing section [{sec_name}]")
         unknown = set(sec_raw) - set(spec)
@@ -147,14 +170,15 @@ def _parse(raw: dict, path: Path) -> HardwareProfile:
             )
         fields = {}
         for field, (typ, lo, hi, meaning) in spec.items():
-            fields[field] = _parse_field(path, f"{sec_name}.{field}", sec_raw.get(field), typ, lo, hi)
+            fields[field] = _parse_field(path, f"{sec_name}.{field}", sec_raw.get(field), typ, lo, hi,
+                                         ranged=sec_name in RANGED_SECTIONS)
         sections[sec_name] = Section(sec_name, fields)
     _check_consistency(path, sections)
     return HardwareProfile(name=raw["name"], description=raw["description"], path=path,
                            extends=raw.get("extends"), **sections)
 
 
-def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: float) -> Cited:
+def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: float, ranged: bool = False) -> Cited:
     if entry is None:
         raise ProfileError(f"{path}: missing field '{key}' (a table with value, source, verified)")
     if not isinstance(entry, dict) or "value" not in entry:
@@ -173,7 +197,18 @@ def _parse_field(path: Path, key: str, entry: Any, typ: type, lo: float, hi: flo
     verified = entry.get("verified")
     if not isinstance(verified, bool):
         raise ProfileError(f"{path}: field '{key}' needs 'verified = true|false'")
-    return Cited(value=value, source=source, verified=verified, note=str(entry.get("note", "")))
+    low, high = entry.get("low"), entry.get("high")
+    if (low is not None or high is not None) and not ranged:
+        raise ProfileError(f"{path}: field '{key}' takes no low/high range (only {', '.join(RANGED_SECTIONS)} constants do)")
+    for name, bound in (("low", low), ("high", high)):
+        if bound is None:
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not (lo <= bound <= hi):
+            raise ProfileError(f"{path}: field '{key}' {name} = {bound!r} must be a number in {lo:g}..{hi:g}")
+    if not (low if low is not None else value) <= value <= (high if high is not None else value):
+        raise ProfileError(f"{path}: field '{key}' needs low <= value <= high, got {low!r} <= {value!r} <= {high!r}")
+    return Cited(value=value, source=source, verified=verified, note=str(entry.get("note", "")),
+                 low=None if low is None else float(low), high=None if high is None else float(high))
 
 
 def _check_consistency(path: Path, s: dict[str, Section]) -> None:

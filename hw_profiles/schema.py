@@ -50,11 +50,24 @@ SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
         "chips_per_board": (int, 1, 1 << 16, "chips on the board this profile describes"),
     },
     "energy": {
+        # Loihi per-op (event) model: Davies et al. 2018, Table 2 (Loihi 1), used as a proxy for Loihi 2
         "synop_pj": (float, 0, 1e6, "energy per synaptic operation (one spike into one synapse)"),
         "neuron_update_active_pj": (float, 0, 1e6, "energy per neuron update in a step where it spikes"),
         "neuron_update_inactive_pj": (float, 0, 1e6, "energy per neuron update in a step where it does not"),
         "spike_route_pj": (float, 0, 1e6, "energy to route one output spike (within a tile)"),
+        # static power x latency: what the board draws while a sample's T steps run
+        "static_power_w": (float, 0, 1e4, "static (leakage and idle) power of the chip or board, watts"),
+        "step_time_us": (float, 0, 1e9, "wall time of one algorithmic time step, microseconds"),
+        # ANN baselines (45 nm, Horowitz 2014)
         "ann_mac_fp32_pj": (float, 0, 1e6, "energy per fp32 multiply-accumulate (ANN baseline)"),
         "ann_mac_int8_pj": (float, 0, 1e6, "energy per int8 multiply-accumulate (ANN baseline)"),
+        # the conversion papers' convention (45 nm): an SNN's effective ACs and MACs against the ANN's MACs
+        "paper_ac_pj": (float, 0, 1e6, "energy per accumulate (AC), the papers' 45 nm convention"),
+        "paper_mac_pj": (float, 0, 1e6, "energy per multiply-accumulate (MAC), the papers' 45 nm convention"),
     },
 }
+
+# sections a profile may leave out: without [energy] a profile quantizes and fits, but reports no energy
+OPTIONAL_SECTIONS = ("energy",)
+# sections whose fields may carry a low/high range around their value (the report shows every figure with it)
+RANGED_SECTIONS = ("energy",)

@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="energy and activity report of a run record",
                        description="Spikes, synaptic operations and energy per inference from 'neurokit run --out'.")
-    p.add_argument("run", help="run record (JSON) written by 'neurokit run --out'")
+    p.add_argument("run", help="run record (JSON) written by 'neurokit run --out', or deploy's report.json")
+    _add_html(p)
     _add_profile(p)
     _add_common(p, data=False)
 
@@ -266,9 +267,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_conversion(p)
     _add_quantization(p)
     _add_dialect(p)
+    _add_html(p)
     _add_profile(p)
     _add_common(p)
     return parser
+
+
+def _add_html(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--html", default=None, metavar="FILE.html",
+                   help="also write the report as one self-contained HTML file (figures embedded, no network): "
+                        "per-layer energy and spikes, energy under each model with ranges, break-even, the "
+                        "quantization report and the constants with sources")
+
+
+def write_html(path: str, report: dict) -> None:
+    from .html_report import render_html
+    from .io import atomic_write
+
+    text = render_html(report)
+    atomic_write(path, lambda p: Path(p).write_text(text))
+    report.setdefault("files", {})["html"] = str(path)
 
 
 # ---- subcommands --------------------------------------------------------------------------------------
@@ -470,42 +488,85 @@ def cmd_report(a) -> dict:
     from hw_profiles import load_profile
 
     from .errors import FileFormatError
-    from .report import build_report
+    from .io import check_not_an_input, check_writable
+    from .report import RECORD_VERSION, build_report
 
     path = Path(a.run)
     if not path.exists():
         raise FileFormatError(f"{path}: file not found")
+    if a.html:
+        check_not_an_input(a.html, a.run)
+        check_writable(a.html)
     try:
         run = json.loads(path.read_text())
+        if not isinstance(run, dict):
+            raise TypeError
+    except (ValueError, TypeError, OSError, UnicodeDecodeError):
+        raise FileFormatError(f"{path}: not a run record (not a JSON object); write one with "
+                              "'neurokit run NETWORK --out run.json'") from None
+    version = run.get("record_version")
+    if version != RECORD_VERSION:
+        made = "an older neurokit (no record_version)" if version is None else f"record version {version!r}"
+        raise FileFormatError(f"{path}: a run record from another neurokit version ({made}; this one reads version "
+                              f"{RECORD_VERSION}): run the network again with 'neurokit run NETWORK --out run.json'")
+    try:
         check_run_record(run)
-    except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
-        why = f" ({e})" if isinstance(e, ValueError) and not isinstance(e, json.JSONDecodeError) else ""
-        raise FileFormatError(f"{path}: not a run record{why}; write one with 'neurokit run NETWORK --out run.json'") from None
-    profile = load_profile(a.profile)
-    return build_report(model=run.get("network", "?"), dataset=run.get("dataset", "?"), profile=profile,
-                        steps=run["steps"], fixed_run=run, conversion={"ann_macs": run.get("ann_macs_per_layer") or {}},
-                        quantization=run.get("quantization"))  # a deploy report.json carries one
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        why = f" ({e})" if isinstance(e, ValueError) else f" (missing {e})" if isinstance(e, KeyError) else ""
+        raise FileFormatError(f"{path}: not a usable run record{why}; write one with "
+                              "'neurokit run NETWORK --out run.json'") from None
+    profile = load_profile(a.profile, energy=True)
+    if "accuracy" not in run:  # deploy's report.json names it fixed_accuracy
+        run = {**run, "accuracy": run.get("fixed_accuracy")}
+    report = build_report(model=run.get("network", run.get("model", "?")), dataset=run.get("dataset", "?"),
+                          profile=profile, steps=run["steps"], fixed_run=run,
+                          conversion={"ann_macs": run.get("ann_macs_per_layer") or {}},
+                          quantization=run.get("quantization"), fit=run.get("fit"),  # a deploy report.json carries them
+                          ann={"accuracy": run["ann_accuracy"]} if run.get("ann_accuracy") is not None else None,
+                          float_run={"accuracy": run["snn_float_accuracy"]}
+                          if run.get("snn_float_accuracy") is not None else None)
+    if a.html:
+        write_html(a.html, report)
+    return report
 
 
 def check_run_record(run: dict) -> None:
-    """The fields `report` computes with, of the right types and ranges (a ValueError names the first bad one)."""
+    """The fields `report` computes with, of the right types and ranges (a ValueError names the first bad one):
+    per-layer counts (neurons, spikes, synops) and per-projection NeuroBench counts."""
     import math
 
     if not isinstance(run["backend"], str) or not isinstance(run["steps"], int) or run["steps"] < 1:
         raise ValueError("backend must be a name and steps a positive integer")
-    if not isinstance(run["layers"], list) or not run["layers"]:
-        raise ValueError("layers must be a non-empty list")
+    if not isinstance(run.get("layers"), list) or not run["layers"]:
+        raise ValueError("no per-layer counts: 'layers' must be a non-empty list")
     for layer in run["layers"]:
         for key in ("neurons", "spikes", "synops"):
-            v = layer[key]
+            v = layer.get(key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"layer {layer.get('name', '?')}: {key} = {v!r}, not a finite number >= 0")
+                raise ValueError(f"no per-layer counts: layer {layer.get('name', '?')}: {key} = {v!r}, not a "
+                                 "finite number >= 0")
+    projections = run.get("projections")
+    if not isinstance(projections, list) or not projections:
+        raise ValueError("no per-projection counts: 'projections' must be a non-empty list")
+    for p in projections:
+        for key in ("synops", "messages", "effective_ops", "dense_ops"):
+            v = p.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"no per-projection counts: projection {p.get('name', '?')}: {key} = {v!r}, not "
+                                 "a finite number >= 0")
+        if p.get("op_kind") not in ("AC", "MAC"):
+            raise ValueError(f"projection {p.get('name', '?')}: op_kind must be AC or MAC")
 
 
 def cmd_deploy(a) -> dict:
     from .pipeline import DeployOptions, deploy
 
-    return deploy(DeployOptions(
+    if a.html:
+        from .io import check_not_an_input, check_writable
+
+        check_not_an_input(a.html, a.model)
+        check_writable(a.html)
+    report = deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
         v_init=a.v_init, input_coding=a.input_coding, method=a.method, target=a.target,
@@ -513,6 +574,9 @@ def cmd_deploy(a) -> dict:
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
         arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
         progress=not a.quiet, reading=reading_of(a)))
+    if a.html:
+        write_html(a.html, report)
+    return report
 
 
 COMMANDS = {"convert": cmd_convert, "import": cmd_import, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run,

@@ -275,9 +275,13 @@ def check_record_memory(net, samples: int, steps: int) -> None:
 def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
     """Accuracy and per-population spikes / synaptic operations per inference of one run, and the synaptic
     operations of each projection."""
+    from .backends.engine.stream import is_stream
+    from .energy import op_counts
+    from .report import RECORD_VERSION
     from .trace import synops_per_projection
 
     per_projection = synops_per_projection(net, trace)
+    ops = op_counts(net, trace)  # NeuroBench's effective ACs / MACs, messages, dense ops
     spikes = trace.layer_spikes.mean(0)
     layers = []
     for i, p in enumerate(net.populations):
@@ -290,11 +294,14 @@ def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
             "inputs": [q.source for q in incoming],
         })
     return {
+        "record_version": RECORD_VERSION,
+        # a stream (sigma-delta) sends each sample's changes once: its messages do not grow with T
+        "events_scale_with_steps": not is_stream(net),
         "backend": trace.backend, "samples": trace.samples, "steps": trace.steps,
         "accuracy": None if labels is None else trace.accuracy(labels),
         "layers": layers, "wall_s": trace.wall_s,
         "projections": [{"name": q.name, "source": q.source, "target": q.target, "kind": q.kind,
-                         "synops": per_projection[q.name]} for q in net.projections],
+                         "synops": per_projection[q.name], **ops[q.name]} for q in net.projections],
         "ann_macs_per_layer": net.metadata.get("population_macs") or net.metadata.get("ann_macs", {}),
         "profile": getattr(net, "profile", None),
     }
@@ -369,7 +376,7 @@ def _deploy(opt: DeployOptions) -> dict:
     if opt.steps is None:
         opt = dataclasses.replace(opt, steps=64)
     with clock("load"):
-        profile = load_profile(opt.profile)
+        profile = load_profile(opt.profile, energy=True)  # the report needs its energy constants
         check_steps(opt.steps)
         if opt.backend not in DEPLOY_BACKENDS:
             raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
@@ -471,7 +478,7 @@ def _deploy_graph(opt: DeployOptions) -> dict:
 
     clock = StageClock()
     with clock("load"):
-        profile = load_profile(opt.profile)
+        profile = load_profile(opt.profile, energy=True)  # the report needs its energy constants
         if opt.backend not in DEPLOY_BACKENDS:
             raise NeurokitError(f"deploy runs the quantized network on {', '.join(DEPLOY_BACKENDS)}, not '{opt.backend}'")
         get_backend(opt.backend)

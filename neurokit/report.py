@@ -12,6 +12,10 @@ import numpy as np
 from . import energy
 from .tables import text_table
 
+# the layout of run records (`neurokit run --out`) and reports (deploy's report.json): `neurokit report`
+# reads only its own version. 2: projections carry NeuroBench op counts; energy under several models.
+RECORD_VERSION = 2
+
 
 def to_json(obj, indent: int | None = 2) -> str:
     def default(o):
@@ -33,15 +37,22 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
     neurokit.conversion_error.decompose()}."""
+    profile.require_energy()
     layers = fixed_run["layers"]
-    snn_terms = energy.snn_energy(profile, [l["neurons"] for l in layers], [l["spikes"] for l in layers],
-                                  [l["synops"] for l in layers], steps)
     macs = int(sum(((conversion or {}).get("ann_macs") or {}).values()))
     macs_per_layer = (conversion or {}).get("population_macs") or (conversion or {}).get("ann_macs") or {}
+    counts = energy.counts_of(fixed_run, steps)
+    chips = int((fit or {}).get("chips") or 1)
+    section = energy.energy_section(profile, counts, steps, macs, chips,
+                                    layer_macs(macs_per_layer, [l["name"] for l in layers]),
+                                    events_scale=fixed_run.get("events_scale_with_steps", True))
+    snn_terms = energy.model_terms(profile, counts, steps, chips)["loihi"]
     ann_terms = energy.ann_energy(profile, macs)
-    used = {t.constant for t in snn_terms} | {t.constant for t in ann_terms.values()}
+    used = {c for m in section["models"].values() for t in m["terms"] for c in t["constants"]}
+    used |= {c for b in section["baselines"].values() for t in b["terms"] for c in t["constants"]}
     synops = sum(l["synops"] for l in layers)
     report = {
+        "record_version": RECORD_VERSION,
         "model": model, "dataset": dataset, "profile": profile.name, "profile_path": str(profile.path),
         "target": target,  # {"name", "runs_on"}: neurokit.targets
         "netx": netx,  # neurokit.pipeline.check_netx: the netx file and lava-dl's run of it
@@ -58,9 +69,10 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "spikes": sum(l["spikes"] for l in layers),
         "energy_snn_j": energy.total(snn_terms), "energy_ann_j": ann_terms["fp32"].joules,
         "energy_ann_int8_j": ann_terms["int8"].joules,
-        "energy_terms": [dict(name=t.name, count=t.count, constant=t.constant, pj_each=t.pj_each,
-                              joules=t.joules, source=t.source) for t in snn_terms + list(ann_terms.values())],
+        "energy_terms": [t.to_dict() for t in snn_terms + list(ann_terms.values())],
         "energy_not_counted": energy.NOT_COUNTED,
+        # every model's terms and totals with ranges, per-layer energy, NeuroBench counts, break-even analysis
+        "energy": section,
         "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
         # synaptic operations and their energy per projection: where a population sums several, which costs what
@@ -69,8 +81,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "quantization": quantization,
         "conversion": conversion,
         "conversion_error": conversion_error,
-        "constants": [dict(key=k, value=c.value, source=c.source, verified=c.verified)
-                      for k, c in profile.constants() if k in used],
+        "constants": [dict(key=k, value=c.value, low=c.span[0], high=c.span[2], source=c.source,
+                           verified=c.verified) for k, c in profile.constants() if k in used],
         "stage_seconds": stage_seconds or {},
         "files": {},  # filled by neurokit.pipeline.write_outputs
     }
@@ -187,6 +199,8 @@ def render_text(r: dict) -> str:
         out.append(f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   (a spiking network from NIR: no ANN to "
                    "compare with)")
     out.append(f"  not counted: {r['energy_not_counted']}")
+    if r.get("energy"):
+        out += energy_model_lines(r["energy"])
     if r.get("quantization"):
         out += ["", quantization_title(r["quantization"])]
         out += quantization_lines(r["quantization"])
@@ -322,3 +336,52 @@ def _bit_search_rows(s: dict) -> list[str]:
                     [[name, s["bits"][name], f"{s['weights'][name]:,}", f"{s['weights'][name] * s['bits'][name]:,}"]
                      for name in s["bits"]])
     return lines
+
+
+def _range(lo: float, v: float, hi: float, unit: str = "J") -> str:
+    return f"{_si(v, unit)} ({_si(lo, unit)} - {_si(hi, unit)})" if lo != hi else _si(v, unit)
+
+
+def energy_model_lines(e: dict) -> list[str]:
+    """Operation counts, energy per model with ranges, and the break-even analysis."""
+    c = e["counts"]["total"]
+    out = ["", f"Operations per inference ({e['counts']['definition']})"]
+    rows = [["effective ACs (binary input)", f"{c['effective_acs']:.4g}"],
+            ["effective MACs (graded input)", f"{c['effective_macs']:.4g}"],
+            ["dense ops (NeuroBench 'Dense': every input, every synapse, every step)",
+             "-" if c["dense_ops"] is None else f"{c['dense_ops']:.4g}"],
+            ["synops the chip walks (zero weights included)", f"{c['synops']:.4g}"],
+            ["messages sent (spikes, graded messages, input)", f"{c['messages']:.4g}"],
+            ["neuron updates (active / idle)", f"{c['neuron_updates']:.4g} ({c['neuron_updates_active']:.4g} / "
+                                               f"{c['neuron_updates_idle']:.4g})"],
+            ["ANN MACs (dense)", f"{e['ann_macs']:,}"]]
+    out += text_table(["count", "per inference"], rows)
+    out += ["", "Energy per inference under each model (low - high: " + e["ranges"] + ")"]
+    rows = [[m["title"], _range(m["joules_low"], m["joules"], m["joules_high"])] for m in e["models"].values()]
+    if e["ann_macs"]:
+        rows += [[b["title"], _range(b["joules_low"], b["joules"], b["joules_high"])] for b in e["baselines"].values()]
+    out += text_table(["model", "energy (range)"], rows)
+    out += [f"  {m['title']}: {m['description']}" for m in e["models"].values()]
+    if e["ann_macs"]:
+        out.append(f"  ANN: {e['ann_macs']:,} dense MACs x the 45 nm per-MAC energy (Horowitz 2014)")
+    if not e["break_even"]:
+        out.append("  break-even: no ANN to compare with")
+        return out
+    out += ["", f"Break-even (T = {e['steps']}; {e['scaling']})"]
+    rows = []
+    for b in e["break_even"]:
+        m = e["models"][b["model"]]["title"]
+        rows.append([m, e["baselines"][b["baseline"]]["title"], f"{b['ratio']:.3g} ({b['ratio_low']:.3g}-"
+                     f"{b['ratio_high']:.3g})", "SNN" if b["snn_cheaper"] else "ANN",
+                     "-" if b["max_steps"] is None else f"{b['max_steps']} ({b['max_steps_low']}-{b['max_steps_high']})",
+                     f"{100 * b['neuron_update_share']:.0f} %",
+                     "-" if b["synops_per_mac"] is None else f"{b['synops_per_mac']:.3g}",
+                     "-" if b["breakeven_synops_per_mac"] is None else f"{b['breakeven_synops_per_mac']:.3g}"])
+    out += text_table(["SNN model", "against", "SNN/ANN (range)", "cheaper", "largest T where SNN wins",
+                       "neuron-update share", "ops per MAC", "break-even ops per MAC"], rows)
+    for b in e["break_even"]:
+        if b["baseline"] != "ann_fp32":
+            continue
+        out.append(f"  {e['models'][b['model']]['title']} vs {e['baselines'][b['baseline']]['title']}: {b['verdict']}")
+        out += [f"    - {line}" for line in b["changes"]]
+    return out

@@ -48,10 +48,12 @@ def _run(argv, capsys):
 
 def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     out = tmp_path / "run"
+    html = tmp_path / "report.html"
     rc, stdout, _ = _run(["deploy", "--target", "sim", "--trust-model", digits_model, "--data", "digits", "--samples", 20, "--steps", 24,
-                          "--out", out, "--json", "--quiet"], capsys)
+                          "--out", out, "--json", "--quiet", "--html", html], capsys)
     assert rc == 0
     r = json.loads(stdout)
+    assert r["files"]["html"] == str(html) and html.read_text().startswith("<!DOCTYPE html>")
     assert DEPLOY_KEYS <= set(r)
     assert r["samples"] == 20 and r["steps"] == 24 and r["backend"] == "engine"
     check = r["lava_check"]  # Lava re-ran the first samples: the engine agreed on every value
@@ -73,6 +75,12 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert {c["key"] for c in r["constants"]} >= {"energy.synop_pj", "energy.ann_mac_fp32_pj"}
     assert sorted(p.name for p in out.iterdir()) == ["model.nir", "model.q.nir", "report.json", "report.txt"]
     assert json.loads((out / "report.json").read_text())["fixed_accuracy"] == r["fixed_accuracy"]
+    first = r["projections"][0]  # the graded input: NeuroBench MACs, nonzero pixels x nonzero weights x T
+    assert first["op_kind"] == "MAC" and 0 < first["effective_ops"] <= first["synops"]
+    rc, again, _ = _run(["report", out / "report.json", "--json"], capsys)  # deploy's report.json re-reports
+    again = json.loads(again)
+    assert rc == 0 and again["energy"]["models"] == r["energy"]["models"]
+    assert again["energy"]["break_even"] == r["energy"]["break_even"]
     assert r["fit"] == {"fits": True, "cores": 2, "chips": 1, "cores_available": 120, "chips_available": 1,
                         "problem": None}
 
@@ -267,10 +275,12 @@ def test_console_script_exit_code(tmp_path):
 
 def test_run_record_feeds_report_energy(tmp_path, capsys):
     """report recomputes energy from a run record: synops x 23.6 pJ plus neuron and routing terms."""
-    record = {"network": "n.nir", "dataset": "d", "backend": "lava-fixed", "samples": 2, "steps": 10,
-              "accuracy": 0.5, "wall_s": 1.0, "ann_macs_per_layer": {"fc1": 1000},
+    record = {"record_version": 2, "network": "n.nir", "dataset": "d", "backend": "lava-fixed", "samples": 2,
+              "steps": 10, "accuracy": 0.5, "wall_s": 1.0, "ann_macs_per_layer": {"fc1": 1000},
               "layers": [{"name": "if0", "kind": "dense", "neurons": 10, "spikes": 20.0, "synops": 100.0,
-                          "spikes_per_neuron_step": 0.2}]}
+                          "spikes_per_neuron_step": 0.2}],
+              "projections": [{"name": "fc1", "source": "input", "target": "if0", "kind": "dense", "synops": 100.0,
+                               "messages": 50.0, "effective_ops": 80.0, "op_kind": "MAC", "dense_ops": 1000.0}]}
     path = tmp_path / "run.json"
     path.write_text(json.dumps(record))
     rc, out, _ = _run(["report", path, "--json"], capsys)
@@ -278,6 +288,11 @@ def test_run_record_feeds_report_energy(tmp_path, capsys):
     expected = (100 * 23.6 + 20 * 81.0 + (10 * 10 - 20) * 52.0 + 20 * 1.7) * 1e-12
     assert rc == 0 and r["energy_snn_j"] == pytest.approx(expected)
     assert r["energy_ann_j"] == pytest.approx(1000 * 4.6e-12)
+    paper = r["energy"]["models"]["paper_45nm"]  # the papers' convention: effective MACs x 4.6 pJ, nothing else
+    assert paper["joules"] == pytest.approx(80 * 4.6e-12) == paper["joules_low"] == paper["joules_high"]
+    static = r["energy"]["models"]["loihi_static"]
+    assert static["joules"] == pytest.approx(expected + 10 * 0.232078 * 152.9e-6)
+    assert static["joules_low"] < static["joules"] <= static["joules_high"]
 
 
 @pytest.mark.parametrize("argv, expected", [
