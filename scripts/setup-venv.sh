@@ -37,5 +37,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     echo "setup: installing neurokit[dev] into $VENV (first time: ~3 GB download, a few minutes)" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    # neurobench's op counter (tests compare neurokit's counts with it): its declared requirements would replace
+    # torchaudio and pull librosa and numba; the counter itself needs only torch
+    "$VENV/bin/python" -m pip install -q --no-deps neurobench==2.3.0
     echo "$want" > "$STAMP"
 fi
