@@ -192,8 +192,12 @@ def small_profile(d: Path) -> None:
 
 
 def run_record(d: Path, **layer) -> None:
-    record = {"network": "q.nir", "dataset": "digits", "backend": "engine", "steps": 4,
-              "layers": [{"name": "if0", "neurons": 16, "spikes": 3.0, "synops": 10.0, **layer}]}
+    from neurokit.report import RECORD_VERSION
+
+    record = {"record_version": RECORD_VERSION, "network": "q.nir", "dataset": "digits", "backend": "engine",
+              "steps": 4, "layers": [{"name": "if0", "neurons": 16, "spikes": 3.0, "synops": 10.0, **layer}],
+              "projections": [{"name": "if0", "source": "input", "target": "if0", "kind": "dense", "synops": 10.0,
+                               "messages": 2.0, "effective_ops": 8.0, "dense_ops": 10.0, "op_kind": "MAC"}]}
     (d / "run.json").write_text(json.dumps(record))
 
 

@@ -98,7 +98,9 @@ def test_bad_output_paths_profiles_and_run_records_are_one_line(tmp_path, capsys
                                "steps": 4, "backend": "engine"}, "spikes = nan"),
                              ({"layers": [{"name": "l", "neurons": 4, "spikes": -1, "synops": 1}], "steps": 4,
                                "backend": "engine"}, "spikes = -1")):
+        from neurokit.report import RECORD_VERSION
+
         run = tmp_path / "run.json"
-        run.write_text(json.dumps(record))
+        run.write_text(json.dumps({"record_version": RECORD_VERSION, **record}))
         rc, err = _run(["report", run], capsys)
         assert rc == 2 and expected in err, err

@@ -529,8 +529,14 @@ def test_neurokit_report_renders_a_records_quantization(digits_mlp_net, digits, 
     _, rep = quantize(digits_mlp_net, profile, digits.x_train[:50])
     layers = [{"name": p.name, "kind": q.kind, "neurons": p.n_neurons, "spikes": 10.0, "synops": 100.0,
                "spikes_per_neuron_step": 0.01} for q, p in pairs(digits_mlp_net)]
-    record = {"network": "m.q.nir", "dataset": "digits", "backend": "engine", "samples": 20, "steps": 16,
-              "accuracy": 0.85, "snn_float_accuracy": 0.9, "layers": layers, "quantization": rep}
+    from neurokit.report import RECORD_VERSION
+
+    projections = [{"name": q.name, "source": q.source, "target": q.target, "kind": q.kind, "synops": 100.0,
+                    "messages": 10.0, "effective_ops": 80.0, "dense_ops": 100.0, "op_kind": "AC"}
+                   for q, _ in pairs(digits_mlp_net)]
+    record = {"record_version": RECORD_VERSION, "network": "m.q.nir", "dataset": "digits", "backend": "engine",
+              "samples": 20, "steps": 16, "accuracy": 0.85, "snn_float_accuracy": 0.9, "layers": layers,
+              "projections": projections, "quantization": rep}
     path = tmp_path / "report.json"
     path.write_text(to_json(record))
     assert main(["report", str(path)]) == 0
