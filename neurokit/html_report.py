@@ -10,7 +10,8 @@ import base64
 import html
 import io
 
-from .report import _si, quantization_lines, quantization_title
+from .report import quantization_lines, quantization_title
+from .tables import si
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -51,7 +52,7 @@ def _table(head: list[str], rows: list[list], num: set[int] = frozenset()) -> st
 
 
 def _rng(lo, v, hi, unit="J") -> str:
-    return _si(v, unit) if lo == hi else f"{_si(v, unit)} ({_si(lo, unit)} – {_si(hi, unit)})"
+    return si(v, unit) if lo == hi else f"{si(v, unit)} ({si(lo, unit)} – {si(hi, unit)})"
 
 
 def figures(r: dict) -> dict[str, str]:
@@ -199,8 +200,8 @@ def render_html(r: dict) -> str:
         f"<img alt='{k}' src='{figs[k]}'>" for k in ("layer_energy", "layer_spikes")) + "</div>")
     rows = [[l["name"], l["neurons"], f"{l['spikes']:.4g}", f"{l['synops']:.4g}", f"{l['effective_acs']:.4g}",
              f"{l['effective_macs']:.4g}", "–" if l["ann_macs"] is None else f"{l['ann_macs']:,}",
-             _si(l["loihi_j"], "J"), _si(l["paper_45nm_j"], "J"),
-             "–" if l["ann_fp32_j"] is None else _si(l["ann_fp32_j"], "J")] for l in e["layers"]]
+             si(l["loihi_j"], "J"), si(l["paper_45nm_j"], "J"),
+             "–" if l["ann_fp32_j"] is None else si(l["ann_fp32_j"], "J")] for l in e["layers"]]
     parts.append(_table(["layer", "neurons", "spikes", "synops in", "effective ACs", "effective MACs", "ANN MACs",
                          "Loihi per-op", "papers' 45 nm", "ANN fp32"], rows, set(range(1, 10))))
     parts.append(f"<p class='small'>Op counts: {_e(e['counts']['definition'])}.</p>")

@@ -10,7 +10,7 @@ import json
 import numpy as np
 
 from . import energy
-from .tables import text_table
+from .tables import si, text_table
 
 # the layout of run records (`neurokit run --out`) and reports (deploy's report.json): `neurokit report`
 # reads only its own version. 2: projections carry NeuroBench op counts; energy under several models.
@@ -102,13 +102,6 @@ def _pct(x) -> str:
     return "   -  " if x is None else f"{100 * x:5.1f} %"
 
 
-def _si(x: float, unit: str) -> str:
-    for scale, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1, "")):
-        if abs(x) < scale * 1000:
-            return f"{x / scale:.3g} {prefix}{unit}"
-    return f"{x:.3g} {unit}"
-
-
 def render_text(r: dict) -> str:
     n, T = r["samples"], r["steps"]
     out = [f"neurokit report: {r['model']} on {r['dataset']}, profile {r['profile']}, T = {T} steps"]
@@ -176,12 +169,12 @@ def render_text(r: dict) -> str:
     out += text_table(["layer", "kind", "neurons", "spikes", "spikes/neuron/step", "synops in", "ANN MACs"], rows)
     out.append("  synops in: messages into the layer's synapses x structural fan-out (from the input: its messages)")
     if any(len(l.get("inputs", ())) > 1 for l in r["layers"]):  # a graph: say what each projection costs
-        rows = [[p["name"], p["source"], p["target"], p["kind"], f"{p['synops']:.4g}", _si(p["energy_j"], "J")]
+        rows = [[p["name"], p["source"], p["target"], p["kind"], f"{p['synops']:.4g}", si(p["energy_j"], "J")]
                 for p in r.get("projections", [])]
         out += ["", "Per projection, per inference"]
         out += text_table(["projection", "from", "to", "kind", "synops", "synop energy"], rows)
     out += ["", "Energy per inference (event model; constants below)"]
-    rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", _si(t["joules"], "J")]
+    rows = [[t["name"], f"{t['count']:.4g}", t["constant"], f"{t['pj_each']:g}", si(t["joules"], "J")]
             for t in r["energy_terms"]]
     out += text_table(["term", "count", "constant", "pJ each", "energy"], rows)
     ratio = r["energy_snn_j"] / r["energy_ann_j"] if r["energy_ann_j"] else float("nan")
@@ -193,10 +186,10 @@ def render_text(r: dict) -> str:
         out.append(f"  does NOT fit {r['profile']} ({fit['cores']:,} cores needed, {fit['cores_available']:,} there; "
                    f"{fit['problem']}): the energy below is that of a hypothetical larger board")
     if r["ann_macs"]:
-        out.append(f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   ANN fp32: {_si(r['energy_ann_j'], 'J')}   "
-                   f"ANN int8: {_si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}")
+        out.append(f"  SNN on {r['profile']}: {si(r['energy_snn_j'], 'J')}   ANN fp32: {si(r['energy_ann_j'], 'J')}   "
+                   f"ANN int8: {si(r['energy_ann_int8_j'], 'J')}   SNN/ANN(fp32) = {ratio:.3g}")
     else:  # an imported spiking network: no ANN to compare with
-        out.append(f"  SNN on {r['profile']}: {_si(r['energy_snn_j'], 'J')}   (a spiking network from NIR: no ANN to "
+        out.append(f"  SNN on {r['profile']}: {si(r['energy_snn_j'], 'J')}   (a spiking network from NIR: no ANN to "
                    "compare with)")
     out.append(f"  not counted: {r['energy_not_counted']}")
     if r.get("energy"):
@@ -339,7 +332,7 @@ def _bit_search_rows(s: dict) -> list[str]:
 
 
 def _range(lo: float, v: float, hi: float, unit: str = "J") -> str:
-    return f"{_si(v, unit)} ({_si(lo, unit)} - {_si(hi, unit)})" if lo != hi else _si(v, unit)
+    return f"{si(v, unit)} ({si(lo, unit)} - {si(hi, unit)})" if lo != hi else si(v, unit)
 
 
 def energy_model_lines(e: dict) -> list[str]:

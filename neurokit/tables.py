@@ -11,3 +11,11 @@ def text_table(headers: list[str], rows: list[list], indent: str = "  ") -> list
         return indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
     return [fmt(cells[0]), indent + "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
+
+
+def si(x: float, unit: str) -> str:
+    """x with an SI prefix: 1.2e-6 J -> '1.2 µJ'."""
+    for scale, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1, "")):
+        if abs(x) < scale * 1000:
+            return f"{x / scale:.3g} {prefix}{unit}"
+    return f"{x:.3g} {unit}"
