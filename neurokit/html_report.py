@@ -134,7 +134,46 @@ def figures(r: dict) -> dict[str, str]:
         ax.set_title("Energy against T: where the SNN lines cross the ANN's")
         ax.legend(fontsize=7)
         figs["break_even"] = _png(fig)
+    fit = r.get("fit") or {}
+    if fit.get("layers"):
+        figs["core_map"] = core_map(fit)
     return figs
+
+
+def core_map(fit: dict) -> str:
+    """Every core of the board as a cell, chip by chip, colored by the population the fit placed on it (in the
+    populations' order; neurokit.fit counts cores per population, it does not assign core coordinates)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    per_chip = int(fit.get("cores_per_chip") or fit["cores_available"])
+    chips = max(int(fit["chips"]), 1)
+    cols = int(np.ceil(np.sqrt(per_chip * 1.5)))
+    rows = int(np.ceil(per_chip / cols))
+    owner = np.full(chips * per_chip, -1)
+    start = 0
+    for i, layer in enumerate(fit["layers"]):
+        owner[start:start + layer["cores"]] = i
+        start += layer["cores"]
+    cmap = plt.get_cmap("tab20")
+    fig, axes = plt.subplots(1, chips, figsize=(min(3.2 * chips, 12), 2.6), squeeze=False)
+    for c, ax in enumerate(axes[0]):
+        grid = np.full((rows, cols, 3), 0.93)
+        for k in range(per_chip):
+            o = owner[c * per_chip + k]
+            if o >= 0:
+                grid[k // cols, k % cols] = cmap(o % 20)[:3]
+        ax.imshow(grid, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"chip {c}", fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 20)) for i in range(len(fit["layers"]))]
+    fig.legend(handles, [f"{l['name']} ({l['cores']})" for l in fit["layers"]], fontsize=7, loc="center right")
+    fig.suptitle(f"Core map: {fit['cores']} of {fit['cores_available']} cores", fontsize=9)
+    return _png(fig)
 
 
 def render_html(r: dict) -> str:
@@ -198,6 +237,14 @@ def render_html(r: dict) -> str:
 
     parts.append("<h2>Per layer</h2><div class='figs'>" + "".join(
         f"<img alt='{k}' src='{figs[k]}'>" for k in ("layer_energy", "layer_spikes")) + "</div>")
+    if "core_map" in figs:
+        fit = r["fit"]
+        parts.append("<h2>Fit</h2><p>" + _e(f"{fit['cores']} of {fit['cores_available']} cores on {fit['chips']} of "
+                                             f"{fit['chips_available']} chips" + ("" if fit["fits"] else
+                                                                                   f": does NOT fit ({fit['problem']})"))
+                     + "</p>" + f"<img alt='core_map' src='{figs['core_map']}'>")
+        parts.append(_table(["layer", "cores", "cut"], [[l["name"], l["cores"], l["split"]] for l in fit["layers"]],
+                            {1}))
     rows = [[l["name"], l["neurons"], f"{l['spikes']:.4g}", f"{l['synops']:.4g}", f"{l['effective_acs']:.4g}",
              f"{l['effective_macs']:.4g}", "–" if l["ann_macs"] is None else f"{l['ann_macs']:,}",
              si(l["loihi_j"], "J"), si(l["paper_45nm_j"], "J"),

@@ -525,7 +525,9 @@ def fit_summary(qnet, profile) -> dict:
 
     fit = fit_network(qnet, profile)
     return {"fits": fit.fits, "cores": fit.cores, "chips": fit.chips, "cores_available": fit.cores_available,
-            "chips_available": fit.chips_available, "problem": None if fit.fits else fit.error_message()}
+            "chips_available": fit.chips_available, "cores_per_chip": fit.cores_per_chip,
+            "problem": None if fit.fits else fit.error_message(),
+            "layers": [{"name": l.name, "cores": l.cores, "split": l.split} for l in fit.layers]}
 
 
 def deploy_exit_code(report: dict) -> int:

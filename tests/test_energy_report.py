@@ -237,7 +237,11 @@ def _record(**change) -> dict:
            "projections": [{"name": "fc0", "source": "input", "target": "if0", "kind": "dense", "synops": 100.0,
                             "messages": 50.0, "effective_ops": 80.0, "op_kind": "MAC", "dense_ops": 10000.0},
                            {"name": "fc1", "source": "if0", "target": "if1", "kind": "dense", "synops": 200.0,
-                            "messages": 20.0, "effective_ops": 150.0, "op_kind": "AC", "dense_ops": 2000.0}]}
+                            "messages": 20.0, "effective_ops": 150.0, "op_kind": "AC", "dense_ops": 2000.0}],
+           "fit": {"fits": True, "cores": 3, "chips": 1, "cores_available": 120, "chips_available": 1,
+                   "cores_per_chip": 120, "problem": None,
+                   "layers": [{"name": "if0", "cores": 2, "split": "10 neurons per core"},
+                              {"name": "if1", "cores": 1, "split": "10 neurons per core"}]}}
     rec.update(change)
     return rec
 
@@ -304,7 +308,8 @@ def test_html_report_is_self_contained_and_shows_what_the_json_carries(tmp_path,
     assert not re.search(r"(src|href)\s*=\s*['\"](?!data:)", text) and "<script" not in text.lower()
     assert "http://" not in text and "https://" not in text
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", text)
-    assert len(images) == 4  # per-layer energy, per-layer spikes, energy per model, energy against T
+    assert len(images) == 5  # per-layer energy, per-layer spikes, energy per model, energy against T, core map
+    assert "alt='core_map'" in text and all(l["name"] in text for l in r["fit"]["layers"])
     import base64
 
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
