@@ -56,11 +56,15 @@ def effective_weights(proj) -> np.ndarray:
 
     if proj.kind == "conv":
         return np.asarray(proj.weight, np.int64)
-    if proj.weight_exp < 0:
-        raise NetxExportError(f"projection {proj.name}: weight_exp = {proj.weight_exp}; netx stores integer weights "
-                              "without an exponent, so a negative one cannot be written; quantize with --netx "
-                              "(integer weights)")
     w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits).reshape(len(proj.weight), -1)
+    if proj.weight_exp < 0:
+        # integers netx itself scaled up (netx.utils.optimize_weight_bits: a file read by read_netx) divide back
+        # exactly; anything else has finer bits than an integer weight holds
+        if np.any(w % (1 << -proj.weight_exp)):
+            raise NetxExportError(f"projection {proj.name}: weight_exp = {proj.weight_exp}; netx stores integer "
+                                  "weights without an exponent, so a negative one cannot be written; quantize with "
+                                  "--netx (integer weights)")
+        return w >> -proj.weight_exp
     return w << proj.weight_exp
 
 
@@ -110,6 +114,7 @@ def export_netx(qnet, path: str | Path) -> dict:
 
     chain = chain_of(qnet)
     encoding = encoding_of(qnet)
+    bias_input = bias_input_projection(qnet)  # netx's bias-driven Input block: written back as that block
     layers = []
     for q in chain:
         pop = qnet.population(q.target)
@@ -128,6 +133,10 @@ def export_netx(qnet, path: str | Path) -> dict:
     # netx gives layer i reset_offset = reset_offset + 1 + i; neurokit's population at depth d restarts at
     # step d + 1 (1-based) and the first one is at depth 1: reset_offset = 1
     run_args = {} if sdnn else {"reset_offset": 1, "input_message_bits": 0 if encoding == "rate" else qnet.input_bits}
+    input_block = None
+    if bias_input:  # the Input block sends binary spikes: netx sets the next layer's input bits itself
+        run_args = {"reset_offset": 1}
+        input_block, layers = layers[0], layers[1:]
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -135,6 +144,9 @@ def export_netx(qnet, path: str | Path) -> dict:
             first = {"shape": qnet.input_shape}
             if sdnn:  # netx's input Delta (vth 0): the delta coding neurokit applies
                 first["neuron"] = {"type": "SDNN", "vThMant": 0}
+            if input_block is not None:  # LIF neurons whose bias is the sample; netx's input transform beside them
+                first["neuron"] = input_block[3]
+                first.update(qnet.metadata[INPUT_BIAS_KEY].get("transform", {}))
             entries = [("input", first)]
             flat = len(qnet.input_shape) != 1
             for q, pop, w, neuron, bias in layers:
@@ -165,10 +177,12 @@ def export_netx(qnet, path: str | Path) -> dict:
                 "input_signed": qnet.input_signed, "profile": qnet.profile, "metadata": _jsonable(qnet.metadata),
                 "arithmetic": qnet.arithmetic.to_dict(), "netx_network_args": run_args,
                 "populations": [{"name": pop.name, "scale": int(pop.model.integer_scale(pop.neuron)), "projection": q.name}
-                                for q, pop, *_ in layers]})
+                                for q, pop, *_ in layers],
+                **({"input_population": input_block[1].name} if input_block is not None else {})})
 
     atomic_write(str(path), write)
-    return {"path": str(path), "layers": len(layers) + 1, "populations": [pop.name for _, pop, *_ in layers],
+    return {"path": str(path), "layers": len(layers) + 1,
+            "populations": ([input_block[1].name] if input_block is not None else []) + [pop.name for _, pop, *_ in layers],
             "netx_network_args": run_args}
 
 
@@ -271,7 +285,7 @@ def _read(f, path: str, profile: str):
                 # netx's Input block of LIF neurons (PilotNet SNN): the sample is their bias, lava-dl's own
                 # test and benchmark set it (in_layer.neuron.bias_mant = image). neurokit holds it as a
                 # population fed through a one-to-one projection (see bias_input)
-                name = f"layer{key}"
+                name = str(info.get("input_population", f"layer{key}"))
                 populations.append(Population(name, shape, _cuba(where, layer["neuron"], np.zeros(shape, np.int32),
                                                                   shape)))
                 projections.append(_bias_input(f"{name}_bias", name, shape))

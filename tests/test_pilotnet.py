@@ -98,3 +98,108 @@ def test_engine_reproduces_lava_dl_pilotnet_snn_ground_truth():
             assert np.all(v[fired] == 0) and np.all(gv[..., g][fired] == 128)
             compared += 2 * v.size
     assert compared > 8_900_000  # values compared
+
+
+@needs_gts
+def test_the_output_layer_files_come_from_another_run():
+    """fc-3's files (25 steps) do not follow from fc-2's recorded spikes: in Lava's Dense a spike reaches the
+    next layer's u one step later, u[t] = 64 W . s[t - 1] (iDecay 4096 keeps nothing of u), which is what
+    the engine computes; the files' u[11] is 64 x the weights of fc-2's spikes at indices 6 and 7 together,
+    and u[8] is 0 though fc-2 spiked at index 7. Lava 0.10's fixed_pt run of the file (reset interval 16
+    or 17) does not give them either, so they are not compared."""
+    from neurokit.arithmetic import lava_dense_weights
+
+    q = read_netx(GTS / "pilotnet_lif/network.net")
+    proj = q.projections[-1]
+    w = (lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits).reshape(-1) >> -proj.weight_exp)
+    s = np.load(GTS / "pilotnet_lif/fc-2.npy")
+    u = np.load(GTS / "pilotnet_lif/fc-3-u.npy").reshape(-1)
+    assert np.nonzero(s[:, 6])[0].tolist() == [0, 1, 2] and np.nonzero(s[:, 7])[0].tolist() == [5]
+    assert u[7] == 64 * w @ s[:, 6] and u[8] == 0 != 64 * w @ s[:, 7]
+    assert u[11] == 64 * w @ (s[:, 6] | s[:, 7]) != 64 * w @ s[:, 10]
+    # the engine's fc-3 follows fc-2 one step later, as Lava's Dense does (its window starts one step after
+    # fc-2's: window step t of both)
+    rec = get_backend("engine", device="cpu").record(q, lif_image(), WINDOW)
+    fc2, fc3 = rec[-2].spikes[0].reshape(WINDOW, -1), rec[-1].u[0].reshape(WINDOW, -1)
+    np.testing.assert_array_equal(fc3[:, 0], 64 * (fc2.astype(np.int64) @ w))
+
+
+@needs_gts
+def test_pilotnet_snn_energy_counts_no_messages_for_the_bias_input():
+    """On the chip the image is the Input block's bias: no messages, no synaptic operations; the Input block's
+    spikes into conv 0 are counted like any layer's."""
+    from neurokit.energy import op_counts
+    from neurokit.trace import synops_per_projection
+
+    q = read_netx(GTS / "pilotnet_lif/network.net")
+    trace = get_backend("engine", device="cpu").run(q, lif_image(), 16)
+    synops, ops = synops_per_projection(q, trace), op_counts(q, trace)
+    bias = bias_input_projection(q)
+    assert synops[bias] == 0 and ops[bias]["messages"] == 0 and ops[bias]["effective_ops"] == 0
+    conv0 = q.projections[1]
+    assert ops[conv0.name]["messages"] == trace.layer_spikes[0, 0] > 0 and synops[conv0.name] > 0
+
+
+def lif_file(path, seed: int = 0) -> None:
+    """A small network in PilotNet SNN's layout, as lava-dl's export writes it: a LOIHI Input block
+    (vThMant 25, iDecay 4096, vDecay 1024, the pixel transform beside it), a conv, a flatten and a dense
+    LOIHI layer with integer weights and biases."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+
+    def group(parent, key, kind, **fields):
+        g = parent.create_group(key)
+        g.create_dataset("type", (1,), "S10", [kind.encode()])
+        for k, v in fields.items():
+            g.create_dataset(k, data=v)
+        return g
+
+    def neuron(g):
+        n = g.create_group("neuron")
+        n.create_dataset("type", data=np.bytes_("LOIHI"))
+        for k, v in dict(iDecay=4096, vDecay=1024, vThMant=25, refDelay=1, wgtExp=0).items():
+            n.create_dataset(k, data=v)
+
+    with h5py.File(path, "w") as f:
+        layer = f.create_group("layer")
+        neuron(group(layer, "0", "input", shape=np.array([2, 6, 8]), weight=40.0, bias=36.0))
+        neuron(group(layer, "1", "conv", shape=np.array([4, 2, 3]),
+                     weight=rng.integers(-20, 21, (4, 2, 3, 3)).astype(np.float32),
+                     bias=rng.integers(-10, 30, 4).astype(np.float32), stride=np.array([2, 2]),
+                     padding=np.array([0, 0]), dilation=np.array([1, 1]), groups=1))
+        group(layer, "2", "flatten", shape=np.array([24, 1, 1]))
+        neuron(group(layer, "3", "dense", shape=np.array([5, 1, 1]),
+                     weight=rng.integers(-24, 25, (5, 24)).astype(np.float32),
+                     bias=rng.integers(-4, 12, 5).astype(np.float32)))
+
+
+def test_lava_dl_runs_a_bias_driven_input_file_equal_to_the_engine(tmp_path):
+    """lava-dl's netx.hdf5.Network in Lava fixed_pt runs a file of PilotNet SNN's layout (its Input block fed
+    the sample on u through the one-to-one projection, as lava-dl's PilotNet notebook feeds it graded input),
+    equal to the engine on every spike, u and v of every layer; neurokit writes the file back in the same
+    layout and reads back the same network."""
+    import h5py
+
+    from neurokit.netx import export_netx
+    from neurokit.verify import verify_netx
+
+    path = tmp_path / "lif.net"
+    lif_file(path)
+    q = read_netx(path)
+    assert [p.shape for p in q.populations] == [(2, 6, 8), (4, 2, 3), (5,)]
+    x = np.random.default_rng(1).integers(-4, 77, (3, 2, 6, 8)).astype(np.float32)  # bias mantissas
+    result = verify_netx(q, str(path), x, 8)
+    assert result["match"], result["first_mismatch"]
+    assert all(layer["spikes"] > 0 for layer in result["layers"])
+    out = tmp_path / "back.net"
+    summary = export_netx(q, out)
+    assert summary["netx_network_args"] == {"reset_offset": 1} and summary["layers"] == 3
+    with h5py.File(out) as f:
+        first = f["layer/0"]
+        assert first["type"][0] == b"input" and first["neuron/type"][0] == b"CUBA" and int(first["weight"][()]) == 40
+    back = read_netx(out)
+    assert [p.name for p in back.populations] == [p.name for p in q.populations]
+    assert verify_netx(back, str(out), x[:1], 8)["match"]
+    engine = get_backend("engine", device="cpu")
+    np.testing.assert_array_equal(engine.run(q, x, 8).layer_spikes, engine.run(back, x, 8).layer_spikes)
