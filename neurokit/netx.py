@@ -39,6 +39,7 @@ NETX_BIAS_EXP = 6  # netx builds CUBA layers with bias_exp 6 (hdf5.Network.get_n
 LAYER_TYPES = ("input", "conv", "flatten", "dense")  # what neurokit writes and reads
 NETX_NOT_IMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")  # netx's own NotImplementedError
 MIXED_RANGE, EXCITATORY_RANGE, INHIBITORY_RANGE = (-256, 254), (0, 255), (-255, 0)
+SDNN_INPUT_BITS = 12  # netx's input Delta holds a_in << (spike_exp + state_exp) = << 12 in a 24-bit state
 INPUT_BIAS_KEY = "netx_input_layer"  # network metadata: the population that is netx's bias-driven Input block
 BIAS_MANT_BITS = 13  # Lava's LIF bias_mant: 13 signed bits (lava/proc/lif/models.py, ref A.1)
 
@@ -310,9 +311,10 @@ def _read(f, path: str, profile: str):
         if ntype not in ("SDNN", "CUBA", "LOIHI"):
             raise UnsupportedModelError(f"{where}: neuron type {ntype}; neurokit reads SDNN (sigma-delta) and CUBA layers")
         kinds.add("SDNN" if ntype == "SDNN" else "CUBA")
-        if "sigma_output" in neuron:
-            raise UnsupportedModelError(f"{where}: a Sigma output layer (no activation); neurokit reads SigmaDelta "
-                                        "layers")
+        sigma_output = ntype == "SDNN" and "sigma_output" in neuron and bool(np.asarray(neuron["sigma_output"][()]))
+        if sigma_output and i != len(keys) - 1:
+            raise UnsupportedModelError(f"{where}: a Sigma layer (no activation) before the last; neurokit reads it as "
+                                        "the output layer only (netx's PilotNet SDNN)")
         out_shape = tuple(int(s) for s in layer["shape"][()])
         w = np.asarray(layer["weight"][()])
         if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
@@ -354,7 +356,13 @@ def _read(f, path: str, profile: str):
             raise FileFormatError(f"{where}: vThMant {vth} < 0")
         if ntype == "SDNN":
             scale = int(entry.get("scale", 1 << (SDN_SPIKE_EXP + SDN_STATE_EXP + 6)))  # netx: w_scale 64, 12-bit messages
-            params = QSigmaDelta(scale=scale, bias=bias, vth=vth)
+            if sigma_output:  # netx's Sigma: act = sigma (bias and threshold unused), sent every step; neurokit
+                # holds it as a SigmaDelta of UNIT activation with neither (its act, the readout, is Sigma's output)
+                if np.any(bias):
+                    raise UnsupportedModelError(f"{where}: a Sigma output layer with a bias; netx's Sigma has none")
+                params = QSigmaDelta(scale=scale, bias=bias, vth=0, relu=False)
+            else:
+                params = QSigmaDelta(scale=scale, bias=bias, vth=vth)
         else:
             params = _cuba(where, neuron, bias, out_shape)
         populations.append(Population(name, out_shape, params))
@@ -376,6 +384,9 @@ def _read(f, path: str, profile: str):
     meta["source_format"] = "netx"
     input_bits = int(info.get("input_bits", 8))
     input_signed = bool(info.get("input_signed", False))
+    if "SDNN" in kinds and not info:  # a lava-dl file: what netx's input Delta takes, signed (PilotNet SDNN's frames
+        # span -64..64), |x| < 2**11 so that x << 12 fits its 24-bit state
+        input_bits, input_signed = SDNN_INPUT_BITS, True
     if input_layer:  # a sample is a bias mantissa per input neuron: 13 signed bits, as LIF's bias_mant
         meta[INPUT_BIAS_KEY] = input_layer
         input_bits, input_signed = BIAS_MANT_BITS, True

@@ -203,3 +203,98 @@ def test_lava_dl_runs_a_bias_driven_input_file_equal_to_the_engine(tmp_path):
     assert verify_netx(back, str(out), x[:1], 8)["match"]
     engine = get_backend("engine", device="cpu")
     np.testing.assert_array_equal(engine.run(q, x, 8).layer_spikes, engine.run(back, x, 8).layer_spikes)
+
+
+@needs_gts
+def test_lava_dl_runs_pilotnet_snn_equal_to_the_engine():
+    """The whole PilotNet SNN file in lava-dl's netx.hdf5.Network (Lava 0.10 fixed_pt, reset_interval = T =
+    16, neurokit's pipelined offsets) against the engine: every spike, u and v of every layer, on the ground
+    truth's image and on an all-zero input (what lava-dl's benchmark notebook ran: benchmarks/pilotnet_energy.py)."""
+    from neurokit.verify import verify_netx
+
+    q = read_netx(GTS / "pilotnet_lif/network.net")
+    x = lif_image()
+    result = verify_netx(q, str(GTS / "pilotnet_lif/network.net"), np.concatenate([x, 0 * x]), 16)
+    assert result["match"], result["first_mismatch"]
+    assert result["values_compared"] > 15_000_000 and result["layers"][1]["spikes"] > 0
+
+
+# ---- PilotNet SDNN ----------------------------------------------------------------------------------------
+
+def sdnn_frame(name: str = "input.npy") -> np.ndarray:
+    """The SDNN ground truth's frame (Lava layout (W, H, C, 1)) as one neurokit sample (1, C, H, W)."""
+    return np.load(GTS / f"pilotnet_sdnn/{name}")[..., 0].transpose(2, 1, 0)[None].astype(np.float32)
+
+
+@needs_gts
+def test_pilotnet_sdnn_reads_with_its_sigma_output():
+    q = read_netx(GTS / "pilotnet_sdnn/network.net")
+    assert [p.shape for p in q.populations] == [(24, 16, 49), (36, 7, 24), (64, 4, 22), (64, 2, 20), (100,), (50,),
+                                                (10,), (1,)]
+    assert [p.neuron.relu for p in q.populations] == [True] * 7 + [False]  # netx's Sigma: act = sigma
+    assert [p.neuron.vth for p in q.populations] == [13, 0, 0, 0, 23, 1, 6, 0]
+    assert (q.input_bits, q.input_signed) == (12, True)  # the frames span -52..64
+    assert q.metadata["input_encoding"] == "delta"
+
+
+@needs_gts
+def test_read_pilotnet_networks_keep_their_neurons_in_neurokits_files(tmp_path):
+    """The quantized-network file (NIR) keeps the Sigma output's UNIT activation and the bias-driven Input
+    block: the same runs after saving and loading."""
+    from quantize import load_quantized, save_quantized
+
+    engine = get_backend("engine", device="cpu")
+    for name, x in (("pilotnet_sdnn", sdnn_frame()), ("pilotnet_lif", lif_image())):
+        q = read_netx(GTS / f"{name}/network.net")
+        save_quantized(q, tmp_path / f"{name}.q.nir")
+        back = load_quantized(tmp_path / f"{name}.q.nir")
+        assert back.metadata.get(INPUT_BIAS_KEY) == q.metadata.get(INPUT_BIAS_KEY)
+        assert [getattr(p.neuron, "relu", None) for p in back.populations] == \
+               [getattr(p.neuron, "relu", None) for p in q.populations]
+        a, b = engine.run(q, x, 12), engine.run(back, x, 12)
+        np.testing.assert_array_equal(a.layer_spikes, b.layer_spikes)
+        if a.output_scores is not None:
+            np.testing.assert_array_equal(a.output_scores, b.output_scores)
+
+
+@needs_gts
+def test_engine_reproduces_lava_dl_pilotnet_sdnn_ground_truth():
+    """lava-dl's test_pilotnet_sdnn: its frame held 9 steps, the output Sigma's value at every step
+    (output.npy); and its Loihi test's sigma of conv 1 and 2 at 20 steps (sigma1.npy, sigma2.npy, driven by
+    act0.npy: the input Delta's messages, the frame << 6 at the first step, which is what the engine sends)."""
+    q = read_netx(GTS / "pilotnet_sdnn/network.net")
+    x = sdnn_frame()
+    act0 = np.load(GTS / "pilotnet_sdnn/act0.npy")
+    assert np.array_equal(act0[..., 0], np.load(GTS / "pilotnet_sdnn/input.npy")[..., 0] << 6) and not act0[..., 1:].any()
+    records = get_backend("engine", device="cpu").record(q, x, 20)
+    gt = np.load(GTS / "pilotnet_sdnn/output.npy").reshape(-1)
+    np.testing.assert_array_equal(records[-1].v[0, :len(gt)].reshape(-1), gt)
+    for i, name in ((0, "sigma1.npy"), (1, "sigma2.npy")):
+        g = np.load(GTS / f"pilotnet_sdnn/{name}")
+        np.testing.assert_array_equal(records[i].u[0].transpose(0, 3, 2, 1), np.moveaxis(g, -1, 0), err_msg=name)
+
+
+@needs_gts
+def test_engine_reproduces_lava_dl_square_pilotnet_sdnn_ground_truth():
+    """lava-dl's test_pilotnet_sdnn_square: the 33 x 33 crop of the frame through square_network.net, the
+    sigma of its four conv layers at 20 steps (sigma1..4_square.npy)."""
+    q = read_netx(GTS / "pilotnet_sdnn/square_network.net")
+    x = np.load(GTS / "pilotnet_sdnn/input.npy")[:33, :33, :, 0].transpose(2, 1, 0)[None].astype(np.float32)
+    records = get_backend("engine", device="cpu").record(q, x, 20)
+    for i in range(4):
+        g = np.load(GTS / f"pilotnet_sdnn/sigma{i + 1}_square.npy")
+        np.testing.assert_array_equal(records[i].u[0].transpose(0, 3, 2, 1), np.moveaxis(g, -1, 0),
+                                      err_msg=f"sigma{i + 1}_square")
+
+
+@needs_gts
+def test_lava_dl_runs_pilotnet_sdnn_equal_to_the_engine():
+    """The PilotNet SDNN file in netx.hdf5.Network (Lava 0.10 fixed_pt) against the engine on two frames of one
+    stream: every message, sigma and act, and the output read for each frame (netx's Sigma output sends
+    sigma; neurokit's UNIT SigmaDelta its change, which the comparison derives from Lava's sigma)."""
+    from neurokit.verify import verify_netx
+
+    q = read_netx(GTS / "pilotnet_sdnn/network.net")
+    x = sdnn_frame()
+    result = verify_netx(q, str(GTS / "pilotnet_sdnn/network.net"), np.concatenate([x, np.roll(x, 3, axis=3)]), 10)
+    assert result["match"] and result["readout_equal"], result["first_mismatch"]

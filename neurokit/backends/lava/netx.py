@@ -83,14 +83,15 @@ def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: b
     out = qnet.output_population
     reader = None
     if stream:
-        reader = PotentialReader(tuple(blocks[-1].neuron.act.shape), n, steps, np.int32, offset=readout_delay(qnet))
-        reader.v_ref.connect_var(blocks[-1].neuron.act)
+        act = _state(blocks[-1].neuron, "act")
+        reader = PotentialReader(tuple(act.shape), n, steps, np.int32, offset=readout_delay(qnet))
+        reader.v_ref.connect_var(act)
     with tempfile.TemporaryDirectory(prefix="neurokit-netx-") as tmp:
         if record:
             for i, (block, pop) in enumerate(zip(blocks, qnet.populations)):
                 recorder = StateRecorder(tuple(block.neuron.s_out.shape), n * steps + extra, f"{tmp}/layer{i}.npz")
                 block.neuron.s_out.connect(recorder.s_in)
-                u_var, v_var = (getattr(block.neuron, name) for name in pop.model.state_vars)
+                u_var, v_var = (_state(block.neuron, name) for name in pop.model.state_vars)
                 recorder.u_ref.connect_var(u_var)
                 recorder.v_ref.connect_var(v_var)
         with lava_runtime(source, run_cfg):
@@ -99,4 +100,28 @@ def run_netx(path: str, qnet, frames: np.ndarray, steps: int, run_cfg, record: b
         result = {"scores": scores}
         if record:
             result["records"] = read_records(tmp, qnet, n, steps)
+            for block, pop, rec in zip(blocks, qnet.populations, result["records"]):
+                if _is_sigma(block.neuron):  # Sigma sends sigma itself; neurokit's UNIT SigmaDelta its change
+                    rec["s"] = _sigma_messages(rec["u"], pop.neuron.state_exp)
     return result
+
+
+def _is_sigma(neuron) -> bool:
+    """netx's Sigma output layer (lava.proc.sdn.process.Sigma): sigma, no act."""
+    from lava.proc.sdn.process import Sigma
+
+    return isinstance(neuron, Sigma)
+
+
+def _state(neuron, name: str):
+    """A neuron process's Var; netx's Sigma has sigma only, which is also its act (UNIT activation, no bias)."""
+    return neuron.sigma if name == "act" and _is_sigma(neuron) else getattr(neuron, name)
+
+
+def _sigma_messages(sigma: np.ndarray, state_exp: int) -> np.ndarray:
+    """What neurokit's UNIT SigmaDelta of delta threshold 0 sends where netx's Sigma sends sigma: the change
+    of act (= sigma) since the step before (0 before the first), >> state_exp, in int32 as Lava computes it.
+    sigma: (N, T, *shape) records of one stream, in order."""
+    flat = sigma.reshape((-1,) + sigma.shape[2:]).astype(np.int32)
+    before = np.concatenate([np.zeros_like(flat[:1]), flat[:-1]])
+    return ((flat - before) >> state_exp).reshape(sigma.shape)
