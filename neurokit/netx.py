@@ -24,6 +24,12 @@ that is not sigma-delta, a dense weight exponent other than 0 or weights outside
 
 Reading (read_netx): the same layer types, with SDNN neurons (CUBA neurons come with the pipelined LIF
 target); unknown layer types, damaged files and weights beyond 9 signed bits are refused in one line.
+lava-dl's PilotNet files read exactly (tests/test_pilotnet.py, against the ground truth lava-dl ships):
+- an Input block of LIF (CUBA / LOIHI) neurons, driven by the sample as their bias (PilotNet SNN): a
+  population fed one-to-one by the sample (_bias_input; network metadata INPUT_BIAS_KEY), written back as
+  that block;
+- netx's Sigma output layer (PilotNet SDNN, `sigma_output`): a SigmaDelta population of UNIT activation,
+  bias 0 and delta threshold 0, whose act is Sigma's output.
 """
 from __future__ import annotations
 
