@@ -246,13 +246,13 @@ def sigma_delta_param(value, spike_exp: int = SDN_SPIKE_EXP, state_exp: int = SD
     return np.asarray(value).astype(np.int64) << (spike_exp + state_exp)
 
 
-def sigma_delta_step(state: dict, a_in, bias, vth, state_exp: int | None, xp) -> object:
-    """One step of Lava's SigmaDelta (ReLU, cum_error off) on state {sigma, act, residue}, in place; returns
-    the message sent. Fixed point (state_exp not None): int32 arrays, which wrap as Lava's numpy int32 does,
-    and the message is s >> state_exp (the truncated bits are not kept: Lava's residue holds delta - s).
-    Float (state_exp None): float64, no shift."""
+def sigma_delta_step(state: dict, a_in, bias, vth, state_exp: int | None, xp, relu: bool = True) -> object:
+    """One step of Lava's SigmaDelta (ReLU, or UNIT with relu=False; cum_error off) on state {sigma, act,
+    residue}, in place; returns the message sent. Fixed point (state_exp not None): int32 arrays, which wrap
+    as Lava's numpy int32 does, and the message is s >> state_exp (the truncated bits are not kept: Lava's
+    residue holds delta - s). Float (state_exp None): float64, no shift."""
     sigma = state["sigma"] + a_in
-    act = xp.maximum(sigma + bias, xp.scalar(0, sigma))
+    act = xp.maximum(sigma + bias, xp.scalar(0, sigma)) if relu else sigma + bias
     delta = act - state["act"] + state["residue"]
     s = xp.where(xp.abs(delta) >= vth, delta, xp.scalar(0, delta))
     state["sigma"], state["act"], state["residue"] = sigma, act, delta - s

@@ -5,8 +5,10 @@ Operation counts (op_counts) follow NeuroBench's published definitions of synapt
 docs/references.md D.4): per projection, the effective operations are the synapses a nonzero input reaches
 through a nonzero weight (zero activations and zero weights excluded, the bias excluded); they are
 accumulates (ACs) when the projection's input is binary (spikes) and multiply-accumulates (MACs) when it is
-graded (a current-coded input frame, sigma-delta messages). tests/test_energy_report.py checks them against
-neurobench's own counter, single_layer_MACs, on the same layers where the package is installed. Beside them:
+graded (a current-coded input frame, sigma-delta messages); none through the projection that stands for
+netx's bias-driven Input block (the sample is that layer's bias on the chip). tests/test_energy_report.py
+checks them against neurobench's own counter, single_layer_MACs, on the same layers where the package is
+installed. Beside them:
 the structural synaptic operations Loihi's synaptic memory walks (zero weights included: what the chip
 pays for), messages sent, and neuron updates (every neuron every step, active when it fires).
 
@@ -113,12 +115,17 @@ def op_counts(net, trace) -> dict[str, dict]:
     """Per projection, mean per inference: messages its source sent, effective operations (NeuroBench:
     nonzero inputs x nonzero weights) and whether they are ACs or MACs, and NeuroBench's dense count (every
     input at every step x every synapse)."""
+    from .netx import bias_input_projection
     from .network import INPUT, fanout
 
     index = {p.name: i for i, p in enumerate(net.populations)}
     n = max(trace.samples, 1)
     out = {}
+    free = bias_input_projection(net)
     for q in net.projections:
+        if q.name == free:  # netx's bias-driven Input block: the sample is a bias on the chip, no messages
+            out[q.name] = {"messages": 0.0, "effective_ops": 0.0, "op_kind": "MAC", "dense_ops": 0.0}
+            continue
         events = np.asarray(trace.input_events if q.source == INPUT else trace.neuron_spikes[index[q.source]],
                             dtype=np.float64).reshape(q.in_shape)
         graded = graded_source(net, q)

@@ -24,6 +24,12 @@ that is not sigma-delta, a dense weight exponent other than 0 or weights outside
 
 Reading (read_netx): the same layer types, with SDNN neurons (CUBA neurons come with the pipelined LIF
 target); unknown layer types, damaged files and weights beyond 9 signed bits are refused in one line.
+lava-dl's PilotNet files read exactly (tests/test_pilotnet.py, against the ground truth lava-dl ships):
+- an Input block of LIF (CUBA / LOIHI) neurons, driven by the sample as their bias (PilotNet SNN): a
+  population fed one-to-one by the sample (_bias_input; network metadata INPUT_BIAS_KEY), written back as
+  that block;
+- netx's Sigma output layer (PilotNet SDNN, `sigma_output`): a SigmaDelta population of UNIT activation,
+  bias 0 and delta threshold 0, whose act is Sigma's output.
 """
 from __future__ import annotations
 
@@ -39,6 +45,9 @@ NETX_BIAS_EXP = 6  # netx builds CUBA layers with bias_exp 6 (hdf5.Network.get_n
 LAYER_TYPES = ("input", "conv", "flatten", "dense")  # what neurokit writes and reads
 NETX_NOT_IMPLEMENTED = ("pool", "convT", "unpool", "average", "concat")  # netx's own NotImplementedError
 MIXED_RANGE, EXCITATORY_RANGE, INHIBITORY_RANGE = (-256, 254), (0, 255), (-255, 0)
+SDNN_INPUT_BITS = 12  # netx's input Delta holds a_in << (spike_exp + state_exp) = << 12 in a 24-bit state
+INPUT_BIAS_KEY = "netx_input_layer"  # network metadata: the population that is netx's bias-driven Input block
+BIAS_MANT_BITS = 13  # Lava's LIF bias_mant: 13 signed bits (lava/proc/lif/models.py, ref A.1)
 
 
 class NetxExportError(UnsupportedModelError):
@@ -54,11 +63,15 @@ def effective_weights(proj) -> np.ndarray:
 
     if proj.kind == "conv":
         return np.asarray(proj.weight, np.int64)
-    if proj.weight_exp < 0:
-        raise NetxExportError(f"projection {proj.name}: weight_exp = {proj.weight_exp}; netx stores integer weights "
-                              "without an exponent, so a negative one cannot be written; quantize with --netx "
-                              "(integer weights)")
     w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits).reshape(len(proj.weight), -1)
+    if proj.weight_exp < 0:
+        # integers netx itself scaled up (netx.utils.optimize_weight_bits: a file read by read_netx) divide back
+        # exactly; anything else has finer bits than an integer weight holds
+        if np.any(w % (1 << -proj.weight_exp)):
+            raise NetxExportError(f"projection {proj.name}: weight_exp = {proj.weight_exp}; netx stores integer "
+                                  "weights without an exponent, so a negative one cannot be written; quantize with "
+                                  "--netx (integer weights)")
+        return w >> -proj.weight_exp
     return w << proj.weight_exp
 
 
@@ -108,6 +121,7 @@ def export_netx(qnet, path: str | Path) -> dict:
 
     chain = chain_of(qnet)
     encoding = encoding_of(qnet)
+    bias_input = bias_input_projection(qnet)  # netx's bias-driven Input block: written back as that block
     layers = []
     for q in chain:
         pop = qnet.population(q.target)
@@ -126,6 +140,10 @@ def export_netx(qnet, path: str | Path) -> dict:
     # netx gives layer i reset_offset = reset_offset + 1 + i; neurokit's population at depth d restarts at
     # step d + 1 (1-based) and the first one is at depth 1: reset_offset = 1
     run_args = {} if sdnn else {"reset_offset": 1, "input_message_bits": 0 if encoding == "rate" else qnet.input_bits}
+    input_block = None
+    if bias_input:  # the Input block sends binary spikes: netx sets the next layer's input bits itself
+        run_args = {"reset_offset": 1}
+        input_block, layers = layers[0], layers[1:]
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -133,6 +151,9 @@ def export_netx(qnet, path: str | Path) -> dict:
             first = {"shape": qnet.input_shape}
             if sdnn:  # netx's input Delta (vth 0): the delta coding neurokit applies
                 first["neuron"] = {"type": "SDNN", "vThMant": 0}
+            if input_block is not None:  # LIF neurons whose bias is the sample; netx's input transform beside them
+                first["neuron"] = input_block[3]
+                first.update(qnet.metadata[INPUT_BIAS_KEY].get("transform", {}))
             entries = [("input", first)]
             flat = len(qnet.input_shape) != 1
             for q, pop, w, neuron, bias in layers:
@@ -163,10 +184,12 @@ def export_netx(qnet, path: str | Path) -> dict:
                 "input_signed": qnet.input_signed, "profile": qnet.profile, "metadata": _jsonable(qnet.metadata),
                 "arithmetic": qnet.arithmetic.to_dict(), "netx_network_args": run_args,
                 "populations": [{"name": pop.name, "scale": int(pop.model.integer_scale(pop.neuron)), "projection": q.name}
-                                for q, pop, *_ in layers]})
+                                for q, pop, *_ in layers],
+                **({"input_population": input_block[1].name} if input_block is not None else {})})
 
     atomic_write(str(path), write)
-    return {"path": str(path), "layers": len(layers) + 1, "populations": [pop.name for _, pop, *_ in layers],
+    return {"path": str(path), "layers": len(layers) + 1,
+            "populations": ([input_block[1].name] if input_block is not None else []) + [pop.name for _, pop, *_ in layers],
             "netx_network_args": run_args}
 
 
@@ -233,7 +256,7 @@ def _text(ds) -> str:
 def _read(f, path: str, profile: str):
     from .arithmetic import LOIHI2, SDN_MESSAGE_BITS, SDN_SPIKE_EXP, SDN_STATE_EXP, Arithmetic
     from .network import INPUT, Population, conv_out_hw
-    from .neurons import QCuba, QSigmaDelta
+    from .neurons import QSigmaDelta
     from quantize.qnet import QProjection, QuantizedNet
 
     from .layout import from_lava
@@ -248,6 +271,7 @@ def _read(f, path: str, profile: str):
     named = info.get("populations", [])
     populations, projections = [], []
     input_shape, shape, source, flattened = None, None, INPUT, False
+    input_layer = None  # netx's Input block of LIF neurons, driven by the sample as their bias
     kinds = set()
     for i, key in enumerate(keys):
         layer = group[key]
@@ -261,11 +285,27 @@ def _read(f, path: str, profile: str):
             if i != 0:
                 raise FileFormatError(f"{where}: an input layer after the first")
             input_shape = shape = tuple(int(s) for s in layer["shape"][()])
-            if "neuron" in layer:
-                kinds.add("input " + _text(layer["neuron"]["type"]))
-                if _text(layer["neuron"]["type"]) != "SDNN" or int(np.asarray(layer["neuron"]["vThMant"][()]).reshape(-1)[0]):
-                    raise UnsupportedModelError(f"{where}: an input neuron layer other than an SDNN Delta with vThMant "
-                                                "0; neurokit reads delta-coded (vThMant 0) or plain inputs")
+            if "neuron" not in layer:
+                continue
+            ntype = _text(layer["neuron"]["type"])
+            if ntype in ("CUBA", "LOIHI"):
+                # netx's Input block of LIF neurons (PilotNet SNN): the sample is their bias, lava-dl's own
+                # test and benchmark set it (in_layer.neuron.bias_mant = image). neurokit holds it as a
+                # population fed through a one-to-one projection (see bias_input)
+                name = str(info.get("input_population", f"layer{key}"))
+                populations.append(Population(name, shape, _cuba(where, layer["neuron"], np.zeros(shape, np.int32),
+                                                                  shape)))
+                projections.append(_bias_input(f"{name}_bias", name, shape))
+                input_layer = {"population": name, "transform": {k: float(np.asarray(layer[k][()]).reshape(-1)[0])
+                                                                 for k in ("weight", "bias") if k in layer}}
+                kinds.add("CUBA")
+                source = name
+                continue
+            kinds.add("input " + ntype)
+            if ntype != "SDNN" or int(np.asarray(layer["neuron"]["vThMant"][()]).reshape(-1)[0]):
+                raise UnsupportedModelError(f"{where}: an input neuron layer other than an SDNN Delta with vThMant "
+                                            "0 or LIF (CUBA) neurons; neurokit reads delta-coded (vThMant 0), "
+                                            "bias-driven LIF or plain inputs")
             continue
         if input_shape is None:
             raise FileFormatError(f"{where}: the first layer must be 'input' with the input's shape")
@@ -277,15 +317,17 @@ def _read(f, path: str, profile: str):
         if ntype not in ("SDNN", "CUBA", "LOIHI"):
             raise UnsupportedModelError(f"{where}: neuron type {ntype}; neurokit reads SDNN (sigma-delta) and CUBA layers")
         kinds.add("SDNN" if ntype == "SDNN" else "CUBA")
-        if "sigma_output" in neuron:
-            raise UnsupportedModelError(f"{where}: a Sigma output layer (no activation); neurokit reads SigmaDelta "
-                                        "layers")
+        sigma_output = ntype == "SDNN" and "sigma_output" in neuron and bool(np.asarray(neuron["sigma_output"][()]))
+        if sigma_output and i != len(keys) - 1:
+            raise UnsupportedModelError(f"{where}: a Sigma layer (no activation) before the last; neurokit reads it as "
+                                        "the output layer only (netx's PilotNet SDNN)")
         out_shape = tuple(int(s) for s in layer["shape"][()])
         w = np.asarray(layer["weight"][()])
         if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
             raise FileFormatError(f"{where}: weights must be integers")
         w = w.astype(np.int64)
-        entry = named[len(populations)] if len(named) > len(populations) else {}
+        k = len(populations) - (input_layer is not None)  # the file's populations after the input layer
+        entry = named[k] if len(named) > k else {}
         name = entry.get("name", f"layer{key}")
         pname = entry.get("projection", f"{name}_synapse")
         if kind == "conv":
@@ -320,16 +362,15 @@ def _read(f, path: str, profile: str):
             raise FileFormatError(f"{where}: vThMant {vth} < 0")
         if ntype == "SDNN":
             scale = int(entry.get("scale", 1 << (SDN_SPIKE_EXP + SDN_STATE_EXP + 6)))  # netx: w_scale 64, 12-bit messages
-            params = QSigmaDelta(scale=scale, bias=bias, vth=vth)
-        else:  # Lava's LIFReset as netx builds it: du = iDecay - 1, dv = vDecay, bias_exp 6
-            i_decay, v_decay = (int(np.asarray(neuron[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay"))
-            if not 1 <= i_decay <= 4096 or not 0 <= v_decay <= 4096 or vth >= 1 << 17:
-                raise UnsupportedModelError(f"{where}: iDecay {i_decay}, vDecay {v_decay}, vThMant {vth}; Loihi's LIF "
-                                            "takes iDecay 1..4096, vDecay 0..4096, a 17-bit threshold")
-            if np.abs(bias).max(initial=0) > 4095:
-                raise UnsupportedModelError(f"{where}: bias beyond LIF's 13-bit mantissa")
-            params = QCuba(vth=vth, bias_mant=bias, bias_exp=NETX_BIAS_EXP, du=i_decay - 1, dv=v_decay,
-                           v_init=np.zeros(out_shape, np.int32), reset="zero")
+            if sigma_output:  # netx's Sigma: act = sigma (bias and threshold unused), sent every step; neurokit
+                # holds it as a SigmaDelta of UNIT activation with neither (its act, the readout, is Sigma's output)
+                if np.any(bias):
+                    raise UnsupportedModelError(f"{where}: a Sigma output layer with a bias; netx's Sigma has none")
+                params = QSigmaDelta(scale=scale, bias=bias, vth=0, relu=False)
+            else:
+                params = QSigmaDelta(scale=scale, bias=bias, vth=vth)
+        else:
+            params = _cuba(where, neuron, bias, out_shape)
         populations.append(Population(name, out_shape, params))
         projections.append(proj)
         source, shape = name, out_shape
@@ -344,10 +385,17 @@ def _read(f, path: str, profile: str):
         meta.update(input_encoding="delta", readout="potential")
     else:  # CUBA: netx's reset offsets are neurokit's pipelined windows; binary input unless the file says graded
         graded = int((info.get("netx_network_args") or {}).get("input_message_bits", 0)) > 0
-        meta.update(windows="pipelined", input_encoding="current" if graded else "rate")
+        meta.update(windows="pipelined", input_encoding="current" if graded or input_layer else "rate")
         meta.setdefault("readout", "spikes")
     meta["source_format"] = "netx"
     input_bits = int(info.get("input_bits", 8))
+    input_signed = bool(info.get("input_signed", False))
+    if "SDNN" in kinds and not info:  # a lava-dl file: what netx's input Delta takes, signed (PilotNet SDNN's frames
+        # span -64..64), |x| < 2**11 so that x << 12 fits its 24-bit state
+        input_bits, input_signed = SDNN_INPUT_BITS, True
+    if input_layer:  # a sample is a bias mantissa per input neuron: 13 signed bits, as LIF's bias_mant
+        meta[INPUT_BIAS_KEY] = input_layer
+        input_bits, input_signed = BIAS_MANT_BITS, True
     if "CUBA" in kinds:  # binary spikes between CUBA layers; graded input only when the file says so
         for q in projections:
             q.graded_input_bits = input_bits if q.source == INPUT and meta["input_encoding"] == "current" else 0
@@ -355,10 +403,51 @@ def _read(f, path: str, profile: str):
 
     qnet = QuantizedNet(input_shape=input_shape, populations=populations, projections=projections,
                         output=populations[-1].name, metadata=meta, input_scale=float(info.get("input_scale", 1.0)),
-                        input_bits=input_bits, input_signed=bool(info.get("input_signed", False)),
+                        input_bits=input_bits, input_signed=input_signed,
                         profile=str(info.get("profile", profile)), arithmetic=arith).validate()
     check_integers(qnet)
     return qnet
+
+
+def _cuba(where: str, neuron, bias: np.ndarray, shape: tuple):
+    """Lava's LIF / LIFReset as netx builds it from a CUBA (or LOIHI) neuron group: du = iDecay - 1,
+    dv = vDecay, vth = vThMant, bias_mant = the layer's bias with bias_exp 6, reset to zero."""
+    from .neurons import QCuba
+
+    vth = int(np.asarray(neuron["vThMant"][()]).reshape(-1)[0])
+    i_decay, v_decay = (int(np.asarray(neuron[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay"))
+    if not 1 <= i_decay <= 4096 or not 0 <= v_decay <= 4096 or not 0 <= vth < 1 << 17:
+        raise UnsupportedModelError(f"{where}: iDecay {i_decay}, vDecay {v_decay}, vThMant {vth}; Loihi's LIF "
+                                    "takes iDecay 1..4096, vDecay 0..4096, a 17-bit threshold")
+    if np.abs(bias).max(initial=0) > 4095:
+        raise UnsupportedModelError(f"{where}: bias beyond LIF's 13-bit mantissa")
+    return QCuba(vth=vth, bias_mant=np.asarray(bias, np.int32), bias_exp=NETX_BIAS_EXP, du=i_decay - 1, dv=v_decay,
+                 v_init=np.zeros(shape, np.int32), reset="zero")
+
+
+def _bias_input(name: str, target: str, shape: tuple):
+    """The projection that brings a sample to netx's bias-driven Input block: one-to-one (a 1x1 conv, one
+    group per channel, weight 1), graded. On the chip the sample is the neurons' bias (bias_mant << 6 added to
+    v every step); here it arrives as a_in << 6 in u, which with the block's iDecay 4096 (du 4095: u keeps
+    only this step's input) holds exactly that, so v and the spikes are Lava's at every step (u holds the
+    sample where Lava's holds 0). It costs nothing on the chip: the energy model counts no messages or
+    synaptic operations through it (neurokit.energy.bias_driven)."""
+    from quantize.qnet import QProjection
+
+    c = int(shape[0])
+    return QProjection(name=name, source="input", target=target, kind="conv", in_shape=tuple(shape),
+                       out_shape=tuple(shape), weight=np.ones((c, 1, 1, 1), np.int32), groups=c, stride=(1, 1),
+                       padding=(0, 0), dilation=(1, 1), weight_exp=0, weight_bits=8, sign_mode=1,
+                       graded_input_bits=BIAS_MANT_BITS)
+
+
+def bias_input_projection(net) -> str | None:
+    """The name of the projection that stands for netx's bias-driven Input block (read_netx), or None."""
+    layer = (net.metadata or {}).get(INPUT_BIAS_KEY)
+    if not layer:
+        return None
+    into = [q.name for q in net.incoming(layer["population"]) if q.source == "input"]
+    return into[0] if into else None
 
 
 def _pair(v) -> tuple[int, int]:

@@ -5,7 +5,9 @@ fanout(j) synops in each projection it feeds, fanout being the structural connec
 projection (what the chip's synaptic memory walks, zero weights included). Under current coding the
 network's input is graded and sent every step, each nonzero value costing fanout(j) graded synops per step;
 under rate coding each input spike costs fanout(j). A phase-coded population reading the held input reads
-it in one step only (its integration window), so only that step's messages count.
+it in one step only (its integration window), so only that step's messages count. The projection that
+stands for netx's bias-driven Input block (neurokit.netx.bias_input_projection: on the chip the sample is
+that layer's bias) sends nothing and costs none.
 """
 from __future__ import annotations
 
@@ -43,11 +45,16 @@ class Trace:
 def synops_per_projection(net, trace: Trace) -> dict[str, float]:
     """Mean synaptic operations per inference through each projection: its source's messages (the input's,
     or a population's spikes) times each sender's fan-out in it."""
+    from .netx import bias_input_projection
     from .network import INPUT, fanout
 
     index = {p.name: i for i, p in enumerate(net.populations)}
     out = {}
+    free = bias_input_projection(net)
     for q in net.projections:
+        if q.name == free:
+            out[q.name] = 0.0
+            continue
         f = fanout(q)
         events = trace.input_events if q.source == INPUT else trace.neuron_spikes[index[q.source]]
         out[q.name] = float(np.sum(np.asarray(events).reshape(f.shape) * f)) / max(trace.samples, 1)

@@ -63,6 +63,7 @@ class QSigmaDelta:
     vth: int  # vThMant; Lava holds vth << (spike_exp + state_exp)
     spike_exp: int = SDN_SPIKE_EXP
     state_exp: int = SDN_STATE_EXP
+    relu: bool = True  # False: Lava's UNIT activation, act = sigma + bias (how neurokit holds netx's Sigma output)
 
     @property
     def shift(self) -> int:
@@ -108,12 +109,13 @@ class SigmaDeltaModel:
             NEURON_KEY: NAME, "delta_threshold": q.vth * 2.0 ** q.shift / q.scale,
             "bias": np.asarray(q.bias, np.float64) * 2.0 ** q.shift / q.scale,
             "scale": np.int64(q.scale), "bias_int": np.asarray(q.bias, np.int32), "vth": np.int64(q.vth),
-            "spike_exp": np.int64(q.spike_exp), "state_exp": np.int64(q.state_exp)})
+            "spike_exp": np.int64(q.spike_exp), "state_exp": np.int64(q.state_exp), "relu": np.int64(q.relu)})
 
     def from_qnir(self, name: str, node, shape: tuple) -> QSigmaDelta:
         m = node.metadata
         q = QSigmaDelta(scale=int(m["scale"]), bias=np.asarray(m["bias_int"], np.int32).reshape(shape),
-                        vth=int(m["vth"]), spike_exp=int(m["spike_exp"]), state_exp=int(m["state_exp"]))
+                        vth=int(m["vth"]), spike_exp=int(m["spike_exp"]), state_exp=int(m["state_exp"]),
+                        relu=bool(int(m.get("relu", 1))))
         if (q.spike_exp, q.state_exp) != (SDN_SPIKE_EXP, SDN_STATE_EXP) or q.scale < 1 or q.vth < 0:
             raise UnsupportedModelError(f"population {name}: sigma-delta with spike_exp={q.spike_exp}, state_exp="
                                         f"{q.state_exp}, scale={q.scale}, vth={q.vth}; neurokit runs netx's "
@@ -168,6 +170,11 @@ class SigmaDeltaModel:
         if not isinstance(p, QSigmaDelta) or (p.spike_exp, p.state_exp) != (SDN_SPIKE_EXP, SDN_STATE_EXP):
             raise NetxExportError(f"population {pop.name}: netx's SDNN layers hold integer sigma-delta neurons with "
                                   f"spike_exp {SDN_SPIKE_EXP} and state_exp {SDN_STATE_EXP}; quantize it first")
+        if not p.relu:  # netx's Sigma layer: act = sigma, no bias, no threshold, sent every step
+            if p.vth or np.any(p.bias) or pop.name != net.output:
+                raise NetxExportError(f"population {pop.name}: a sigma-delta population without ReLU; netx holds only "
+                                      "its Sigma output layer (the last layer, no bias, no delta threshold)")
+            return {"type": "SDNN", "vThMant": 0, "sigma_output": 1}, np.asarray(p.bias)
         return {"type": "SDNN", "vThMant": int(p.vth)}, np.asarray(p.bias)
 
     def stock_loihi2(self, params) -> str | None:
@@ -195,8 +202,11 @@ class SigmaDeltaModel:
         p = pop.neuron
         shape = lava_shape(pop.shape)
         if fixed:
+            from lava.proc.sdn.process import ActivationMode
+
+            mode = ActivationMode.RELU if getattr(p, "relu", True) else ActivationMode.UNIT
             return LavaSigmaDelta(shape=shape, vth=int(p.vth), bias=to_lava(np.asarray(p.bias).reshape(pop.shape)).astype(np.int32),
-                                  spike_exp=p.spike_exp, state_exp=p.state_exp)
+                                  spike_exp=p.spike_exp, state_exp=p.state_exp, act_mode=mode)
         return LavaSigmaDelta(shape=shape, vth=float(p.vth), bias=to_lava(np.asarray(p.bias, np.float64).reshape(pop.shape)))
 
     state_vars = ("sigma", "act")  # what StateRecorder records as u and v

@@ -23,6 +23,7 @@ class SigmaDeltaNeurons:
     xp: object
     dtype: object = None
     state: dict = None
+    relu: bool = True  # False: UNIT activation (netx's Sigma output layer: act = sigma)
 
     @classmethod
     def build(cls, pop, xp):
@@ -33,7 +34,8 @@ class SigmaDeltaNeurons:
         if isinstance(p, QSigmaDelta):
             bias = sigma_delta_param(flat, p.spike_exp, p.state_exp).astype(np.int32)
             vth = int(sigma_delta_param(p.vth, p.spike_exp, p.state_exp))
-            group = cls(pop.n_neurons, xp.asarray(bias, xp.int32), np.int32(vth), p.state_exp, xp, xp.int32)
+            group = cls(pop.n_neurons, xp.asarray(bias, xp.int32), np.int32(vth), p.state_exp, xp, xp.int32,
+                        relu=p.relu)
         else:
             group = cls(pop.n_neurons, xp.asarray(flat.astype(np.float64), xp.float64), float(p.vth), None, xp,
                         xp.float64)
@@ -56,7 +58,7 @@ class SigmaDeltaNeurons:
         acts = xp.empty((len(wanted), self.n), self.dtype)
         vth = self.vth if self.state_exp is None else xp.scalar(self.vth, drive)
         for t in range(steps):
-            out[t] = sigma_delta_step(self.state, drive[t], self.bias, vth, self.state_exp, xp)
+            out[t] = sigma_delta_step(self.state, drive[t], self.bias, vth, self.state_exp, xp, self.relu)
             if record:
                 rec_sigma[t] = self.state["sigma"]
                 rec_act[t] = self.state["act"]
