@@ -78,6 +78,7 @@ class Sweep:
     trust_model: bool
     trials: list[dict]  # every trial's options (all of trial_options(), resolved)
     varied: list[str]  # the options that differ between trials, AXES first
+    named: list[list[str]]  # per trial, the varied options its grid axes or its [[trials]] entry set: its label
 
     @property
     def columns(self) -> list[str]:
@@ -162,20 +163,23 @@ def load_sweep(path: str | Path) -> Sweep:
         if not values:
             raise NeurokitError(f"{path} [grid]: {key} has no values")
         axes.append((name, [_value(name, v, f"{path} [grid]") for v in values]))
-    trials = []
+    trials, named = [], []
     if axes or not listed:  # no grid and no list: one trial of the shared options
         for combo in itertools.product(*(v for _, v in axes)):
             trials.append({**base, **dict(zip((n for n, _ in axes), combo))})
+            named.append([n for n, _ in axes])
     for i, t in enumerate(listed):
         where = f"{path} [[trials]] #{i + 1}"
         trials.append({**base, **{(n := _option_name(k, where, defaults)): _value(n, v, where) for k, v in t.items()}})
+        named.append([k.replace("-", "_") for k in t])
     for t in trials:
         if t["profile"] and t["profile"] not in _bundled_profiles():
             t["profile"] = rel(t["profile"])
         t["method"] = _resolved_method(t)
     varied = [n for n in defaults if len({json.dumps(t[n], sort_keys=True, default=str) for t in trials}) > 1]
     varied = [a for a in AXES if a in varied] + [n for n in varied if n not in AXES]
-    return Sweep(path, model, arch, data, bool(raw.get("trust_model", False)), trials, varied)
+    named = [[n for n in varied if n in names] for names in named]
+    return Sweep(path, model, arch, data, bool(raw.get("trust_model", False)), trials, varied, named)
 
 
 def _bundled_profiles() -> list[str]:
@@ -411,7 +415,7 @@ def run_sweep(config: str | Path, out: str | Path | None = None, address: str | 
                 continue  # the same trial twice (e.g. a listed trial the grid has too): run once
             seen[key] = i
             keys.append(key)
-            rows.append({"trial": len(rows) + 1, "key": key, "options": t})
+            rows.append({"trial": len(rows) + 1, "key": key, "options": t, "named": sweep.named[i]})
         results = {}
         for row in rows:
             hit = _read_cached(folder, row["key"])
@@ -481,7 +485,7 @@ def _run_on_ray(sweep, pending, files, code, folder, results, address, workers, 
                     _write_cached(folder, r["key"], result)
                 results[r["key"]] = {**result, "cached": False}
                 done += 1
-                say(f"[{done}/{total}] {label(r['options'], sweep.varied)}: " + _short(result))
+                say(f"[{done}/{total}] {label(r['options'], r['named'])}: " + _short(result))
         except KeyboardInterrupt:
             for ref in running:
                 ray.cancel(ref, force=True)
@@ -507,10 +511,10 @@ def _short(result: dict) -> str:
             f"{'' if m['fits'] else ', does not fit'} ({result['seconds']:.1f} s)")
 
 
-def label(options: dict, varied: list[str]) -> str:
-    """A trial in a few words: the options that vary between trials."""
+def label(options: dict, names: list[str]) -> str:
+    """A trial in a few words: the options its grid axes or its [[trials]] entry set (those that vary)."""
     parts = []
-    for name in varied:
+    for name in names:
         v = options.get(name)
         if name == "profile":
             v = Path(v).stem if v and v.endswith(".toml") else v
@@ -524,7 +528,7 @@ def label(options: dict, varied: list[str]) -> str:
 def _row(sweep: Sweep, r: dict, result: dict) -> dict:
     m = result.get("metrics") or {}
     opts = r["options"]
-    row = {"trial": r["trial"], "label": label(opts, sweep.varied), "status": result["status"],
+    row = {"trial": r["trial"], "label": label(opts, r["named"]), "status": result["status"],
            "cached": bool(result.get("cached"))}
     for name in sweep.columns:
         row[name] = opts[name]

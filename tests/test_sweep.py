@@ -88,7 +88,7 @@ def test_sweep_on_local_ray_resumes_records_failures_and_is_served_from_the_cach
     rows = {r["label"]: r for r in full["rows"]}
     assert rows["sdnn T=4"]["cached"] and rows["lif T=4"]["cached"] and not rows["lif T=8"]["cached"]
     assert rows["sdnn T=4"]["fixed_accuracy"] == first["rows"][0]["fixed_accuracy"]
-    failed = rows["rate T=64"]
+    failed = rows["rate"]
     assert failed["status"] == "failed" and "method 'rate'" in failed["error"] and "\n" not in failed["error"]
     for r in full["rows"]:
         if r["status"] == "ok":
