@@ -119,7 +119,7 @@ def _value(name: str, value, where: str):
             return weight_bits_arg(value)
         except Exception as e:
             raise NeurokitError(f"{where}: weight_bits {e}") from None
-    if isinstance(value, (list, dict)) and name != "weight_bits":
+    if isinstance(value, list) or (isinstance(value, dict) and name != "weight_bits"):
         raise NeurokitError(f"{where}: {name} = {value!r}; one value per trial (list several values under [grid])")
     return value
 

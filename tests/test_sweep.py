@@ -48,6 +48,7 @@ def test_no_method_means_the_targets_default_and_paths_are_relative_to_the_confi
 @pytest.mark.parametrize("body, words", [
     ("[grid]\nstep = [4]\n", "unknown option 'step'"),
     ("steps = [4, 8]\n", "one value per trial"),
+    ("weight_bits = [8, 4]\n", "one value per trial"),
     ("[grid]\nsteps = []\n", "steps has no values"),
     ("[grid]\nweight_bits = [\"x=y\"]\n", "weight_bits"),
 ])
