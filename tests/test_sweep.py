@@ -110,3 +110,18 @@ def test_sweep_on_local_ray_resumes_records_failures_and_is_served_from_the_cach
     code, again = _sweep(cfg, out, cache, capsys)
     assert code == 1 and (again["computed"], again["cached"]) == (0, 5) and again["ray"] is None
     assert [r["fixed_accuracy"] for r in again["rows"]] == [r["fixed_accuracy"] for r in full["rows"]]
+
+
+def test_bad_configs_exit_2_in_one_line(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip() == f"neurokit: error: {tmp_path / 'none.toml'}: sweep config not found"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("model = [")
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"neurokit: error: {bad}: not a valid TOML file") and "\n" not in err
+    missing = tmp_path / "missing-model.toml"
+    missing.write_text('model = "nope.pt"\narch = "x.py:f"\n')
+    assert main(["sweep", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert "nope.pt: file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
