@@ -270,6 +270,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_html(p)
     _add_profile(p)
     _add_common(p)
+
+    p = sub.add_parser("sweep", help="one model over a grid of method x T x weight bits x profile x target, on Ray",
+                       description="Evaluate one model over the trials a config lists (a [grid] of options and/or "
+                                   "[[trials]]), each a deploy-like run (accuracy, spikes, synaptic operations, "
+                                   "energy per inference, fit) in a Ray task: a local Ray by default, an existing "
+                                   "cluster with --address. Results are cached by a content hash of model, data, "
+                                   "settings and code, so a re-run is served from the cache and an interrupted "
+                                   "sweep resumes; a failed trial is recorded with its error. Writes results.csv, "
+                                   "results.json and pareto.png (accuracy against energy). Exits 0 when every "
+                                   "trial ran, 1 when some failed (the table says why), 2 on bad input. The config "
+                                   "format is in neurokit/sweep.py and the README.")
+    p.add_argument("config", help="sweep config (.toml or .json): model, arch, data, shared options, [grid], "
+                                  "[[trials]]; paths in it are relative to it")
+    p.add_argument("--out", default=None, help="folder for results.csv, results.json, pareto.png "
+                                               "(default: runs/sweep-<config name>)")
+    p.add_argument("--address", default=None,
+                   help="an existing Ray cluster (e.g. ray://head:10001 or auto); default: start a local Ray")
+    p.add_argument("--workers", type=int, default=None,
+                   help="trials at once: a local Ray's CPUs (default: all cores), or the most in flight on a cluster")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="what each trial takes: one GPU where the cluster has GPUs (auto), else one CPU (default: auto)")
+    p.add_argument("--cache", default=None,
+                   help="folder of cached trial results (default: $NEUROKIT_CACHE/sweeps, else "
+                        "~/.cache/neurokit/conversions/sweeps)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -579,9 +605,16 @@ def cmd_deploy(a) -> dict:
     return report
 
 
+def cmd_sweep(a) -> dict:
+    from .sweep import run_sweep
+
+    return run_sweep(a.config, out=a.out, address=a.address, workers=a.workers, device=a.device, cache=a.cache,
+                     progress=not a.quiet)
+
+
 COMMANDS = {"convert": cmd_convert, "import": cmd_import, "quantize": cmd_quantize, "fit": cmd_fit, "run": cmd_run,
             "verify": cmd_verify,
-            "report": cmd_report, "export": cmd_export, "deploy": cmd_deploy}
+            "report": cmd_report, "export": cmd_export, "deploy": cmd_deploy, "sweep": cmd_sweep}
 EXIT_DOES_NOT_FIT = 1
 EXIT_MISMATCH = 1
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
@@ -615,6 +648,10 @@ def render(command: str, result: dict) -> str:
                           f"({result['wall_s']:.1f} s)"] + text_table(["layer", "kind", "neurons", "spikes", "synops in"], rows))
     if command == "verify":
         return render_verify(result)
+    if command == "sweep":
+        from .sweep import render_sweep
+
+        return render_sweep(result)
     if command == "import":
         return render_import(result)
     return json.dumps(result, indent=2)
@@ -705,6 +742,8 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import deploy_exit_code
 
         return deploy_exit_code(result)
+    if args.command == "sweep" and result["failed"]:
+        return 1
     return 0
 
 

@@ -24,6 +24,7 @@ the integers Lava's fixed_pt models take, with the arithmetic they were built fo
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 
 import numpy as np
@@ -64,11 +65,11 @@ class Projection:
 
     @property
     def n_neurons(self) -> int:
-        return int(np.prod(self.out_shape))
+        return int(math.prod(self.out_shape))  # math.prod, not np.prod: ~20x less per call (engine at batch 1)
 
     @property
     def n_inputs(self) -> int:
-        return int(np.prod(self.in_shape))
+        return int(math.prod(self.in_shape))
 
 
 @dataclasses.dataclass
@@ -82,7 +83,7 @@ class Population:
 
     @property
     def n_neurons(self) -> int:
-        return int(np.prod(self.shape))
+        return int(math.prod(self.shape))
 
     @property
     def model(self):

@@ -62,16 +62,16 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         return qnet, report
     rules = {"per population": dict(use_plan=False), "planned across layers": dict(use_plan=True)}
     candidates = {name: _quantize(*args, **kw) for name, kw in rules.items()}
-    scores = {name: agreement(net, q, calibration) for name, (q, _) in candidates.items()}
+    reference = float_classes(net, calibration)  # the float network's classes, once for both candidates
+    scores = {name: agreement(net, q, calibration, reference=reference) for name, (q, _) in candidates.items()}
     best = max(rules, key=lambda name: scores[name])  # ties: the first (the per-population rule)
     qnet, report = candidates[best]
     report["scale_rule"] = {"chosen": best, "calibration_agreement": scores}
     return qnet, report
 
 
-def agreement(net, qnet, calibration: np.ndarray, samples: int = 256) -> float:
-    """Fraction of calibration samples on which the quantized network's class equals the float network's
-    (the engine, float and fixed point, at the fewest steps the network needs)."""
+def _agreement_run(net, network, calibration: np.ndarray, samples: int, kind: str):
+    """The engine's classes of `network` (net itself, or its quantized form) at the fewest steps net needs."""
     import warnings
 
     from neurokit.backends.engine import Engine
@@ -81,9 +81,21 @@ def agreement(net, qnet, calibration: np.ndarray, samples: int = 256) -> float:
     steps = min_steps(net) if is_stream(net) else 32
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        want = Engine("float", device="cpu").run(net, x, steps)
-        got = Engine("fixed", device="cpu").run(qnet, x, steps)
-    return float(np.mean(got.predictions() == want.predictions()))
+        return Engine(kind, device="cpu").run(network, x, steps).predictions()
+
+
+def float_classes(net, calibration: np.ndarray, samples: int = 256) -> np.ndarray:
+    """The float network's class on the first `samples` calibration samples (the engine's float run, at the
+    fewest steps the network needs): what agreement() compares a quantized network with."""
+    return _agreement_run(net, net, calibration, samples, "float")
+
+
+def agreement(net, qnet, calibration: np.ndarray, samples: int = 256, reference: np.ndarray | None = None) -> float:
+    """Fraction of calibration samples on which the quantized network's class equals the float network's
+    (the engine, float and fixed point, at the fewest steps the network needs). reference: float_classes()
+    of the same net, calibration and samples, when the caller has it (it is the same for every candidate)."""
+    want = float_classes(net, calibration, samples) if reference is None else reference
+    return float(np.mean(_agreement_run(net, qnet, calibration, samples, "fixed") == want))
 
 
 def spike_fidelity(net, qnet, calibration: np.ndarray, samples: int = 64) -> dict:

@@ -158,7 +158,7 @@ def test_convert_method_options_reach_the_graph(digits_model, tmp_path, capsys):
 
 
 def test_help_for_every_subcommand(capsys):
-    for cmd in ("convert", "quantize", "run", "verify", "report", "deploy"):
+    for cmd in ("convert", "quantize", "run", "verify", "report", "deploy", "sweep"):
         with pytest.raises(SystemExit) as e:
             main([cmd, "--help"])
         assert e.value.code == 0

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 
-def activation_scales(graph, structure, calibration: np.ndarray, percentile: float, batch: int = 256) -> list[float]:
+def activation_scales(graph, structure, calibration: np.ndarray, percentile: float, batch: int = 256,
+                      observe=None) -> list[float]:
     """lambda per population (neurokit.convert.to_nir.spiking_structure): the percentile of the positive
-    activations of the op it stands for."""
+    activations of the op it stands for. observe({op name: output}), when given, sees every batch's recorded
+    forward too, so a method that needs more from the same pass does not run the ANN again."""
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
     collected: list[list[np.ndarray]] = [[] for _ in structure]
@@ -20,6 +22,8 @@ def activation_scales(graph, structure, calibration: np.ndarray, percentile: flo
         for i in range(0, len(calibration), batch):
             x = torch.as_tensor(calibration[i:i + batch], dtype=torch.float64)
             _, values = graph.forward(x, record=True)
+            if observe is not None:
+                observe(values)
             for k, spec in enumerate(structure):
                 a = values[spec.op].numpy().ravel()
                 collected[k].append(a[a > 0])
@@ -31,9 +35,9 @@ def activation_scales(graph, structure, calibration: np.ndarray, percentile: flo
     return scales
 
 
-def population_scales(ann, calibration: np.ndarray, percentile: float) -> list[float]:
+def population_scales(ann, calibration: np.ndarray, percentile: float, observe=None) -> list[float]:
     """activation_scales of every population of the ANN graph `ann` (neurokit.convert.ann.AnnGraph)."""
     from .to_nir import spiking_structure
 
     structure = spiking_structure(ann, tuple(np.shape(calibration)[1:]))
-    return activation_scales(ann, structure, calibration, percentile)
+    return activation_scales(ann, structure, calibration, percentile, observe=observe)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 
 import numpy as np
@@ -125,8 +126,8 @@ class PreparedNet:
     stepwise: bool = False  # a recurrent network: every population one step at a time (steps.py)
     depth: dict = None  # population -> depth, for stepwise runs
 
-    @property
-    def width(self) -> int:
+    @functools.cached_property
+    def width(self) -> int:  # once per prepared net: it was recomputed on every run, a cost at batch 1
         """What one sample's working set scales with, in units of _chunk_size's 40 bytes per step: the widest
         population input or output (int64 drive and state), plus every population's spike train (one byte
         per neuron per step, kept to the end of the chunk)."""

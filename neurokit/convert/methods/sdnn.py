@@ -18,7 +18,6 @@ Reads Settings.percentile and Settings.delta_threshold.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ...neurons import SigmaDelta
 from ..normalize import population_scales
@@ -32,8 +31,9 @@ def convert_sdnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     input_shape = tuple(np.asarray(inputs.calibration).shape[1:])
     shapes = ann.shapes(input_shape)
     structure = spiking_structure(ann, input_shape)
-    scales = population_scales(ann, inputs.calibration, settings.percentile)
-    offsets = _relu_offsets(ann, structure, scales, inputs.calibration)
+    lowest = _LowestValues(structure)
+    scales = population_scales(ann, inputs.calibration, settings.percentile, observe=lowest)  # one forward for both
+    offsets = lowest.offsets(scales)
     neurons = [SigmaDelta(bias=np.full(shapes[spec.op], offsets.get(spec.op, 0.0)), vth=float(settings.delta_threshold))
                for spec in structure]
     info = {"neuron": "sigma-delta (Lava SigmaDelta, netx SDNN)", "reset": "none (stream)",
@@ -42,16 +42,18 @@ def convert_sdnn(ann, inputs: Inputs, settings: Settings) -> Converted:
     return Converted(ann, scales, 0.0, neurons, info)
 
 
-def _relu_offsets(ann, structure, scales, calibration, batch: int = 256) -> dict:
+class _LowestValues:
     """For each population without a ReLU: the offset (units of its scale) that keeps its values >= 0 on the
-    calibration data, 1.25 times the most negative one."""
-    wanted = {spec.op: k for k, spec in enumerate(structure) if not spec.has_relu}
-    if not wanted:
-        return {}
-    lowest = {op: 0.0 for op in wanted}
-    with torch.no_grad():
-        for i in range(0, len(calibration), batch):
-            _, values = ann.forward(torch.as_tensor(np.asarray(calibration[i:i + batch]), dtype=torch.float64), record=True)
-            for op in wanted:
-                lowest[op] = min(lowest[op], float(values[op].min()))
-    return {op: 1.25 * -lowest[op] / scales[k] for op, k in wanted.items()}
+    calibration data, 1.25 times the most negative one. Called with each batch's recorded forward
+    (normalize.activation_scales' observe), so the ANN runs over the calibration data once, not twice."""
+
+    def __init__(self, structure):
+        self.wanted = {spec.op: k for k, spec in enumerate(structure) if not spec.has_relu}
+        self.lowest = {op: 0.0 for op in self.wanted}
+
+    def __call__(self, values: dict) -> None:
+        for op in self.wanted:
+            self.lowest[op] = min(self.lowest[op], float(values[op].min()))
+
+    def offsets(self, scales: list[float]) -> dict:
+        return {op: 1.25 * -self.lowest[op] / scales[k] for op, k in self.wanted.items()}
