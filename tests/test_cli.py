@@ -82,7 +82,9 @@ def test_deploy_json_end_to_end(digits_model, tmp_path, capsys):
     assert rc == 0 and again["energy"]["models"] == r["energy"]["models"]
     assert again["energy"]["break_even"] == r["energy"]["break_even"]
     assert r["fit"] == {"fits": True, "cores": 2, "chips": 1, "cores_available": 120, "chips_available": 1,
-                        "problem": None}
+                        "cores_per_chip": 120, "problem": None,
+                        "layers": [{"name": "if0", "cores": 1, "split": "32 neurons per core"},
+                                   {"name": "if1", "cores": 1, "split": "10 neurons per core"}]}
 
 
 def test_deploy_of_a_net_that_does_not_fit_writes_the_report_and_exits_1(digits_model, tmp_path, capsys):
