@@ -434,7 +434,7 @@ def run_sweep(config: str | Path, out: str | Path | None = None, address: str | 
             "varied": sweep.varied, "cache": str(folder), "ray": ray_info,
             "trials": len(table), "computed": sum(not t["cached"] for t in table),
             "cached": sum(t["cached"] for t in table), "failed": sum(t["status"] != "ok" for t in table),
-            "wall_s": time.perf_counter() - t0, "rows": table,
+            "wall_s": time.perf_counter() - t0, "rows": table, "verdict": verdict(table),
         }
         summary["files"] = write_results(out, summary)
         summary["wall_s"] = time.perf_counter() - t0
@@ -541,6 +541,27 @@ def _row(sweep: Sweep, r: dict, result: dict) -> dict:
                 "error": result.get("error"), "key": r["key"], "options": opts,
                 "stage_seconds": m.get("stage_seconds")})
     return row
+
+
+def verdict(table: list[dict], within: float = 0.01) -> dict:
+    """The trial with the lowest Loihi energy per inference among those within `within` of the ANN's accuracy
+    (fixed point, on a board it fits), and whether any trial costs less than the ANN (fp32, same profile)."""
+    ok = [t for t in table if t["status"] == "ok" and t["fixed_accuracy"] is not None and t["energy_j"] is not None]
+    close = [t for t in ok if t["ann_accuracy"] is not None and t["fits"] is not False
+             and t["fixed_accuracy"] >= t["ann_accuracy"] - within]
+    best = min(close, key=lambda t: t["energy_j"], default=None)
+    cheaper = [t for t in ok if t["energy_ann_j"] and t["energy_j"] < t["energy_ann_j"]]
+    cheapest = min(ok, key=lambda t: t["energy_j"] / t["energy_ann_j"] if t["energy_ann_j"] else float("inf"),
+                   default=None)
+    return {"within_points": 100 * within,
+            "best": None if best is None else {"trial": best["trial"], "label": best["label"],
+                                               "fixed_accuracy": best["fixed_accuracy"],
+                                               "ann_accuracy": best["ann_accuracy"], "energy_j": best["energy_j"],
+                                               "energy_ann_j": best["energy_ann_j"]},
+            "beats_ann": [t["trial"] for t in cheaper],
+            "closest_to_ann": None if cheapest is None or not cheapest["energy_ann_j"] else
+            {"trial": cheapest["trial"], "label": cheapest["label"],
+             "ratio": cheapest["energy_j"] / cheapest["energy_ann_j"]}}
 
 
 def mark_pareto(table: list[dict]) -> None:
@@ -655,6 +676,20 @@ def render_sweep(summary: dict) -> str:
     lines = text_table(["#", "trial", "ANN %", "float %", "fixed %", "spikes", "synops", "µJ/inf", "fits",
                         "pareto", "time"], rows)
     lines += [f"trial {t['trial']} failed: {t['error']}" for t in summary["rows"] if t["status"] != "ok"]
+    v = summary.get("verdict") or {}
+    if v.get("best"):
+        b = v["best"]
+        lines.append(f"lowest Loihi energy within {v['within_points']:g} point of the ANN: trial {b['trial']} "
+                     f"({b['label']}), {pct(b['fixed_accuracy'])} % against {pct(b['ann_accuracy'])} %, "
+                     f"{b['energy_j'] * 1e6:.3g} µJ ({b['energy_j'] / b['energy_ann_j']:.2g} x the ANN's fp32 energy)")
+    elif v:
+        lines.append(f"no trial is within {v['within_points']:g} point of the ANN on a board it fits")
+    if v.get("beats_ann"):
+        lines.append(f"cheaper than the ANN (fp32): trials {', '.join(map(str, v['beats_ann']))}")
+    elif v.get("closest_to_ann"):
+        c = v["closest_to_ann"]
+        lines.append(f"no trial costs less than the ANN (fp32); the closest is trial {c['trial']} ({c['label']}) at "
+                     f"{c['ratio']:.2g} x: see a report's break-even analysis for why")
     r = summary["ray"]
     where = "" if r is None else (f" on Ray ({r['address']}, {r['cpus']:g} CPUs"
                                   + (f", {r['gpus']:g} GPUs" if r["gpus"] else "") + ")")

@@ -66,6 +66,20 @@ def test_pareto_front_is_the_trials_nothing_beats_among_those_that_fit():
     assert [r.get("pareto") for r in rows] == [True, True, False, False, True, None, None]
 
 
+def test_verdict_names_the_cheapest_trial_within_a_point_of_the_ann():
+    from neurokit.sweep import verdict
+
+    base = dict(status="ok", ann_accuracy=0.96, energy_ann_j=1.0, label="x")
+    rows = [dict(base, trial=1, fits=True, fixed_accuracy=0.97, energy_j=8.0),
+            dict(base, trial=2, fits=True, fixed_accuracy=0.951, energy_j=5.0),
+            dict(base, trial=3, fits=True, fixed_accuracy=0.94, energy_j=0.5),  # cheaper than the ANN, 2 points off
+            dict(base, trial=4, fits=False, fixed_accuracy=0.96, energy_j=2.0),  # does not fit
+            dict(base, trial=5, status="failed", fits=None, fixed_accuracy=None, energy_j=None)]
+    v = verdict(rows)
+    assert v["best"]["trial"] == 2 and v["beats_ann"] == [3] and v["closest_to_ann"]["trial"] == 3
+    assert verdict(rows[:1] + rows[3:])["best"]["trial"] == 1
+
+
 def _sweep(cfg: Path, out: Path, cache: Path, capsys) -> tuple[int, dict]:
     code = main(["sweep", str(cfg), "--out", str(out), "--workers", "2", "--cache", str(cache), "--json", "--quiet"])
     return code, json.loads(capsys.readouterr().out)
