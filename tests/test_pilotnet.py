@@ -24,17 +24,27 @@ from neurokit.netx import INPUT_BIAS_KEY, bias_input_projection, read_netx
 from neurokit.network import depths
 
 
-def _gts() -> Path | None:
+def _gts() -> Path:
+    """lava-dl 0.6's installed tests package holds PilotNet with its ground truth. The test environment has
+    lava-dl (make setup): missing files fail the tests, they do not skip them."""
     spec = importlib.util.find_spec("lava")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]).parent / "tests/lava/lib/dl/netx/gts"
-    return folder if (folder / "pilotnet_lif/network.net").exists() else None
+    assert spec is not None and spec.submodule_search_locations, "Lava is not installed: run make setup"
+    return Path(list(spec.submodule_search_locations)[0]).parent / "tests/lava/lib/dl/netx/gts"
 
 
 GTS = _gts()
-needs_gts = pytest.mark.skipif(GTS is None, reason="lava-dl 0.6's installed tests package (PilotNet ground truth) "
-                                                   "is not here")
+
+
+def needs_gts(test):
+    """The test, failing in one line when lava-dl's PilotNet files are not where lava-dl 0.6 installs them."""
+    import functools
+
+    @functools.wraps(test)
+    def checked(*args, **kwargs):
+        assert (GTS / "pilotnet_lif/network.net").exists(), f"{GTS}: lava-dl 0.6's PilotNet ground truth is missing"
+        return test(*args, **kwargs)
+
+    return checked
 # the files' names for the populations, in network order (the Input block, conv 0..4, dense 0..3)
 LIF_NAMES = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(4)]
 WINDOW = 17  # the ground truth's reset interval (see the module docstring)
