@@ -30,11 +30,12 @@ img { max-width: 100%; } .figs { display: flex; flex-wrap: wrap; gap: 1em; } .fi
 COLORS = {"synops": "#4c78a8", "updates": "#f58518", "route": "#54a24b", "static": "#b279a2", "ann": "#e45756"}
 
 
-def _e(x) -> str:
+def escape(x) -> str:
+    """Text safe inside HTML."""
     return html.escape(str(x))
 
 
-def _png(fig) -> str:
+def png_uri(fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -43,10 +44,10 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _table(head: list[str], rows: list[list], num: set[int] = frozenset()) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+def html_table(head: list[str], rows: list[list], num: set[int] = frozenset()) -> str:
+    out = ["<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
     for r in rows:
-        out.append("<tr>" + "".join(f"<td class='num'>{_e(c)}</td>" if i in num else f"<td>{_e(c)}</td>"
+        out.append("<tr>" + "".join(f"<td class='num'>{escape(c)}</td>" if i in num else f"<td>{escape(c)}</td>"
                                     for i, c in enumerate(r)) + "</tr>")
     return "\n".join(out + ["</table>"])
 
@@ -84,7 +85,7 @@ def figures(r: dict) -> dict[str, str]:
     ax.set_ylabel("µJ per inference")
     ax.set_title(f"Energy per layer, Loihi per-op model, T = {r['steps']}")
     ax.legend(fontsize=8)
-    figs["layer_energy"] = _png(fig)
+    figs["layer_energy"] = png_uri(fig)
 
     fig, ax1 = plt.subplots(figsize=(6.4, 3.6))
     w = 0.4
@@ -98,7 +99,7 @@ def figures(r: dict) -> dict[str, str]:
     h1, l1 = ax1.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax1.legend(h1 + h2, l1 + l2, fontsize=8)
-    figs["layer_spikes"] = _png(fig)
+    figs["layer_spikes"] = png_uri(fig)
 
     items = [(m["title"], m["joules_low"], m["joules"], m["joules_high"], COLORS["synops"])
              for m in e["models"].values()]
@@ -114,7 +115,7 @@ def figures(r: dict) -> dict[str, str]:
     ax.set_xscale("log")
     ax.set_xlabel("µJ per inference (bar: value; whiskers: low – high)")
     ax.set_title("Energy per inference under each model")
-    figs["models"] = _png(fig)
+    figs["models"] = png_uri(fig)
 
     if e["break_even"]:
         T = r["steps"]
@@ -133,7 +134,7 @@ def figures(r: dict) -> dict[str, str]:
         ax.set_ylabel("µJ per inference")
         ax.set_title("Energy against T: where the SNN lines cross the ANN's")
         ax.legend(fontsize=7)
-        figs["break_even"] = _png(fig)
+        figs["break_even"] = png_uri(fig)
     fit = r.get("fit") or {}
     if fit.get("layers"):
         figs["core_map"] = core_map(fit)
@@ -173,7 +174,7 @@ def core_map(fit: dict) -> str:
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 20)) for i in range(len(fit["layers"]))]
     fig.legend(handles, [f"{l['name']} ({l['cores']})" for l in fit["layers"]], fontsize=7, loc="center right")
     fig.suptitle(f"Core map: {fit['cores']} of {fit['cores_available']} cores", fontsize=9)
-    return _png(fig)
+    return png_uri(fig)
 
 
 def render_html(r: dict) -> str:
@@ -181,10 +182,10 @@ def render_html(r: dict) -> str:
     figs = figures(r)
     T, n = r["steps"], r["samples"]
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>neurokit report: {_e(r['model'])}</title><style>{CSS}</style></head><body>",
-             f"<h1>neurokit report: {_e(r['model'])}</h1>",
-             f"<p class='small'>{_e(r['dataset'])}, profile {_e(r['profile'])}, backend {_e(r['backend'])}, "
-             f"{n} samples, T = {T} steps; report record version {_e(r.get('record_version'))}</p>"]
+             f"<title>neurokit report: {escape(r['model'])}</title><style>{CSS}</style></head><body>",
+             f"<h1>neurokit report: {escape(r['model'])}</h1>",
+             f"<p class='small'>{escape(r['dataset'])}, profile {escape(r['profile'])}, backend {escape(r['backend'])}, "
+             f"{n} samples, T = {T} steps; report record version {escape(r.get('record_version'))}</p>"]
 
     # verdicts first: what a reader deciding on Loihi wants
     parts.append("<h2>Verdict</h2>")
@@ -194,9 +195,9 @@ def render_html(r: dict) -> str:
         if b["baseline"] != "ann_fp32":
             continue
         cls = "win" if b["snn_cheaper"] else "lose"
-        parts.append(f"<div class='verdict {cls}'><b>{_e(e['models'][b['model']]['title'])}</b> against "
-                     f"{_e(e['baselines'][b['baseline']]['title'])}: {_e(b['verdict'])}<ul>"
-                     + "".join(f"<li>{_e(c)}</li>" for c in b["changes"]) + "</ul></div>")
+        parts.append(f"<div class='verdict {cls}'><b>{escape(e['models'][b['model']]['title'])}</b> against "
+                     f"{escape(e['baselines'][b['baseline']]['title'])}: {escape(b['verdict'])}<ul>"
+                     + "".join(f"<li>{escape(c)}</li>" for c in b["changes"]) + "</ul></div>")
 
     parts.append("<h2>Accuracy</h2>")
     pct = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
@@ -204,7 +205,7 @@ def render_html(r: dict) -> str:
     if r.get("ann_accuracy") is not None:
         rows.append(["ANN (torch float32)", pct(r["ann_accuracy"])])
     rows += [["SNN float", pct(r.get("snn_float_accuracy"))], [f"SNN fixed point ({r['backend']})", pct(r["fixed_accuracy"])]]
-    parts.append(_table(["model", "accuracy"], rows, {1}))
+    parts.append(html_table(["model", "accuracy"], rows, {1}))
 
     parts.append("<h2>Energy per inference</h2>")
     rows = [[m["title"], _rng(m["joules_low"], m["joules"], m["joules_high"]), m["description"]]
@@ -212,18 +213,18 @@ def render_html(r: dict) -> str:
     if e["ann_macs"]:
         rows += [[b["title"], _rng(b["joules_low"], b["joules"], b["joules_high"]),
                   f"{e['ann_macs']:,} dense MACs"] for b in e["baselines"].values()]
-    parts.append(_table(["model", "energy (low – high)", "what it counts"], rows, {1}))
-    parts.append(f"<p class='small'>{_e(e['ranges'])}. Not counted: {_e(r['energy_not_counted'])}.</p>")
+    parts.append(html_table(["model", "energy (low – high)", "what it counts"], rows, {1}))
+    parts.append(f"<p class='small'>{escape(e['ranges'])}. Not counted: {escape(r['energy_not_counted'])}.</p>")
     parts.append("<div class='figs'>" + "".join(f"<img alt='{k}' src='{figs[k]}'>" for k in ("models", "break_even")
                                                  if k in figs) + "</div>")
     for key, m in e["models"].items():
         rows = [[t["name"], f"{t['count']:.4g}", ", ".join(t["constants"]), f"{t['pj_each']:.4g}",
                  _rng(t["joules_low"], t["joules"], t["joules_high"])] for t in m["terms"]]
-        parts.append(f"<h3>{_e(m['title'])}</h3>" + _table(["term", "count", "constants", "pJ each", "energy"], rows,
+        parts.append(f"<h3>{escape(m['title'])}</h3>" + html_table(["term", "count", "constants", "pJ each", "energy"], rows,
                                                             {1, 3, 4}))
 
     if e["break_even"]:
-        parts.append(f"<h2>Break-even</h2><p class='small'>{_e(e['scaling'])}</p>")
+        parts.append(f"<h2>Break-even</h2><p class='small'>{escape(e['scaling'])}</p>")
         rows = [[e["models"][b["model"]]["title"], e["baselines"][b["baseline"]]["title"],
                  f"{b['ratio']:.3g} ({b['ratio_low']:.3g} – {b['ratio_high']:.3g})",
                  "SNN" if b["snn_cheaper"] else "ANN",
@@ -232,36 +233,36 @@ def render_html(r: dict) -> str:
                  "–" if b["synops_per_mac"] is None else f"{b['synops_per_mac']:.3g}",
                  "–" if b["breakeven_synops_per_mac"] is None else f"{b['breakeven_synops_per_mac']:.3g}"]
                 for b in e["break_even"]]
-        parts.append(_table(["SNN model", "against", "SNN / ANN", "cheaper", "largest T where the SNN wins",
+        parts.append(html_table(["SNN model", "against", "SNN / ANN", "cheaper", "largest T where the SNN wins",
                              "neuron-update share", "ops per MAC", "break-even ops per MAC"], rows, {2, 4, 5, 6, 7}))
 
     parts.append("<h2>Per layer</h2><div class='figs'>" + "".join(
         f"<img alt='{k}' src='{figs[k]}'>" for k in ("layer_energy", "layer_spikes")) + "</div>")
     if "core_map" in figs:
         fit = r["fit"]
-        parts.append("<h2>Fit</h2><p>" + _e(f"{fit['cores']} of {fit['cores_available']} cores on {fit['chips']} of "
+        parts.append("<h2>Fit</h2><p>" + escape(f"{fit['cores']} of {fit['cores_available']} cores on {fit['chips']} of "
                                              f"{fit['chips_available']} chips" + ("" if fit["fits"] else
                                                                                    f": does NOT fit ({fit['problem']})"))
                      + "</p>" + f"<img alt='core_map' src='{figs['core_map']}'>")
-        parts.append(_table(["layer", "cores", "cut"], [[l["name"], l["cores"], l["split"]] for l in fit["layers"]],
+        parts.append(html_table(["layer", "cores", "cut"], [[l["name"], l["cores"], l["split"]] for l in fit["layers"]],
                             {1}))
     rows = [[l["name"], l["neurons"], f"{l['spikes']:.4g}", f"{l['synops']:.4g}", f"{l['effective_acs']:.4g}",
              f"{l['effective_macs']:.4g}", "–" if l["ann_macs"] is None else f"{l['ann_macs']:,}",
              si(l["loihi_j"], "J"), si(l["paper_45nm_j"], "J"),
              "–" if l["ann_fp32_j"] is None else si(l["ann_fp32_j"], "J")] for l in e["layers"]]
-    parts.append(_table(["layer", "neurons", "spikes", "synops in", "effective ACs", "effective MACs", "ANN MACs",
+    parts.append(html_table(["layer", "neurons", "spikes", "synops in", "effective ACs", "effective MACs", "ANN MACs",
                          "Loihi per-op", "papers' 45 nm", "ANN fp32"], rows, set(range(1, 10))))
-    parts.append(f"<p class='small'>Op counts: {_e(e['counts']['definition'])}.</p>")
+    parts.append(f"<p class='small'>Op counts: {escape(e['counts']['definition'])}.</p>")
 
     if r.get("quantization"):
         q = r["quantization"]
-        parts.append("<h2>Quantization</h2><p>" + _e(quantization_title(q)) + "</p><pre>"
-                     + _e("\n".join(quantization_lines(q))) + "</pre>")
+        parts.append("<h2>Quantization</h2><p>" + escape(quantization_title(q)) + "</p><pre>"
+                     + escape("\n".join(quantization_lines(q))) + "</pre>")
 
     parts.append("<h2>Constants and their sources</h2>")
     rows = [[c["key"], f"{c['value']:g}", f"{c['low']:g} – {c['high']:g}",
              "yes" if c["verified"] else "UNVERIFIED", c["source"]] for c in r["constants"]]
-    parts.append(_table(["constant", "value", "range", "verified", "source"], rows, {1, 2}))
-    parts.append(f"<p class='small'>Profile file: {_e(r['profile_path'])}; references: docs/references.md "
+    parts.append(html_table(["constant", "value", "range", "verified", "source"], rows, {1, 2}))
+    parts.append(f"<p class='small'>Profile file: {escape(r['profile_path'])}; references: docs/references.md "
                  "section D.</p></body></html>")
     return "\n".join(parts)

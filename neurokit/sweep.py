@@ -590,11 +590,12 @@ def to_csv(table: list[dict]) -> str:
 
 
 def write_results(out: Path, summary: dict) -> dict:
-    """results.csv, results.json and (when a trial ran) pareto.png, written into `out` whole (staged_folder)."""
+    """results.csv, results.json, sweep.html and (when a trial ran) pareto.png, written into `out` whole
+    (staged_folder)."""
     from .io import staged_folder
     from .report import to_json
 
-    names = {"csv": "results.csv", "json": "results.json"}
+    names = {"csv": "results.csv", "json": "results.json", "html": "sweep.html"}
     plotted = any(t["status"] == "ok" and t["energy_j"] is not None for t in summary["rows"])
     if plotted:
         names["plot"] = "pareto.png"
@@ -605,10 +606,12 @@ def write_results(out: Path, summary: dict) -> dict:
         (tmp / names["json"]).write_text(to_json(summary) + "\n")
         if plotted:
             pareto_plot(summary, tmp / names["plot"])
+        (tmp / names["html"]).write_text(render_sweep_html(summary))
     return files
 
 
-def pareto_plot(summary: dict, path: Path) -> None:
+def pareto_plot(summary: dict, path: Path | None = None):
+    """The accuracy-energy plot (PNG at `path`); without a path, the figure (for the HTML page)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -653,8 +656,73 @@ def pareto_plot(summary: dict, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path)
     plt.close(fig)
+
+
+def against_steps(summary: dict):
+    """Fixed-point accuracy and energy per inference against T, one line per method (and weight bits, profile,
+    target where those vary), from the trials that ran."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [t for t in summary["rows"] if t["status"] == "ok" and t["energy_j"] is not None]
+    other = [k for k in ("weight_bits", "profile", "target") if len({str(t.get(k)) for t in rows}) > 1]
+    lines: dict[str, list] = {}
+    for t in rows:
+        name = " ".join([str(t.get("method"))] + [f"{k}={t.get(k) if t.get(k) not in (None, '') else 'default'}"
+                                                  for k in other])
+        lines.setdefault(name, []).append(t)
+    fig, (acc, en) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
+    for name, ts in sorted(lines.items()):
+        ts = sorted(ts, key=lambda t: t["steps"])
+        steps = [t["steps"] for t in ts]
+        acc.plot(steps, [100 * t["fixed_accuracy"] for t in ts], "o-", label=name)
+        en.plot(steps, [t["energy_j"] * 1e6 for t in ts], "o-", label=name)
+    ann = [t["ann_accuracy"] for t in rows if t.get("ann_accuracy") is not None]
+    if ann:
+        acc.axhline(100 * ann[0], color="#e45756", ls="--", label="ANN")
+    ann_j = [t["energy_ann_j"] for t in rows if t.get("energy_ann_j")]
+    if ann_j:
+        en.axhline(ann_j[0] * 1e6, color="#e45756", ls="--", label="ANN fp32")
+    for ax, label in ((acc, "fixed-point accuracy (%)"), (en, "µJ per inference (Loihi per-op)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("time steps T")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    en.set_yscale("log")
+    acc.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def render_sweep_html(summary: dict) -> str:
+    """The sweep as one self-contained page: the verdict, accuracy and energy against T per method, the
+    accuracy-energy Pareto front and the table (neurokit.html_report's conventions: embedded PNGs, no scripts)."""
+    from .html_report import CSS, escape, html_table, png_uri
+
+    rows = summary["rows"]
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>neurokit sweep</title><style>{CSS}</style>"
+             "</head><body>", f"<h1>Sweep: {escape(Path(summary['model']).name)} on "
+             f"{escape(Path(str(summary['data'])).name)}</h1>"]
+    parts += [f"<p>{escape(line)}</p>" for line in render_sweep(summary).splitlines()[-4:]
+              if line.startswith(("lowest", "no trial", "cheaper"))]
+    if any(t["status"] == "ok" and t["energy_j"] is not None for t in rows):
+        parts.append("<div class='figs'>" + f"<img alt='against_steps' src='{png_uri(against_steps(summary))}'>"
+                     + f"<img alt='pareto' src='{png_uri(pareto_plot(summary))}'></div>")
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    table = [[t["trial"], t["label"], t["status"], pct(t.get("ann_accuracy")), pct(t.get("fixed_accuracy")),
+              "-" if t.get("energy_j") is None else f"{t['energy_j'] * 1e6:.3g}",
+              "-" if t.get("fits") is None else ("yes" if t["fits"] else "NO"), "*" if t.get("pareto") else "",
+              t.get("error") or ""] for t in rows]
+    parts.append(html_table(["#", "trial", "status", "ANN %", "fixed %", "µJ / inference", "fits", "Pareto",
+                             "error"], table, {0, 3, 4, 5}))
+    parts.append("</body></html>")
+    return "\n".join(parts)
 
 
 def render_sweep(summary: dict) -> str:

@@ -115,6 +115,10 @@ def test_sweep_on_local_ray_resumes_records_failures_and_is_served_from_the_cach
     assert len(table) == 5 and table[4]["status"] == "failed" and table[0]["method"] == "sdnn"
     assert json.loads((out / "results.json").read_text())["trials"] == 5
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "sweep.html").read_text()  # self-contained: the plots embedded, no scripts, nothing fetched
+    assert "alt='against_steps'" in page and "alt='pareto'" in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page
+    assert "lowest Loihi energy within 1 point of the ANN" in page or "no trial is within 1 point" in page
 
     # again: every trial from the cache (the failure too: the input's fault), Ray never started
     def no_ray(*a, **k):
