@@ -457,15 +457,16 @@ def cmd_import(a) -> dict:
         raise ValueError(f"{a.graph} is neurokit's own graph (or a plain IF graph NIR reads without rules); there is "
                          "nothing to import: pass it to the other commands as it is, or name its --dialect")
     write_nir(to_nir(net), a.out)
+    back_edges = net.back_edges()
     return {"graph": a.graph, "out": a.out, "rules": net.metadata["dialect"], "notes": net.metadata["import_notes"],
             "input_shape": list(net.input_shape), "output": net.output, "readout": net.metadata["readout"],
-            "populations": [imported_population(net, p) for p in net.populations]}
+            "populations": [imported_population(net, p, back_edges) for p in net.populations]}
 
 
-def imported_population(net, p) -> dict:
+def imported_population(net, p, back_edges: set) -> dict:
     n = p.neuron
     return {"name": p.name, "shape": list(p.shape), "inputs": [q.source for q in net.incoming(p.name)],
-            "recurrent": [q.source for q in net.incoming(p.name) if q.name in net.back_edges()],
+            "recurrent": [q.source for q in net.incoming(p.name) if q.name in back_edges],
             "du": n.du, "dv": n.dv, "tau_steps": n.tau, "reset": n.reset if n.fires else "none (no spikes)",
             "reset_amount": n.reset_amount, "threshold": ">=" if n.threshold_ge else ">"}
 

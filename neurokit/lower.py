@@ -281,7 +281,7 @@ class _Lowering:
         for name, model in self.models.items():
             shape = self.shape_of(name)
             if name in self.foreign:
-                params, gain = self.foreign_neuron(name, shape)
+                params, gain = self.foreign_neuron(name, shape, paths[name])
             else:
                 params, gain = model.from_nir(name, self.nodes[name], shape)
             populations.append(Population(name, shape, params))
@@ -324,12 +324,13 @@ class _Lowering:
             metadata = dict(metadata, nir_input_shape=list(self.nir_input_shape))
         return Network(self.input_shape, populations, projections, self.pred[self.output][0], metadata).validate()
 
-    def foreign_neuron(self, name: str, shape: tuple):
-        """A foreign neuron node read under the dialect (neurokit.dialects) as CUBA parameters and a gain."""
+    def foreign_neuron(self, name: str, shape: tuple, paths: list):
+        """A foreign neuron node read under the dialect (neurokit.dialects) as CUBA parameters and a gain;
+        paths: the paths into it (paths_into)."""
         from .dialects import read_neuron
         from .neurons import Cuba
 
-        recurrent = any(source == name for source, _, _ in self.paths_into(name))
+        recurrent = any(source == name for source, _, _ in paths)
         r = read_neuron(self.dialect, name, self.nodes[name], shape, self.dt, recurrent)
         self.notes.extend(r.notes)
         params = Cuba(bias=r.bias, v_init=r.v_init, reset=r.reset, du=r.du, dv=r.dv, reset_amount=r.reset_amount,

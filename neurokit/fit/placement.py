@@ -211,7 +211,8 @@ def fit_network(net, profile, weight_bits: int | dict | None = None) -> FitResul
             plan.fits[name] = place(name)
     # a recurrent projection's reader was placed after its source: place such sources again, now that every
     # reader's cut is known, so their output axons count it
-    back = {q.source for q in net.projections if q.name in net.back_edges()}
+    back_edges = net.back_edges()
+    back = {q.source for q in net.projections if q.name in back_edges}
     for name in plan.names:
         if name in back:
             plan.fits[name] = place(name)

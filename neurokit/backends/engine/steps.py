@@ -43,6 +43,7 @@ def run_steps(prepared, source, constant: bool, n: int, steps: int, fixed: bool,
            for p in order} if record else {}
     states = {}
     held = {}
+    incoming = {p.name: net.incoming(p.name) for p in order}  # looked up once, not at every step
     for g in range(total):
         for pop in order:
             t = g - depth[pop.name]
@@ -52,7 +53,7 @@ def run_steps(prepared, source, constant: bool, n: int, steps: int, fixed: bool,
             if t == 0:
                 states[pop.name] = neurons.start(n)
             drive = xp.zeros((n, pop.n_neurons), dtype)
-            for q in net.incoming(pop.name):
+            for q in incoming[pop.name]:
                 s = g - q.delay - depth.get(q.source, 0)  # the source's window step that arrives now
                 if not 0 <= s < steps:
                     continue
