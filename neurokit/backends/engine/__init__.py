@@ -60,10 +60,11 @@ class Drive:
         return self.rest if self.constant else self.rest[t - 1]
 
     def map(self, f) -> "Drive":
-        """f(values, bound) -> (new values, new bound), applied elementwise to every step."""
-        first, _ = f(self.first, self.bound)
+        """f(values, bound) -> (new values, new bound), applied elementwise to every step. The new bound holds
+        for step 0 too: with pipelined windows `first` carries input, which may exceed every later step's."""
+        first, first_bound = f(self.first, self.bound)
         rest, bound = f(self.rest, self.bound)
-        return Drive(first, rest, self.constant, bound)
+        return Drive(first, rest, self.constant, max(first_bound, bound))
 
 
 def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
