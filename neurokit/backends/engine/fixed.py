@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from ...arithmetic import lava_dense_weights, wrap32
+from .fused import fused_kernel
 from .phase import PhaseSchedule
 
 F32_EXACT = 1 << 24
@@ -177,8 +178,12 @@ class FixedNeurons:
         return u, m if (bound << shift) < 3 * m else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
 
     def run(self, drive, steps: int, record: bool = False):
-        """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n)."""
+        """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n). The fused kernel
+        (fused.py: all steps in one compiled call) where one applies; the numpy code below is the reference."""
         xp = self.xp
+        kernel = fused_kernel(xp)
+        if kernel is not None:
+            return kernel(self, drive, steps, record)
         b = drive.batch
         spikes = xp.empty((steps, b, self.n), xp.bool_)
         rec_u = xp.empty((steps, b, self.n), xp.int64) if record else None
