@@ -32,6 +32,7 @@ from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, che
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
 from .fixed import FixedSynapse
+from .fused import fused_kernel
 from .floating import FloatSynapse
 from .steps import check_steppable, needs_steps, run_steps
 from .stream import StreamRun, check_stream, is_stream
@@ -176,6 +177,8 @@ class Engine:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
+        if fixed:
+            fused_kernel(xp)  # compiles the fused neuron kernels (or loads them from numba's cache) here, not in a run
         pipelined = not stream and windows_of(net) == "pipelined"
         depth = None
         if stepwise:
