@@ -70,3 +70,26 @@ def test_pipelined_first_step_saturates_as_lava(fused, monkeypatch):
     lava = get_backend("lava-fixed").record(net, x, 3)
     assert lava[0].v.ravel().tolist() == [-((1 << 23) - 1)] * 3
     assert first_mismatch(lava, get_backend("engine", device="cpu").record(net, x, 3)) is None
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+@pytest.mark.parametrize("case", ["reset_raw above the threshold", "reset_raw below the threshold"])
+def test_reset_amount_other_than_threshold_saturates_as_lava(case, fused, monkeypatch):
+    """Found by tests/test_fused.py (the engine with the fused kernel on and off): the numpy path's int32
+    shortcut skipped saturation where its bound assumed the reset removes exactly the threshold. A larger
+    reset_raw leaves v below 0 after a spike (here -2**23 - 1, which the next step must clip), a smaller one
+    lets v climb by input - reset_raw a step (here past 2**23 - 1)."""
+    monkeypatch.setenv("NEUROKIT_FUSED", fused)
+    above = case.startswith("reset_raw above")
+    vth, reset_raw, graded, bias, x = ((0, (1 << 23) + 2, 0, 1, np.zeros((1, 1))) if above else
+                                       (1 << 16, 1, 24, 0, np.full((1, 1), 65535.0)))
+    layers = [q_layer("l0", "dense", (1,), (1,), [[1]], 0, 8, 2, vth, [bias], 0, 4095, 0, "subtract",
+                      graded_input_bits=graded)]
+    net = chain((1,), layers, {"input_encoding": "current"},
+                quantized=dict(input_scale=1.0, input_bits=18, input_signed=True, profile="random"))
+    net.populations[0].neuron.reset_raw = reset_raw
+    net.validate()
+    lava = get_backend("lava-fixed").record(net, x, 5)
+    assert lava[0].v.ravel().tolist() == ([-(1 << 23) - 1] + [-(1 << 23) + k for k in (1, 2, 3, 4)] if above else
+                                          [0, 4194240, 8388479, 8388606, 8388606])
+    assert first_mismatch(lava, get_backend("engine", device="cpu").record(net, x, 5)) is None
