@@ -440,10 +440,26 @@ def cmd_run(a) -> dict:
     x = check_inputs(net, x)
     steps = a.steps if a.steps is not None else (x.shape[1] if is_sequence(net, x) else 64)
     trace = run_network(net, a.backend, x, steps, not a.quiet, device=a.device)
-    record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y)}
+    record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y, run_traffic(net, trace))}
     if a.out:
         atomic_write(a.out, lambda p: Path(p).write_text(to_json(record) + "\n"))
     return record
+
+
+def run_traffic(net, trace) -> dict | None:
+    """A quantized network's mesh traffic on the placement under the profile it was quantized for, when that
+    profile is a bundled one and the network fits; else None (the report then prices one route per spike)."""
+    from hw_profiles import available_profiles, load_profile
+
+    from .backends.base import is_quantized
+    from .fit import fit_network
+    from .pipeline import placed_traffic
+
+    name = getattr(net, "profile", None)
+    if not is_quantized(net) or name not in available_profiles():
+        return None
+    profile = load_profile(name)
+    return placed_traffic(net, fit_network(net, profile), trace, profile)
 
 
 def cmd_import(a) -> dict:

@@ -246,6 +246,14 @@ def render_html(r: dict) -> str:
                      + "</p>" + f"<img alt='core_map' src='{figs['core_map']}'>")
         parts.append(html_table(["layer", "cores", "cut"], [[l["name"], l["cores"], l["split"]] for l in fit["layers"]],
                             {1}))
+    if e["counts"].get("mesh"):
+        rows = [[l["name"], f"{l['mesh_messages']:.4g}", f"{l['hops_ew']:.4g}", f"{l['hops_ns']:.4g}",
+                 f"{l['chip_crossings']:.4g}", f"{l['bits_moved']:.4g}"] for l in e["layers"]]
+        parts.append("<h3>Mesh traffic into each layer, per inference</h3>"
+                     + html_table(["layer", "messages core to core", "tile hops E-W", "tile hops N-S",
+                                   "to another chip (not priced)", "payload bits"], rows, {1, 2, 3, 4, 5})
+                     + f"<p class='small'>Coordinates: {escape(e['counts']['mesh']['coordinates'])}. Not counted: "
+                     f"{escape(e['counts']['mesh']['not_counted'])}.</p>")
     rows = [[l["name"], l["neurons"], f"{l['spikes']:.4g}", f"{l['synops']:.4g}", f"{l['effective_acs']:.4g}",
              f"{l['effective_macs']:.4g}", "–" if l["ann_macs"] is None else f"{l['ann_macs']:,}",
              si(l["loihi_j"], "J"), si(l["paper_45nm_j"], "J"),

@@ -272,9 +272,10 @@ def check_record_memory(net, samples: int, steps: int) -> None:
                             f"{need / 2**30:.1f} GiB; {avail / 2**30:.1f} GiB are free: fewer --samples or --steps")
 
 
-def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
+def summarize_run(net, trace, labels: np.ndarray | None, mesh: dict | None = None) -> dict:
     """Accuracy and per-population spikes / synaptic operations per inference of one run, and the synaptic
-    operations of each projection."""
+    operations of each projection. mesh: neurokit.fit.routing.mesh_traffic of this run (messages, tile hops and
+    bits per projection), when the network was placed."""
     from .backends.engine.stream import is_stream
     from .energy import op_counts
     from .report import RECORD_VERSION
@@ -301,7 +302,10 @@ def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
         "accuracy": None if labels is None else trace.accuracy(labels),
         "layers": layers, "wall_s": trace.wall_s,
         "projections": [{"name": q.name, "source": q.source, "target": q.target, "kind": q.kind,
-                         "synops": per_projection[q.name], **ops[q.name]} for q in net.projections],
+                         "synops": per_projection[q.name], **ops[q.name],
+                         **({} if mesh is None else {"mesh_" + k: v for k, v in mesh["projections"][q.name].items()})}
+                        for q in net.projections],
+        "mesh": None if mesh is None else {k: mesh[k] for k in ("coordinates", "not_counted")},
         "ann_macs_per_layer": net.metadata.get("population_macs") or net.metadata.get("ann_macs", {}),
         "profile": getattr(net, "profile", None),
     }
@@ -366,6 +370,7 @@ def _deploy(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import load_torch_model
     from .lower import from_nir
+    from .fit import fit_network
     from .report import build_report
     from .targets import check_target, label, method_for, timing
 
@@ -421,7 +426,8 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
-        placement = fit_summary(qnet, profile)
+        fit = fit_network(qnet, profile)
+        placement = fit_summary(qnet, profile, fit)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
@@ -448,7 +454,7 @@ def _deploy(opt: DeployOptions) -> dict:
                                           if tuned_accuracy is not None else {}),
              **({"accuracy_maxpool_replaced": replaced_accuracy}
                                           if replaced_accuracy is not None else {})},
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
         netx=netx,
@@ -473,6 +479,7 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import read_nir
     from .lower import from_nir
+    from .fit import fit_network
     from .report import build_report
     from .targets import label, timing
 
@@ -497,7 +504,8 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
-        placement = fit_summary(qnet, profile)
+        fit = fit_network(qnet, profile)
+        placement = fit_summary(qnet, profile, fit)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
@@ -509,7 +517,7 @@ def _deploy_graph(opt: DeployOptions) -> dict:
             lava_check = check_against_lava(qnet, x[:opt.verify_samples], steps)
     report = build_report(
         model=opt.model, dataset=data.name, profile=profile, steps=steps, ann=None,
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         fit=placement, target={"name": "imported", "runs_on": label(net), **timing(net, steps)})
     if opt.out:
@@ -519,11 +527,19 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     return report
 
 
-def fit_summary(qnet, profile) -> dict:
+def placed_traffic(qnet, fit, trace, profile) -> dict | None:
+    """The run's mesh traffic (neurokit.fit.routing) when the network fits the board; None otherwise (no
+    placement to route on)."""
+    from .fit.routing import mesh_traffic
+
+    return mesh_traffic(qnet, fit, trace, profile) if fit.fits else None
+
+
+def fit_summary(qnet, profile, fit=None) -> dict:
     """Whether the quantized net fits the profile's board (neurokit.fit), in a few numbers and one line."""
     from .fit import fit_network
 
-    fit = fit_network(qnet, profile)
+    fit = fit or fit_network(qnet, profile)
     return {"fits": fit.fits, "cores": fit.cores, "chips": fit.chips, "cores_available": fit.cores_available,
             "chips_available": fit.chips_available, "cores_per_chip": fit.cores_per_chip,
             "problem": None if fit.fits else fit.error_message(),

@@ -75,6 +75,7 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "energy": section,
         "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
+        "mesh": fixed_run.get("mesh"),  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
         # synaptic operations and their energy per projection: where a population sums several, which costs what
         "projections": [dict(p, energy_j=p["synops"] * energy.synop_joules(profile))
                         for p in fixed_run.get("projections", [])],
@@ -348,7 +349,14 @@ def energy_model_lines(e: dict) -> list[str]:
             ["neuron updates (active / idle)", f"{c['neuron_updates']:.4g} ({c['neuron_updates_active']:.4g} / "
                                                f"{c['neuron_updates_idle']:.4g})"],
             ["ANN MACs (dense)", f"{e['ann_macs']:,}"]]
+    if c.get("hops_ew") is not None:  # the run was placed: its mesh traffic (neurokit.fit.routing)
+        rows[5:5] = [["messages core to core (a spike to each core that listens)", f"{c['mesh_messages']:.4g}"],
+                     ["tile hops east-west / north-south (estimated)", f"{c['hops_ew']:.4g} / {c['hops_ns']:.4g}"],
+                     ["messages to another chip (not priced)", f"{c['chip_crossings']:.4g}"],
+                     ["payload bits moved (headers not counted)", f"{c['bits_moved']:.4g}"]]
     out += text_table(["count", "per inference"], rows)
+    if e["counts"].get("mesh"):
+        out.append(f"  mesh: {e['counts']['mesh']['coordinates']}; not counted: {e['counts']['mesh']['not_counted']}")
     out += ["", "Energy per inference under each model (low - high: " + e["ranges"] + ")"]
     rows = [[m["title"], _range(m["joules_low"], m["joules"], m["joules_high"])] for m in e["models"].values()]
     if e["ann_macs"]:
