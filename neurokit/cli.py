@@ -264,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-samples", type=int, default=8,
                    help="with the engine: re-run the first N samples in Lava fixed_pt and check every spike, u "
                         "and v against the engine (default: 8; 0 skips)")
+    p.add_argument("--ann-energy", choices=("estimate", "cuda", "cpu"), default="estimate",
+                   help="the ANN's energy baseline: the 45 nm MAC estimates only (default), or also measured on this "
+                        "machine's GPU through NVML (cuda) or its CPU packages through RAPL (cpu); where the meter "
+                        "cannot be read the report says why and keeps the estimates")
     _add_conversion(p)
     _add_quantization(p)
     _add_dialect(p)
@@ -567,7 +571,8 @@ def cmd_report(a) -> dict:
                           quantization=run.get("quantization"), fit=run.get("fit"),  # a deploy report.json carries them
                           ann={"accuracy": run["ann_accuracy"]} if run.get("ann_accuracy") is not None else None,
                           float_run={"accuracy": run["snn_float_accuracy"]}
-                          if run.get("snn_float_accuracy") is not None else None)
+                          if run.get("snn_float_accuracy") is not None else None,
+                          ann_measured=run.get("ann_measured"))
     if a.html:
         write_html(a.html, report)
     return report
@@ -616,7 +621,7 @@ def cmd_deploy(a) -> dict:
         delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
         arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
-        progress=not a.quiet, reading=reading_of(a)))
+        progress=not a.quiet, reading=reading_of(a), ann_energy=a.ann_energy))
     if a.html:
         write_html(a.html, report)
     return report

@@ -382,24 +382,40 @@ def _changes(b: dict, terms: list[EnergyTerm], syn_note: str) -> list[str]:
     return out
 
 
+def measured_term(measured: dict) -> EnergyTerm:
+    """The ANN's measured energy per inference (neurokit.ann_energy) as a baseline term: one inference."""
+    pj = measured["joules_per_inference"] / PJ
+    return EnergyTerm(f"ANN measured ({measured['device']})", 1.0, "measured", pj, measured["note"], pj, pj,
+                      ("measured",))
+
+
 def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
-                   macs_per_layer: list | None = None, events_scale: bool = True) -> dict:
-    """The report's energy: every model's terms and totals with ranges, the ANN baselines, per-layer energy
-    and the break-even analysis."""
+                   macs_per_layer: list | None = None, events_scale: bool = True,
+                   ann_measured: dict | None = None) -> dict:
+    """The report's energy: every model's terms and totals with ranges, the ANN baselines (the 45 nm MAC
+    estimates, and the ANN measured on a device when ann_measured holds a measurement), per-layer energy and
+    the break-even analysis."""
     models = model_terms(profile, counts, steps, chips)
     bases = baseline_terms(profile, macs)
+    titles = {k: t for k, (t, _) in BASELINES.items()}
+    compare = dict(COMPARE)
+    if ann_measured and ann_measured.get("measured"):
+        bases["ann_measured"] = measured_term(ann_measured)
+        titles["ann_measured"] = (f"ANN measured, {ann_measured['name']} ({ann_measured['device']}, batch "
+                                  f"{ann_measured['batch_size']})")
+        compare = {k: v + ("ann_measured",) if k != "paper_45nm" else v for k, v in COMPARE.items()}
     out_models = {}
     for key, terms in models.items():
         lo, e, hi = _sum(terms)
         out_models[key] = {"title": MODELS[key][0], "description": MODELS[key][1], "joules": e, "joules_low": lo,
                            "joules_high": hi, "terms": [t.to_dict() for t in terms],
                            **split_by_steps(terms, events_scale)}
-    out_bases = {k: {"title": BASELINES[k][0], "joules": t.joules, "joules_low": t.joules_low,
+    out_bases = {k: {"title": titles[k], "joules": t.joules, "joules_low": t.joules_low,
                      "joules_high": t.joules_high, "terms": [t.to_dict()]} for k, t in bases.items()}
     be = []
     if macs:
         for key, terms in models.items():
-            for b in COMPARE[key]:
+            for b in compare[key]:
                 be.append(break_even(key, terms, b, bases[b], steps, counts, macs, events_scale))
     e = profile.energy
     per_layer = []
@@ -415,7 +431,7 @@ def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
                           "paper_45nm_j": (l["effective_acs"] * e.paper_ac_pj + l["effective_macs"] * e.paper_mac_pj) * PJ,
                           "ann_macs": m, "ann_fp32_j": None if m is None else m * e.ann_mac_fp32_pj * PJ})
     return {"models": out_models, "baselines": out_bases, "break_even": be, "layers": per_layer,
-            "counts": counts, "chips": chips, "steps": steps, "ann_macs": macs,
+            "counts": counts, "chips": chips, "steps": steps, "ann_macs": macs, "ann_measured": ann_measured,
             "ranges": "low/high: every constant at its profile low, then at its high (the spread between published "
                       "readings, not a confidence interval)",
             "events_scale_with_steps": events_scale,

@@ -341,6 +341,7 @@ class DeployOptions:
     trust_model: bool = False  # load a whole pickled model (code)
     progress: bool = True
     reading: dict = dataclasses.field(default_factory=dict)  # a NIR graph's dialect options (neurokit.lower.from_nir)
+    ann_energy: str = "estimate"  # or cuda | cpu: also measure the ANN's energy there (neurokit.ann_energy)
 
 
 DEPLOY_BACKENDS = ("engine", "lava-fixed", "loihi")
@@ -403,6 +404,12 @@ def _deploy(opt: DeployOptions) -> dict:
         check_labels(model, x, y)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
+    ann_measured = None
+    if opt.ann_energy != "estimate":
+        with clock("ann energy"):
+            from .ann_energy import measure_or_reason
+
+            ann_measured = measure_or_reason(model, x, opt.ann_energy)
         replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
@@ -457,7 +464,7 @@ def _deploy(opt: DeployOptions) -> dict:
         float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
-        netx=netx,
+        netx=netx, ann_measured=ann_measured,
     )
     report["conversion_cache"] = None if key is None else {"key": key, "hit": cached is not None,
                                                            "folder": str(cache_folder())}
@@ -483,6 +490,9 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     from .report import build_report
     from .targets import label, timing
 
+    if opt.ann_energy != "estimate":
+        raise NeurokitError(f"--ann-energy {opt.ann_energy} measures an ANN, and {opt.model} is a spiking network with "
+                            "none; leave --ann-energy out")
     clock = StageClock()
     with clock("load"):
         profile = load_profile(opt.profile, energy=True)  # the report needs its energy constants

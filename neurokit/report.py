@@ -32,11 +32,12 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
                  lava_check: dict | None = None, stage_seconds: dict | None = None,
                  conversion_error: dict | None = None, fit: dict | None = None, target: dict | None = None,
-                 netx: dict | None = None) -> dict:
+                 netx: dict | None = None, ann_measured: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
-    neurokit.conversion_error.decompose()}."""
+    neurokit.conversion_error.decompose()}. ann_measured: neurokit.ann_energy.measure_or_reason() (the ANN's energy
+    on a real device, or why it could not be measured)."""
     profile.require_energy()
     layers = fixed_run["layers"]
     macs = int(sum(((conversion or {}).get("ann_macs") or {}).values()))
@@ -45,7 +46,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     chips = int((fit or {}).get("chips") or 1)
     section = energy.energy_section(profile, counts, steps, macs, chips,
                                     layer_macs(macs_per_layer, [l["name"] for l in layers]),
-                                    events_scale=fixed_run.get("events_scale_with_steps", True))
+                                    events_scale=fixed_run.get("events_scale_with_steps", True),
+                                    ann_measured=ann_measured)
     snn_terms = energy.model_terms(profile, counts, steps, chips)["loihi"]
     ann_terms = energy.ann_energy(profile, macs)
     used = {c for m in section["models"].values() for t in m["terms"] for c in t["constants"]}
@@ -75,7 +77,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "energy": section,
         "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
-        "mesh": fixed_run.get("mesh"),  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
+        "mesh": fixed_run.get("mesh"),
+        "ann_measured": ann_measured,  # neurokit.ann_energy: the ANN on a real device (deploy --ann-energy)  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
         # synaptic operations and their energy per projection: where a population sums several, which costs what
         "projections": [dict(p, energy_j=p["synops"] * energy.synop_joules(profile))
                         for p in fixed_run.get("projections", [])],
@@ -365,6 +368,12 @@ def energy_model_lines(e: dict) -> list[str]:
     out += [f"  {m['title']}: {m['description']}" for m in e["models"].values()]
     if e["ann_macs"]:
         out.append(f"  ANN: {e['ann_macs']:,} dense MACs x the 45 nm per-MAC energy (Horowitz 2014)")
+    m = e.get("ann_measured")
+    if m and m.get("measured"):
+        out.append(f"  ANN measured: {si(m['joules_per_inference'], 'J')} per inference, dynamic "
+                   f"{si(m['dynamic_joules_per_inference'], 'J')} ({m['meter']}: {m['note']})")
+    elif m:
+        out.append(f"  ANN not measured on {m['device']}: {m['reason']}; the 45 nm estimates stand in")
     if not e["break_even"]:
         out.append("  break-even: no ANN to compare with")
         return out
