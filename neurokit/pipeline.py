@@ -404,13 +404,13 @@ def _deploy(opt: DeployOptions) -> dict:
         check_labels(model, x, y)
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
+        replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     ann_measured = None
     if opt.ann_energy != "estimate":
         with clock("ann energy"):
             from .ann_energy import measure_or_reason
 
             ann_measured = measure_or_reason(model, x, opt.ann_energy)
-        replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
                                        opt.delta_threshold, opt.target)
