@@ -308,6 +308,19 @@ def _add_html(p: argparse.ArgumentParser) -> None:
                    help="also write the report as one self-contained HTML file (figures embedded, no network): "
                         "per-layer energy and spikes, energy under each model with ranges, break-even, the "
                         "quantization report and the constants with sources")
+    p.add_argument("--sweep", default=None, metavar="RESULTS.json",
+                   help="a 'neurokit sweep' results.json of the same model: the report (text, --json and --html) "
+                        "adds its verdict, accuracy and energy against T per method and the accuracy-energy Pareto "
+                        "front")
+
+
+def read_sweep(a) -> dict | None:
+    """--sweep's results, read (and refused in one line) before any stage runs."""
+    if not getattr(a, "sweep", None):
+        return None
+    from .sweep import read_results
+
+    return read_results(a.sweep)
 
 
 def write_html(path: str, report: dict) -> None:
@@ -538,6 +551,7 @@ def cmd_report(a) -> dict:
     from .io import check_not_an_input, check_writable
     from .report import RECORD_VERSION, build_report
 
+    sweep = read_sweep(a)
     path = Path(a.run)
     if not path.exists():
         raise FileFormatError(f"{path}: file not found")
@@ -573,6 +587,7 @@ def cmd_report(a) -> dict:
                           float_run={"accuracy": run["snn_float_accuracy"]}
                           if run.get("snn_float_accuracy") is not None else None,
                           ann_measured=run.get("ann_measured"))
+    report["sweep"] = sweep or run.get("sweep")
     if a.html:
         write_html(a.html, report)
     return report
@@ -614,6 +629,7 @@ def cmd_deploy(a) -> dict:
 
         check_not_an_input(a.html, a.model)
         check_writable(a.html)
+    sweep = read_sweep(a)
     report = deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
@@ -622,6 +638,7 @@ def cmd_deploy(a) -> dict:
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
         arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
         progress=not a.quiet, reading=reading_of(a), ann_energy=a.ann_energy))
+    report["sweep"] = sweep
     if a.html:
         write_html(a.html, report)
     return report

@@ -10,7 +10,7 @@ import base64
 import html
 import io
 
-from .report import quantization_lines, quantization_title
+from .report import quantization_lines, quantization_title, sweep_lines
 from .tables import si
 
 CSS = """
@@ -262,6 +262,15 @@ def render_html(r: dict) -> str:
                          "Loihi per-op", "papers' 45 nm", "ANN fp32"], rows, set(range(1, 10))))
     parts.append(f"<p class='small'>Op counts: {escape(e['counts']['definition'])}.</p>")
 
+    if r.get("sweep") and any(t["status"] == "ok" and t["energy_j"] is not None for t in r["sweep"]["rows"]):
+        from .sweep import against_steps, pareto_plot
+
+        sw = r["sweep"]
+        lines = sweep_lines(sw)
+        parts.append(f"<h2>Configurations: accuracy and energy against T, Pareto front</h2><p>{escape(lines[1])}</p><ul>"
+                     + "".join(f"<li>{escape(x.strip())}</li>" for x in lines[2:]) + "</ul><div class='figs'>"
+                     + f"<img alt='against_steps' src='{png_uri(against_steps(sw))}'>"
+                     + f"<img alt='pareto' src='{png_uri(pareto_plot(sw))}'></div>")
     if r.get("quantization"):
         q = r["quantization"]
         parts.append("<h2>Quantization</h2><p>" + escape(quantization_title(q)) + "</p><pre>"

@@ -166,7 +166,7 @@ def render_text(r: dict) -> str:
     macs = layer_macs(r.get("ann_macs_per_layer") or {}, [l["name"] for l in r["layers"]])
     rows = []
     for l, m in zip(r["layers"], macs):
-        rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes_per_neuron_step']:.4f}",
+        rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes'] / max(l['neurons'] * T, 1):.4f}",
                      f"{l['synops']:.4g}", "-" if m is None else f"{m:,}"])
     rows.append(["total", "", sum(l["neurons"] for l in r["layers"]), f"{r['spikes']:.0f}", "",
                  f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
@@ -198,6 +198,8 @@ def render_text(r: dict) -> str:
     out.append(f"  not counted: {r['energy_not_counted']}")
     if r.get("energy"):
         out += energy_model_lines(r["energy"])
+    if r.get("sweep"):
+        out += sweep_lines(r["sweep"])
     if r.get("quantization"):
         out += ["", quantization_title(r["quantization"])]
         out += quantization_lines(r["quantization"])
@@ -394,4 +396,31 @@ def energy_model_lines(e: dict) -> list[str]:
             continue
         out.append(f"  {e['models'][b['model']]['title']} vs {e['baselines'][b['baseline']]['title']}: {b['verdict']}")
         out += [f"    - {line}" for line in b["changes"]]
+    return out
+
+
+def sweep_lines(sw: dict) -> list[str]:
+    """The configurations a sweep tried (report --sweep): how many, which wins within a point of the ANN, and
+    whether any costs less than the ANN."""
+    ok = [t for t in sw["rows"] if t["status"] == "ok"]
+    methods = sorted({str(t["method"]) for t in ok})
+    steps = sorted({t["steps"] for t in ok if t["steps"] is not None})
+    out = ["", f"Configurations ({sw['results']}): {len(ok)} of {len(sw['rows'])} trials ran, methods "
+               f"{', '.join(methods) or '-'}, T in {', '.join(map(str, steps)) or '-'}"]
+    v = sw["verdict"]
+    if v.get("best"):
+        b = v["best"]
+        out.append(f"  lowest Loihi energy within {v['within_points']:g} point of the ANN: {b['label']}, "
+                   f"{100 * b['fixed_accuracy']:.1f} % against {100 * b['ann_accuracy']:.1f} %, {si(b['energy_j'], 'J')} "
+                   f"({b['energy_j'] / b['energy_ann_j']:.2g} x the ANN's fp32 energy)")
+    else:
+        out.append(f"  no configuration is within {v['within_points']:g} point of the ANN on a board it fits")
+    if v.get("beats_ann"):
+        out.append(f"  cheaper than the ANN (fp32): trials {', '.join(map(str, v['beats_ann']))}")
+    elif v.get("closest_to_ann"):
+        c = v["closest_to_ann"]
+        out.append(f"  no configuration costs less than the ANN (fp32); the closest is {c['label']} at {c['ratio']:.2g} x")
+    pareto = [t["label"] for t in ok if t.get("pareto")]
+    if pareto:
+        out.append(f"  accuracy-energy Pareto front: {'; '.join(pareto)}")
     return out
