@@ -279,7 +279,8 @@ def quantization_lines(q: dict) -> list[str]:
                  "b err max: max |error| / max |bias|")
     if q.get("scale_rule"):
         r = q["scale_rule"]
-        lines.append(f"  scales: {r['chosen']} (agreement with the float network on calibration samples: "
+        on = f"{r['samples']} calibration samples" if r.get("samples") else "calibration samples"
+        lines.append(f"  scales: {r['chosen']} (agreement with the float network on {on}: "
                      + ", ".join(f"{k} {100 * v:.1f} %" for k, v in r["calibration_agreement"].items()) + ")")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
