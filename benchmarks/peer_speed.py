@@ -175,6 +175,8 @@ def child_spikingjelly(work: Path, name: str, images: int, steps: int, batch: in
 
 def _neurokit_engine(work: Path, name: str, mode: str, batch: int):
     """(engine, prepared net, x, y, stage times) for one neurokit row."""
+    import numpy as np
+
     sys.path.insert(0, str(ROOT))
     from hw_profiles import load_profile
     from neurokit.backends.engine import Engine
@@ -195,6 +197,10 @@ def _neurokit_engine(work: Path, name: str, mode: str, batch: int):
         t0 = time.perf_counter()
         net, _ = quantize(net, load_profile("loihi2"), calib)
         stages["quantize_s"] = time.perf_counter() - t0
+    # multiply-adds of each projection as the engine computes it, per sample-step (pooling is folded into the
+    # next projection's weights, as the chip runs it; a projection from the held input is computed once)
+    stages["projection_macs"] = {q.name: int(q.n_neurons * (np.prod(np.shape(q.weight)[1:]) if q.kind == "conv"
+                                                            else q.n_inputs)) for q in net.projections}
     engine = Engine(mode, device="cpu", batch_size=batch)
     t0 = time.perf_counter()
     prepared = engine.prepare(net)
@@ -427,7 +433,12 @@ def markdown(record: dict) -> str:
             stages.append(f"neurokit {mode}: convert {r['convert_s']:.2f} s"
                           + (f", quantize {r['quantize_s']:.2f} s" if "quantize_s" in r else "")
                           + f", prepare {r['prepare_s']:.3f} s")
-        out += [f"## {row['title']}", "", f"Weights: {row['weights']}. " + "; ".join(stages) + ".", ""]
+        pm = row["neurokit_float"]["projection_macs"]
+        out += [f"## {row['title']}", "", f"Weights: {row['weights']}. " + "; ".join(stages) + ".", "",
+                f"Multiply-adds per sample-step: the ANN (and SpikingJelly) {row['macs']:,}; neurokit's projections, "
+                "with each average pooling folded into the next layer's weights as the chip runs it, "
+                + ", ".join(f"{k} {v:,}" for k, v in pm.items()) + f" ({sum(pm.values()):,}; a projection from "
+                "the held input image is computed once per sample, not per step).", ""]
         for mode in ("float", "fixed"):
             prof = row[f"neurokit_{mode}"].get("profile")
             if not prof:
