@@ -287,7 +287,7 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--omp-wait-policy", default="PASSIVE", choices=("PASSIVE", "ACTIVE", "unset"),
                     help="OMP_WAIT_POLICY of every process (default PASSIVE: on cores other jobs share, OpenMP's "
-                         "spinning threads made a 2-thread torch convolution 10-20x slower here; see the README)")
+                         "spinning threads made a 2-thread torch convolution 17x slower here; see the README)")
     ap.add_argument("--quick", action="store_true", help="100 images, T = 16; checks the script, writes nothing")
     ap.add_argument("--profile-images", type=int, default=200,
                     help="images of the cProfile run made for a neurokit row slower than SpikingJelly (0: none)")
