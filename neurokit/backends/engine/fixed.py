@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from ...arithmetic import lava_dense_weights, wrap32
+from .geometry import conv_geometry
 from .phase import PhaseSchedule
 
 F32_EXACT = 1 << 24
@@ -44,6 +45,7 @@ class FixedSynapse:
     weight_sum: int = 0  # largest sum of |weights| into one neuron
     host_weight: np.ndarray = None  # kept when the input bound is known only per call (dynamic)
     warned: bool = False
+    geometry: object = None  # conv: geometry.ConvGeometry (a folded pooling convolved as sum pooling + kernel)
 
     @classmethod
     def build(cls, proj, xp, max_input: int | None, arith):
@@ -54,13 +56,17 @@ class FixedSynapse:
             w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
         else:
             w = proj.weight.astype(np.int64)
-        weight_sum = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0))
+        weight_sum = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0))  # the folded kernel's: the same bound
+        geometry = None
+        if proj.kind == "conv":
+            geometry, w = conv_geometry(w, proj)
         w = w.reshape(len(w), -1).T if proj.kind == "dense" else w
         w = np.ascontiguousarray(w)
         if max_input is None:
-            return cls(proj, xp.asarray(w, xp.float32), graded, xp.float32, weight_sum, arith, xp, weight_sum, w)
+            return cls(proj, xp.asarray(w, xp.float32), graded, xp.float32, weight_sum, arith, xp, weight_sum, w,
+                       geometry=geometry)
         bound = weight_sum * (max_input if graded else 1)
-        syn = cls(proj, None, graded, None, bound, arith, xp, weight_sum)
+        syn = cls(proj, None, graded, None, bound, arith, xp, weight_sum, geometry=geometry)
         syn._check_bound(stacklevel=3)
         syn.float_dtype = xp.float32 if bound < F32_EXACT else xp.float64
         syn.weight = xp.asarray(w, syn.float_dtype)
@@ -83,7 +89,7 @@ class FixedSynapse:
         self.bound = self.weight_sum * max(int(xp.max_abs(s)), 1)
         if proj.kind == "conv" and self.bound >= F32_EXACT:
             mags = xp.astype(xp.abs(s), xp.float64).reshape((s.shape[0],) + tuple(proj.in_shape))
-            sums = xp.conv2d(mags, xp.asarray(np.abs(self.host_weight).astype(np.float64), xp.float64), proj)
+            sums = xp.conv2d(mags, xp.asarray(np.abs(self.host_weight).astype(np.float64), xp.float64), self.geometry)
             self.bound = int(xp.max_abs(xp.rint_int(sums, xp.int64))) if s.shape[0] else 0
         self._check_bound(stacklevel=5)
         ft = self.xp.float32 if self.bound < F32_EXACT else self.xp.float64
@@ -108,7 +114,8 @@ class FixedSynapse:
             self._fit_to(s)
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
         if proj.kind == "conv":
-            out = xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, proj).reshape(rows, proj.n_neurons)
+            out = xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, self.geometry).reshape(
+                rows, proj.n_neurons)
             if self.bound < (1 << (self.arith.conv_message_bits - 1)):
                 return xp.rint_int(out, xp.int32)
             return self.arith.wrap_conv(xp.rint_int(out, xp.int64))
