@@ -145,7 +145,9 @@ def _complete_interpreter(interpreter, tl) -> None:
     """Triton 2.3's interpreter builds no int1/int8/int16/int32 types (its Builder has get_int64_ty only), so
     a cast or a store to them fails there; the values themselves are numpy arrays, which cast correctly
     (astype wraps, as the GPU's truncation does). Give its Builder the missing types; later Tritons have them."""
-    builder = interpreter.Builder
+    builder = getattr(interpreter, "Builder", None)
+    if builder is None:  # Triton 3's interpreter (InterpreterBuilder) has them all
+        return
     for name, ty in (("get_int1_ty", tl.int1), ("get_int8_ty", tl.int8), ("get_int16_ty", tl.int16),
                      ("get_int32_ty", tl.int32)):
         if not hasattr(builder, name):
