@@ -263,7 +263,8 @@ def test_large_layer_on_gpu(monkeypatch):
 @pytest.mark.skipif(not CUDA, reason=NO_GPU)
 def test_engine_on_random_networks_gpu(monkeypatch):
     """Random networks (tests/netgen.py, as the differential tests draw them) through Engine(device="cuda"):
-    record (u, v, spikes of every population) and run (counts) with the kernel equal the engine's torch loop."""
+    record (u, v, spikes of every population) and run (counts) with the kernel equal the engine's torch loop,
+    and the records equal the CPU engine's (the GPU's sums on TF32 where licensed)."""
     hypothesis = pytest.importorskip("hypothesis")
     from netgen import networks
 
@@ -287,9 +288,11 @@ def test_engine_on_random_networks_gpu(monkeypatch):
         monkeypatch.setattr(FixedNeurons, "run", fused_run)
         monkeypatch.delenv("NEUROKIT_FUSED")
         got = engine.record(net, x, steps), engine.run(net, x, steps)
-        for a, b in zip(want[0], got[0]):
+        cpu = get_backend("engine", device="cpu").record(net, x, steps)  # and both equal the CPU engine (TF32 sums)
+        for a, b, c in zip(want[0], got[0], cpu):
             for k in ("u", "v", "spikes"):
                 np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=f"{a.name} {k}")
+                np.testing.assert_array_equal(getattr(c, k), getattr(b, k), err_msg=f"{a.name} {k} against the CPU")
         np.testing.assert_array_equal(want[1].layer_spikes, got[1].layer_spikes)
         np.testing.assert_array_equal(want[1].output_counts, got[1].output_counts)
         if want[1].output_scores is not None:
