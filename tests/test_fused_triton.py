@@ -211,6 +211,15 @@ def test_no_steps_or_no_samples(interpret):
     np.testing.assert_array_equal(neu.last_v.numpy(), np.broadcast_to(case["v_init"], (case["batch"], case["n"])))
 
 
+def test_kernel_builds_in_both_modes():
+    """The interpreted kernel and the compiled one (built, not launched: that needs a GPU) in one process keep
+    every constexpr parameter (the GPU session runs the interpreter tests and the GPU tests together)."""
+    fused_triton._kernel(True)
+    fused_triton._kernel(False)
+    ann = fused_triton._lif_kernel.__annotations__
+    assert len(ann) == 12 and all(v is triton.language.constexpr for v in ann.values())
+
+
 def test_available(monkeypatch):
     monkeypatch.delenv("NEUROKIT_FUSED", raising=False)
     monkeypatch.setenv("TRITON_INTERPRET", "1")

@@ -40,7 +40,7 @@ def _lif_kernel(first_ptr, rest_ptr, bias_ptr, vinit_ptr, uinit_ptr,
                 STATE_LIMIT: tl.constexpr,
                 U_DECAY: tl.constexpr, V_DECAY: tl.constexpr, HAS_UINIT: tl.constexpr,
                 SUBTRACT: tl.constexpr, REFRACTORY: tl.constexpr, RECORD: tl.constexpr,
-                COUNTS: tl.constexpr):
+                COUNTS: tl.constexpr, CONTIGUOUS: tl.constexpr):
     # one program: BLOCK consecutive elements of the (B, n) state, flattened; int64 offsets (T * B * n can
     # pass 2**31 on a big layer, so the per-step advance is a pointer increment, never t * stride)
     pid = tl.program_id(0)
@@ -59,8 +59,13 @@ def _lif_kernel(first_ptr, rest_ptr, bias_ptr, vinit_ptr, uinit_ptr,
     hold = zero
     count = zero
     m = STATE_LIMIT
-    a_ptrs = first_ptr + b * f_sb + j * f_sn  # step 0 reads `first`, steps >= 1 `rest` (time stride r_st)
-    r_ptrs = rest_ptr + b * r_sb + j * r_sn
+    # step 0 reads `first`, steps >= 1 `rest` (time stride r_st: 0 for a held drive)
+    if CONTIGUOUS:  # each step's (B, n) laid out as the state: the compiler sees consecutive addresses
+        a_ptrs = first_ptr + offs
+        r_ptrs = rest_ptr + offs
+    else:
+        a_ptrs = first_ptr + b * f_sb + j * f_sn
+        r_ptrs = rest_ptr + b * r_sb + j * r_sn
     s_ptrs = spikes_ptr + offs
     ru_ptrs = recu_ptr + offs
     rv_ptrs = recv_ptr + offs
@@ -132,7 +137,7 @@ def _kernel(interpret: bool):
     globals()["tl"] = tl  # the kernel's `tl`, resolved by Triton from this module's globals
     fn = _lif_kernel
     # the constexpr parameters, annotated with the class itself (Triton 2.3's interpreter matches its name)
-    fn.__annotations__ = {k: tl.constexpr for k, v in fn.__annotations__.items() if v == "tl.constexpr"}
+    fn.__annotations__ = {k: tl.constexpr for k, v in fn.__annotations__.items() if v in ("tl.constexpr", tl.constexpr)}
     if interpret:
         from triton.runtime import interpreter
 
@@ -197,6 +202,8 @@ def run_lif(neurons, drive, steps: int, record: bool = False, counts: bool = Fal
         r_st, r_sb, r_sn = 0, rest.stride(0), rest.stride(1)
     else:
         r_st, r_sb, r_sn = rest.stride(0), rest.stride(1), rest.stride(2)
+    # (B, n) steps laid out as the state (a size-1 dimension's stride never matters)
+    contiguous = all((b == 1 or sb == n) and (n == 1 or sn == 1) for sb, sn in ((f_sb, f_sn), (r_sb, r_sn)))
     arith = neurons.arith
     unity = arith.decay_unity
     bias = torch.as_tensor(neurons.bias, dtype=torch.int64, device=dev).contiguous()
@@ -213,6 +220,6 @@ def run_lif(neurons, drive, steps: int, record: bool = False, counts: bool = Fal
         BLOCK=BLOCK, SHIFT=arith.activation_shift, DECAY_BITS=arith.decay_bits, STATE_LIMIT=arith.state_limit,
         U_DECAY=neurons.u_factor != 0, V_DECAY=neurons.v_factor != unity, HAS_UINIT=neurons.u_init is not None,
         SUBTRACT=bool(neurons.subtract), REFRACTORY=neurons.refractory > 0, RECORD=bool(record),
-        COUNTS=bool(counts), num_warps=NUM_WARPS)
+        COUNTS=bool(counts), CONTIGUOUS=contiguous, num_warps=NUM_WARPS)
     neurons.last_v, neurons.last_counts = last_v, spike_counts
     return spikes.view(torch.bool), rec_u, rec_v
