@@ -458,15 +458,16 @@ def lava_figure(net_name: str, steps: int, tiny: bool) -> dict:
         r = run_measurement(net_name, "lava", steps, 1, "cpu")
         return {"steps_per_s": r["steps_per_s"], "source": "measured here (Lava fixed_pt, one sample at a time)"}
     path = ROOT / "benchmarks" / "results" / "engine_vs_lava.json"
+    why = "not measured in --tiny" if tiny else "Lava does not import here"
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {"steps_per_s": None, "source": f"Lava does not import here and {path.name} is unreadable"}
+        return {"steps_per_s": None, "source": f"{why}, and {path.name} is unreadable"}
     for r in record["results"]:
         if r["net"] == net_name:
             note = "" if r["steps"] == steps else f"; measured at T = {r['steps']}, not {steps}"
             return {"steps_per_s": r["lava"]["steps_per_s"],
-                    "source": f"{path.relative_to(ROOT)} (Lava does not import here; {record['cpu_count']} CPU cores, "
+                    "source": f"{path.relative_to(ROOT)} ({why}; {record['cpu_count']} CPU cores, "
                               f"{record['cpu']}{note})"}
     return {"steps_per_s": None, "source": f"no {net_name} row in {path.name}"}
 

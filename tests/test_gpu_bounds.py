@@ -178,3 +178,44 @@ def test_gpu_chunks_from_free_memory():
     chunk = engine._chunk_size(prepared, 32)
     assert chunk >= chunk_samples(32, prepared.width, int(free * GPU_MEMORY_FRACTION))
     assert Engine(device="cuda", memory_mb=1024)._chunk_size(prepared, 32) == chunk_samples(32, prepared.width, 2**30)
+
+
+# ---- the cuda benchmark's limit lines (benchmarks/engine_vs_lava.py) --------------------------------------------
+
+def _benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "engine_vs_lava.py"
+    spec = importlib.util.spec_from_file_location("engine_vs_lava", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_peaks_by_name():
+    bench = _benchmark()
+    assert bench.gpu_peaks("NVIDIA H200")["key"] == "H200"
+    assert bench.gpu_peaks("NVIDIA H100 80GB HBM3")["hbm"] == 3.35e12
+    assert bench.gpu_peaks("NVIDIA H100 PCIe")["key"] == "H100 PCIe"
+    assert bench.gpu_peaks("NVIDIA GeForce RTX 4090") is None
+
+
+def test_physical_limits_arithmetic():
+    """One dense projection of 1,000 x 1,000 MACs (2 GFLOP per 1,000 sample-steps) into 1,000 neurons, spikes
+    at density 0.1, TF32 licensed: the limits follow from the peaks by hand."""
+    bench = _benchmark()
+    peaks = bench.gpu_peaks("NVIDIA H200")
+    res = {"shapes": {"projections": [{"name": "p", "kind": "dense", "source": "input", "target": "a",
+                                       "macs": 10**6}], "populations": {"a": 1000}, "inputs": 1000},
+           "spike_density": {"a": 0.05}, "input_density": 0.1,
+           "configs": [{"fused": True, "tf32": True, "tf32_projections": ["p"], "sample_steps_per_s": 1e6}]}
+    m = bench.physical_limits(res, peaks)
+    assert m["dense_arith_limit"] == pytest.approx(494e12 / 2e6)
+    assert m["event_arith_limit"] == pytest.approx(494e12 / 2e5)
+    assert m["memory_limit"] == pytest.approx(4.8e12 / 5000)
+    assert m["engine_limit"] == pytest.approx(min(494e12 / 2e6, 4.8e12 / 5000))
+    assert m["physical_limit"] == pytest.approx(min(494e12 / 2e5, 4.8e12 / 5000))
+    assert m["fraction_of_engine_limit"] == pytest.approx(1e6 / m["engine_limit"])
+    res["configs"][0]["tf32"] = False  # no TF32 run: the fp32 rate
+    assert bench.physical_limits(res, peaks)["dense_arith_limit"] == pytest.approx(67e12 / 2e6)
