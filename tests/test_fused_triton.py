@@ -14,6 +14,8 @@ those are skipped, saying so.
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -28,6 +30,8 @@ M = LOIHI2.state_limit
 CUDA = torch.cuda.is_available()
 NO_GPU = "no CUDA GPU here (torch.cuda.is_available() is False): the compiled kernel runs only on a GPU"
 triton = pytest.importorskip("triton", reason="Triton does not import here")
+_TL_MATH = importlib.import_module("triton.language.math")
+_TL_MATH_FILE = _TL_MATH.__file__  # read before any interpreted launch (see _mend_interpreted_math)
 # Triton 2.3's interpreter reads the step count through a deprecated numpy conversion
 pytestmark = pytest.mark.filterwarnings("ignore:Conversion of an array with ndim > 0:DeprecationWarning")
 
@@ -269,35 +273,46 @@ def test_large_layer_on_gpu(monkeypatch):
     assert torch.equal(got_neu.last_v, ref.last_v.to(torch.int64))
 
 
-@pytest.mark.skipif(not CUDA, reason=NO_GPU)
-def test_engine_on_random_networks_gpu(monkeypatch):
-    """Random networks (tests/netgen.py, as the differential tests draw them) through Engine(device="cuda"):
-    record (u, v, spikes of every population) and run (counts) with the kernel equal the engine's torch loop,
-    and the records equal the CPU engine's (the GPU's sums on TF32 where licensed)."""
+def _mend_interpreted_math() -> None:
+    """Triton 2.3's interpreter replaces every attribute of triton.language.math it does not map, __file__
+    among them, with a function, at each launch; hypothesis reads each loaded module's __file__ (a path)
+    when it draws. Give the module its path back."""
+    if not isinstance(getattr(_TL_MATH, "__file__", ""), str):
+        _TL_MATH.__file__ = _TL_MATH_FILE
+
+
+def compare_engines(monkeypatch, device: str, examples: int) -> None:
+    """Random networks (tests/netgen.py, as the differential tests draw them) through Engine(device=device):
+    record (u, v, spikes of every population) and run (counts, scores) with the kernel equal the engine's own
+    loop, and the records equal the CPU engine's (on a GPU: its sums on TF32 where licensed)."""
     hypothesis = pytest.importorskip("hypothesis")
     from netgen import networks
 
     from neurokit.backends import get_backend
 
-    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    _mend_interpreted_math()
     reference_run = FixedNeurons.run
 
     def fused_run(self, drive, steps, record=False):
-        return fused_triton.run_lif(self, drive, steps, record)
+        assert fused_triton.available(self.xp)
+        out = fused_triton.run_lif(self, drive, steps, record)
+        _mend_interpreted_math()  # each interpreted launch patches it again
+        return out
 
-    @hypothesis.settings(max_examples=40, deadline=None, derandomize=True,
+    @hypothesis.settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(hypothesis.HealthCheck))
     @hypothesis.given(case=networks(max_populations=4))
     def compare(case):
         net, x, steps = case
-        engine = get_backend("engine", device="cuda")
+        engine = get_backend("engine", device=device)
         monkeypatch.setattr(FixedNeurons, "run", reference_run)
         monkeypatch.setenv("NEUROKIT_FUSED", "0")  # a dispatch wired into FixedNeurons.run stands aside
         want = engine.record(net, x, steps), engine.run(net, x, steps)
         monkeypatch.setattr(FixedNeurons, "run", fused_run)
         monkeypatch.delenv("NEUROKIT_FUSED")
         got = engine.record(net, x, steps), engine.run(net, x, steps)
-        cpu = get_backend("engine", device="cpu").record(net, x, steps)  # and both equal the CPU engine (TF32 sums)
+        monkeypatch.setattr(FixedNeurons, "run", reference_run)
+        cpu = get_backend("engine", device="cpu").record(net, x, steps)
         for a, b, c in zip(want[0], got[0], cpu):
             for k in ("u", "v", "spikes"):
                 np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=f"{a.name} {k}")
@@ -308,3 +323,15 @@ def test_engine_on_random_networks_gpu(monkeypatch):
             np.testing.assert_array_equal(want[1].output_scores, got[1].output_scores)
 
     compare()
+
+
+def test_engine_on_random_networks_interpreted(monkeypatch, interpret):
+    """The engine's flow around the kernel (drives summed from several projections, held inputs, records,
+    counts, the potential readout) on torch's CPU, the kernel in Triton's interpreter."""
+    compare_engines(monkeypatch, "cpu-torch", examples=10)
+
+
+@pytest.mark.skipif(not CUDA, reason=NO_GPU)
+def test_engine_on_random_networks_gpu(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    compare_engines(monkeypatch, "cuda", examples=40)
