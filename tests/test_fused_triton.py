@@ -36,6 +36,14 @@ _TL_MATH_FILE = _TL_MATH.__file__  # read before any interpreted launch (see _me
 pytestmark = pytest.mark.filterwarnings("ignore:Conversion of an array with ndim > 0:DeprecationWarning")
 
 
+@pytest.fixture(autouse=True)
+def mended_math():
+    """Every test leaves triton.language.math with its path (see _mend_interpreted_math): later test files in
+    the same session draw with hypothesis too."""
+    yield
+    _mend_interpreted_math()
+
+
 @pytest.fixture
 def interpret(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
