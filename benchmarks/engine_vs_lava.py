@@ -371,26 +371,35 @@ def measure_accel(net_name: str, steps: int, batch: int, device: str, tiny: bool
                 row["skipped"] = "the fused kernel is not available on this device (fused_triton.available)"
                 configs.append(row)
                 continue
-            prepared = engine.prepare(qnet)
-            row["tf32_projections"] = sorted(name for name, syn in prepared.synapses.items() if getattr(syn, "tf32", False))
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats(device)
-            got = engine.record(prepared, x[:n_record], steps)
-            trace = engine.run(prepared, x[:n_run], steps)
-            row["bit_exact"] = bool(_same_records(ref_record, got)
-                                    and np.array_equal(ref_trace.layer_spikes, trace.layer_spikes)
-                                    and np.array_equal(ref_trace.output_counts, trace.output_counts))
-            row["values_compared"] = int(sum(r.u.size + r.v.size + r.spikes.size for r in got))
-            row["chunk"] = engine._chunk_size(prepared, steps)
-            dt, reps = _timed(lambda: engine.run(prepared, xs, steps), min_time)
-            row.update(wall_s=dt, repeats=reps, sample_steps_per_s=batch * steps / dt)
-            if cuda:
-                row["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             configs.append(row)
+            try:
+                prepared = engine.prepare(qnet)
+                row["tf32_projections"] = sorted(name for name, syn in prepared.synapses.items()
+                                                 if getattr(syn, "tf32", False))
+                if cuda:
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats(device)
+                got = engine.record(prepared, x[:n_record], steps)
+                trace = engine.run(prepared, x[:n_run], steps)
+                row["bit_exact"] = bool(_same_records(ref_record, got)
+                                        and np.array_equal(ref_trace.layer_spikes, trace.layer_spikes)
+                                        and np.array_equal(ref_trace.output_counts, trace.output_counts))
+                row["values_compared"] = int(sum(r.u.size + r.v.size + r.spikes.size for r in got))
+                del got, trace
+                row["chunk"] = engine._chunk_size(prepared, steps)
+                dt, reps = _timed(lambda: engine.run(prepared, xs, steps), min_time)
+                row.update(wall_s=dt, repeats=reps, sample_steps_per_s=batch * steps / dt)
+                if cuda:
+                    row["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+            except Exception as e:  # noqa: BLE001 -- one configuration's failure leaves the others' figures
+                row["error"] = f"{type(e).__name__}: {e}"[:500]
+                print(f"{net_name} fused={fused} tf32={tf32}: {row['error']}", file=sys.stderr)
+                continue
             print(f"{net_name} fused={fused} tf32={tf32}: {row['sample_steps_per_s']:,.0f} sample-steps/s, "
                   f"bit-exact {row['bit_exact']}", file=sys.stderr)
     out["configs"] = configs
+    if not any("sample_steps_per_s" in c for c in configs):
+        raise SystemExit(f"{net_name}: no configuration ran: " + "; ".join(c.get("error", "") for c in configs))
     # batch 1, in the configuration that ran fastest batched (latency: what one sample at a time costs)
     best = max((c for c in configs if "sample_steps_per_s" in c), key=lambda c: c["sample_steps_per_s"])
     os.environ["NEUROKIT_FUSED"], os.environ["NEUROKIT_TF32"] = str(int(best["fused"])), str(int(best["tf32"]))
@@ -521,6 +530,8 @@ def accel_table(record: dict) -> str:
             if c["fused"] == fused and c["tf32"] == tf32:
                 if "skipped" in c:
                     return "n/a"
+                if "error" in c:
+                    return "failed (see the JSON)"
                 return _num(c["sample_steps_per_s"]) + ("" if c["bit_exact"] else " (NOT bit-exact)")
         return "n/a"
 
