@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared GPU session for issue 14: the GPU tests of the fused Triton neuron update, the TF32 sums and the
-# batch sizing (tests/test_fused_triton.py, tests/test_gpu_bounds.py), then the cuda benchmark
+# batch sizing (tests/test_fused_triton.py, tests/test_gpu_bounds.py) and issue 13's NVML energy counter
+# (tests/test_ann_energy.py::test_nvml_measures_a_gpu), then the cuda benchmark
 # (benchmarks/engine_vs_lava.py --device cuda: fused on/off, TF32 on/off, bit-exactness against the CPU engine,
 # the physical-limit lines). Run from the repository root on the GPU machine, for example through the device
 # tool: run(command="bash benchmarks/gpu_session.sh", carry=[".whl"], timeout_s=600).
@@ -60,7 +61,8 @@ fi
 if [ "$PHASE" = all ] || [ "$PHASE" = tests ]; then
     echo "== GPU tests" >&2
     timeout "${TEST_TIMEOUT:-200}" "$PY" -m pytest -q -p no:cacheprovider -rs --durations=10 \
-        tests/test_fused_triton.py tests/test_gpu_bounds.py >"$DEST/tests.log" 2>&1
+        tests/test_fused_triton.py tests/test_gpu_bounds.py "tests/test_ann_energy.py::test_nvml_measures_a_gpu" \
+        >"$DEST/tests.log" 2>&1
     rc=$?
     tail -n 25 "$DEST/tests.log"
     echo "tests: exit $rc" >&2
