@@ -172,11 +172,13 @@ def gts() -> Path:
 def energy_of(net, x, steps: int, profile) -> dict:
     """neurokit's run record and report on x: counts per inference and every model's energy."""
     from neurokit.backends import get_backend
-    from neurokit.pipeline import summarize_run
+    from neurokit.fit import fit_network
+    from neurokit.pipeline import placed_traffic, summarize_run
     from neurokit.report import build_report
 
     trace = get_backend("engine", device="cpu").run(net, x, steps)
-    run = summarize_run(net, trace, None)
+    fit = fit_network(net, profile)  # the placement the mesh traffic is routed on (neurokit.fit.routing)
+    run = summarize_run(net, trace, None, placed_traffic(net, fit, trace, profile))
     report = build_report(model="PilotNet", dataset="lava-dl ground truth", profile=profile, steps=steps,
                           fixed_run=run, conversion={"ann_macs": {}})
     e = report["energy"]
@@ -189,16 +191,19 @@ def energy_of(net, x, steps: int, profile) -> dict:
 def chip_synops_model(result: dict, profile) -> dict:
     """The per-op model with the synaptic operations the chip counts: non-zero weights only (NeuroBench's
     effective ACs), with the same constants and ranges."""
+    from neurokit.energy import route_terms
+
     en = profile.energy
     t = result["total"]
     syn = en.cited("synop_pj").span
-    act, idle, route = (en.cited(k).span for k in ("neuron_update_active_pj", "neuron_update_inactive_pj",
-                                                   "spike_route_pj"))
+    act, idle = (en.cited(k).span for k in ("neuron_update_active_pj", "neuron_update_inactive_pj"))
     ops = t["effective_acs"] + t["effective_macs"]
+    routes = route_terms(profile, {"total": t})  # messages and tile hops on the placement, as the report prices them
+    route = [sum(r.joules_low for r in routes), sum(r.joules for r in routes), sum(r.joules_high for r in routes)]
 
     def total(i):
-        return (ops * syn[i] + t["neuron_updates_active"] * act[i] + t["neuron_updates_idle"] * idle[i]
-                + t["spikes"] * route[i]) * 1e-9  # pJ -> mJ
+        return (ops * syn[i] + t["neuron_updates_active"] * act[i] + t["neuron_updates_idle"] * idle[i]) * 1e-9 \
+            + route[i] * 1e3  # pJ -> mJ; J -> mJ
 
     return {"mj_low": total(0), "mj": total(1), "mj_high": total(2), "synops": ops}
 

@@ -45,6 +45,8 @@ SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
     },
     "chip": {
         "cores_per_chip": (int, 1, 4096, "neurocores per chip"),
+        "cores_per_tile": (int, 1, 4096, "cores sharing one router tile of the mesh (the traffic estimate)"),
+        "mesh_columns": (int, 1, 4096, "tiles per mesh row (the traffic estimate's tile coordinates)"),
     },
     "board": {
         "chips_per_board": (int, 1, 1 << 16, "chips on the board this profile describes"),
@@ -54,7 +56,11 @@ SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
         "synop_pj": (float, 0, 1e6, "energy per synaptic operation (one spike into one synapse)"),
         "neuron_update_active_pj": (float, 0, 1e6, "energy per neuron update in a step where it spikes"),
         "neuron_update_inactive_pj": (float, 0, 1e6, "energy per neuron update in a step where it does not"),
-        "spike_route_pj": (float, 0, 1e6, "energy to route one output spike (within a tile)"),
+        "spike_route_pj": (float, 0, 1e6, "energy to route one output spike when the placement is unknown "
+                                          "(within a tile, up to one tile hop)"),
+        "message_pj": (float, 0, 1e6, "energy of one core-to-core message within a tile (placement known)"),
+        "hop_ew_pj": (float, 0, 1e6, "energy of one east-west tile hop of a message"),
+        "hop_ns_pj": (float, 0, 1e6, "energy of one north-south tile hop of a message"),
         # static power x latency: what the board draws while a sample's T steps run
         "static_power_w": (float, 0, 1e4, "static (leakage and idle) power of the chip or board, watts"),
         "step_time_us": (float, 0, 1e9, "wall time of one algorithmic time step, microseconds"),

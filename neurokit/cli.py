@@ -264,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-samples", type=int, default=8,
                    help="with the engine: re-run the first N samples in Lava fixed_pt and check every spike, u "
                         "and v against the engine (default: 8; 0 skips)")
+    p.add_argument("--ann-energy", choices=("estimate", "cuda", "cpu"), default="estimate",
+                   help="the ANN's energy baseline: the 45 nm MAC estimates only (default), or also measured on this "
+                        "machine's GPU through NVML (cuda) or its CPU packages through RAPL (cpu); where the meter "
+                        "cannot be read the report says why and keeps the estimates")
     _add_conversion(p)
     _add_quantization(p)
     _add_dialect(p)
@@ -304,6 +308,19 @@ def _add_html(p: argparse.ArgumentParser) -> None:
                    help="also write the report as one self-contained HTML file (figures embedded, no network): "
                         "per-layer energy and spikes, energy under each model with ranges, break-even, the "
                         "quantization report and the constants with sources")
+    p.add_argument("--sweep", default=None, metavar="RESULTS.json",
+                   help="a 'neurokit sweep' results.json of the same model: the report (text, --json and --html) "
+                        "adds its verdict, accuracy and energy against T per method and the accuracy-energy Pareto "
+                        "front")
+
+
+def read_sweep(a) -> dict | None:
+    """--sweep's results, read (and refused in one line) before any stage runs."""
+    if not getattr(a, "sweep", None):
+        return None
+    from .sweep import read_results
+
+    return read_results(a.sweep)
 
 
 def write_html(path: str, report: dict) -> None:
@@ -440,10 +457,26 @@ def cmd_run(a) -> dict:
     x = check_inputs(net, x)
     steps = a.steps if a.steps is not None else (x.shape[1] if is_sequence(net, x) else 64)
     trace = run_network(net, a.backend, x, steps, not a.quiet, device=a.device)
-    record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y)}
+    record = {"network": a.network, "dataset": data.name, **summarize_run(net, trace, y, run_traffic(net, trace))}
     if a.out:
         atomic_write(a.out, lambda p: Path(p).write_text(to_json(record) + "\n"))
     return record
+
+
+def run_traffic(net, trace) -> dict | None:
+    """A quantized network's mesh traffic on the placement under the profile it was quantized for, when that
+    profile is a bundled one and the network fits; else None (the report then prices one route per spike)."""
+    from hw_profiles import available_profiles, load_profile
+
+    from .backends.base import is_quantized
+    from .fit import fit_network
+    from .pipeline import placed_traffic
+
+    name = getattr(net, "profile", None)
+    if not is_quantized(net) or name not in available_profiles():
+        return None
+    profile = load_profile(name)
+    return placed_traffic(net, fit_network(net, profile), trace, profile)
 
 
 def cmd_import(a) -> dict:
@@ -518,6 +551,7 @@ def cmd_report(a) -> dict:
     from .io import check_not_an_input, check_writable
     from .report import RECORD_VERSION, build_report
 
+    sweep = read_sweep(a)
     path = Path(a.run)
     if not path.exists():
         raise FileFormatError(f"{path}: file not found")
@@ -551,7 +585,9 @@ def cmd_report(a) -> dict:
                           quantization=run.get("quantization"), fit=run.get("fit"),  # a deploy report.json carries them
                           ann={"accuracy": run["ann_accuracy"]} if run.get("ann_accuracy") is not None else None,
                           float_run={"accuracy": run["snn_float_accuracy"]}
-                          if run.get("snn_float_accuracy") is not None else None)
+                          if run.get("snn_float_accuracy") is not None else None,
+                          ann_measured=run.get("ann_measured"))
+    report["sweep"] = sweep or run.get("sweep")
     if a.html:
         write_html(a.html, report)
     return report
@@ -593,6 +629,7 @@ def cmd_deploy(a) -> dict:
 
         check_not_an_input(a.html, a.model)
         check_writable(a.html)
+    sweep = read_sweep(a)
     report = deploy(DeployOptions(
         model=a.model, data=a.data, profile=a.profile, samples=a.samples, steps=a.steps, out=a.out,
         backend=a.backend, verify_samples=a.verify_samples, calibration=a.calibration, percentile=a.percentile,
@@ -600,7 +637,8 @@ def cmd_deploy(a) -> dict:
         delta_threshold=a.delta_threshold, readout=a.readout, target_steps=a.target_steps, epochs=a.epochs,
         lr=a.lr, weight_bits=a.weight_bits, input_bits=a.input_bits, replace_maxpool=a.replace_maxpool, netx=a.netx,
         arch=a.arch, trust_model=a.trust_model, conversion_error=a.conversion_error,
-        progress=not a.quiet, reading=reading_of(a)))
+        progress=not a.quiet, reading=reading_of(a), ann_energy=a.ann_energy))
+    report["sweep"] = sweep
     if a.html:
         write_html(a.html, report)
     return report

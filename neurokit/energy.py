@@ -15,7 +15,8 @@ pays for), messages sent, and neuron updates (every neuron every step, active wh
 Energy models, each a sum of terms count x constant(s) from the profile's [energy] section, where every
 constant carries value, low, high, source and verified flag:
   loihi         the per-op event model of Davies et al. 2018 (Table 2; Loihi 1 figures as Loihi 2 proxy):
-                structural synops, neuron updates (active / idle), spikes routed within a tile;
+                structural synops, neuron updates (active / idle), and routing: core-to-core messages and
+                tile hops when the run was placed (neurokit.fit.routing), else one within-tile route per spike;
   loihi_static  the same plus static power x latency (T steps x step time, per chip used);
   paper_45nm    the conversion papers' convention: effective ACs x 0.9 pJ + effective MACs x 4.6 pJ
                 (Horowitz 2014, 45 nm), no neuron updates, no static power;
@@ -163,19 +164,44 @@ def counts_of(run: dict, steps: int) -> dict:
              ("neurons", "spikes", "synops", "effective_acs", "effective_macs", "neuron_updates",
               "neuron_updates_active", "neuron_updates_idle")}
     total["dense_ops"] = float(sum(l["dense_ops"] for l in per_layer)) if neurobench else None
+    # mesh traffic (neurokit.fit.routing), per target layer, when the run was placed
+    mesh = bool(projections) and all("mesh_messages" in p for p in projections)
+    for l in per_layer:
+        into = [p for p in projections if p.get("target") == l["name"]] if mesh else []
+        for k, field in MESH_COUNTS.items():
+            l[k] = float(sum(p[field] or 0.0 for p in into)) if mesh else None
+    for k in MESH_COUNTS:
+        total[k] = float(sum(l[k] for l in per_layer)) if mesh else None
     # messages sent: every population's spikes (or graded messages) and the input's, once per sender
     inputs = [p["messages"] for p in projections if p.get("source") == "input" and "messages" in p]
     total["messages"] = total["spikes"] + (float(inputs[0]) if inputs else 0.0)
     return {"neurobench": neurobench, "definition": NEUROBENCH if neurobench else
             "structural synops stand in for ACs (the record has no per-projection counts)",
-            "total": total, "layers": per_layer}
+            "mesh": run.get("mesh") if mesh else None, "total": total, "layers": per_layer}
+
+
+# count -> the projection field (neurokit.pipeline.summarize_run) it sums
+MESH_COUNTS = {"mesh_messages": "mesh_messages", "hops_ew": "mesh_hops_ew", "hops_ns": "mesh_hops_ns",
+               "chip_crossings": "mesh_chip_crossings", "bits_moved": "mesh_bits_moved"}
+
+
+def route_terms(profile, counts: dict) -> list[EnergyTerm]:
+    """Routing energy: per core-to-core message and tile hop when the run was placed (neurokit.fit.routing),
+    else one within-tile route per spike (spike_route_pj, whose high adds one tile hop)."""
+    t = counts["total"]
+    if t.get("hops_ew") is None:
+        return [_term(profile, "spikes routed", t["spikes"], "spike_route_pj")]
+    return [_term(profile, "messages core to core", t["mesh_messages"], "message_pj"),
+            _term(profile, "tile hops east-west", t["hops_ew"], "hop_ew_pj"),
+            _term(profile, "tile hops north-south", t["hops_ns"], "hop_ns_pj")]
 
 
 # ---- energy models -----------------------------------------------------------------------------------------
 
 MODELS = {
     "loihi": ("Loihi per-op", "Davies et al. 2018 Table 2 event energies (Loihi 1 as Loihi 2 proxy): synops the "
-              "chip walks (zero weights included), neuron updates active and idle, spikes routed within a tile"),
+              "chip walks (zero weights included), neuron updates active and idle, and messages with their tile hops "
+              "on the fit's placement (or, unplaced, one within-tile route per spike)"),
     "loihi_static": ("Loihi per-op + static", "the per-op model plus static power x latency (T steps x step time, "
                      "per chip used)"),
     "paper_45nm": ("papers' 45 nm", "the conversion papers' convention after Horowitz 2014: effective ACs x "
@@ -204,8 +230,7 @@ def model_terms(profile, counts: dict, steps: int, chips: int = 1) -> dict[str, 
         _term(profile, "synaptic operations", t["synops"], "synop_pj"),
         _term(profile, "neuron updates, spiking", t["neuron_updates_active"], "neuron_update_active_pj"),
         _term(profile, "neuron updates, silent", t["neuron_updates_idle"], "neuron_update_inactive_pj"),
-        _term(profile, "spikes routed", t["spikes"], "spike_route_pj"),
-    ]
+    ] + route_terms(profile, counts)
     # W x us = 1e-6 J = 1e6 pJ per chip-step
     static = _term(profile, "static power x latency (chip-steps)", steps * chips, "static_power_w", "step_time_us",
                    unit_pj=1e6)
@@ -357,37 +382,56 @@ def _changes(b: dict, terms: list[EnergyTerm], syn_note: str) -> list[str]:
     return out
 
 
+def measured_term(measured: dict) -> EnergyTerm:
+    """The ANN's measured energy per inference (neurokit.ann_energy) as a baseline term: one inference."""
+    pj = measured["joules_per_inference"] / PJ
+    return EnergyTerm(f"ANN measured ({measured['device']})", 1.0, "measured", pj, measured["note"], pj, pj,
+                      ("measured",))
+
+
 def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
-                   macs_per_layer: list | None = None, events_scale: bool = True) -> dict:
-    """The report's energy: every model's terms and totals with ranges, the ANN baselines, per-layer energy
-    and the break-even analysis."""
+                   macs_per_layer: list | None = None, events_scale: bool = True,
+                   ann_measured: dict | None = None) -> dict:
+    """The report's energy: every model's terms and totals with ranges, the ANN baselines (the 45 nm MAC
+    estimates, and the ANN measured on a device when ann_measured holds a measurement), per-layer energy and
+    the break-even analysis."""
     models = model_terms(profile, counts, steps, chips)
     bases = baseline_terms(profile, macs)
+    titles = {k: t for k, (t, _) in BASELINES.items()}
+    compare = dict(COMPARE)
+    if ann_measured and ann_measured.get("measured"):
+        bases["ann_measured"] = measured_term(ann_measured)
+        titles["ann_measured"] = (f"ANN measured, {ann_measured['name']} ({ann_measured['device']}, batch "
+                                  f"{ann_measured['batch_size']})")
+        compare = {k: v + ("ann_measured",) if k != "paper_45nm" else v for k, v in COMPARE.items()}
     out_models = {}
     for key, terms in models.items():
         lo, e, hi = _sum(terms)
         out_models[key] = {"title": MODELS[key][0], "description": MODELS[key][1], "joules": e, "joules_low": lo,
                            "joules_high": hi, "terms": [t.to_dict() for t in terms],
                            **split_by_steps(terms, events_scale)}
-    out_bases = {k: {"title": BASELINES[k][0], "joules": t.joules, "joules_low": t.joules_low,
+    out_bases = {k: {"title": titles[k], "joules": t.joules, "joules_low": t.joules_low,
                      "joules_high": t.joules_high, "terms": [t.to_dict()]} for k, t in bases.items()}
     be = []
     if macs:
         for key, terms in models.items():
-            for b in COMPARE[key]:
+            for b in compare[key]:
                 be.append(break_even(key, terms, b, bases[b], steps, counts, macs, events_scale))
     e = profile.energy
     per_layer = []
     for i, l in enumerate(counts["layers"]):
-        syn, act, idle, route = (l["synops"] * e.synop_pj, l["neuron_updates_active"] * e.neuron_update_active_pj,
-                                 l["neuron_updates_idle"] * e.neuron_update_inactive_pj, l["spikes"] * e.spike_route_pj)
+        # routing: the layer's own spikes when unplaced; the messages sent into it when placed (with synops)
+        route = (l["spikes"] * e.spike_route_pj if l.get("hops_ew") is None else
+                 l["mesh_messages"] * e.message_pj + l["hops_ew"] * e.hop_ew_pj + l["hops_ns"] * e.hop_ns_pj)
+        syn, act, idle = (l["synops"] * e.synop_pj, l["neuron_updates_active"] * e.neuron_update_active_pj,
+                          l["neuron_updates_idle"] * e.neuron_update_inactive_pj)
         m = (macs_per_layer or [None] * len(counts["layers"]))[i]
         per_layer.append({**l, "loihi_synops_j": syn * PJ, "loihi_updates_j": (act + idle) * PJ,
                           "loihi_route_j": route * PJ, "loihi_j": (syn + act + idle + route) * PJ,
                           "paper_45nm_j": (l["effective_acs"] * e.paper_ac_pj + l["effective_macs"] * e.paper_mac_pj) * PJ,
                           "ann_macs": m, "ann_fp32_j": None if m is None else m * e.ann_mac_fp32_pj * PJ})
     return {"models": out_models, "baselines": out_bases, "break_even": be, "layers": per_layer,
-            "counts": counts, "chips": chips, "steps": steps, "ann_macs": macs,
+            "counts": counts, "chips": chips, "steps": steps, "ann_macs": macs, "ann_measured": ann_measured,
             "ranges": "low/high: every constant at its profile low, then at its high (the spread between published "
                       "readings, not a confidence interval)",
             "events_scale_with_steps": events_scale,
@@ -425,5 +469,5 @@ def total(terms) -> float:
     return float(sum(t.joules for t in terms))
 
 
-NOT_COUNTED = ("off-chip I/O, inter-tile hops beyond one, host time, and (in the per-op model) static power are "
+NOT_COUNTED = ("off-chip I/O, chip-to-chip links, routing headers, host time, and (in the per-op model) static power are "
                "not counted; the 'Loihi per-op + static' model adds static power x latency")

@@ -10,7 +10,7 @@ import base64
 import html
 import io
 
-from .report import quantization_lines, quantization_title
+from .report import quantization_lines, quantization_title, sweep_lines
 from .tables import si
 
 CSS = """
@@ -246,6 +246,14 @@ def render_html(r: dict) -> str:
                      + "</p>" + f"<img alt='core_map' src='{figs['core_map']}'>")
         parts.append(html_table(["layer", "cores", "cut"], [[l["name"], l["cores"], l["split"]] for l in fit["layers"]],
                             {1}))
+    if e["counts"].get("mesh"):
+        rows = [[l["name"], f"{l['mesh_messages']:.4g}", f"{l['hops_ew']:.4g}", f"{l['hops_ns']:.4g}",
+                 f"{l['chip_crossings']:.4g}", f"{l['bits_moved']:.4g}"] for l in e["layers"]]
+        parts.append("<h3>Mesh traffic into each layer, per inference</h3>"
+                     + html_table(["layer", "messages core to core", "tile hops E-W", "tile hops N-S",
+                                   "to another chip (not priced)", "payload bits"], rows, {1, 2, 3, 4, 5})
+                     + f"<p class='small'>Coordinates: {escape(e['counts']['mesh']['coordinates'])}. Not counted: "
+                     f"{escape(e['counts']['mesh']['not_counted'])}.</p>")
     rows = [[l["name"], l["neurons"], f"{l['spikes']:.4g}", f"{l['synops']:.4g}", f"{l['effective_acs']:.4g}",
              f"{l['effective_macs']:.4g}", "–" if l["ann_macs"] is None else f"{l['ann_macs']:,}",
              si(l["loihi_j"], "J"), si(l["paper_45nm_j"], "J"),
@@ -254,6 +262,15 @@ def render_html(r: dict) -> str:
                          "Loihi per-op", "papers' 45 nm", "ANN fp32"], rows, set(range(1, 10))))
     parts.append(f"<p class='small'>Op counts: {escape(e['counts']['definition'])}.</p>")
 
+    if r.get("sweep") and any(t["status"] == "ok" and t["energy_j"] is not None for t in r["sweep"]["rows"]):
+        from .sweep import against_steps, pareto_plot
+
+        sw = r["sweep"]
+        lines = sweep_lines(sw)
+        parts.append(f"<h2>Configurations: accuracy and energy against T, Pareto front</h2><p>{escape(lines[1])}</p><ul>"
+                     + "".join(f"<li>{escape(x.strip())}</li>" for x in lines[2:]) + "</ul><div class='figs'>"
+                     + f"<img alt='against_steps' src='{png_uri(against_steps(sw))}'>"
+                     + f"<img alt='pareto' src='{png_uri(pareto_plot(sw))}'></div>")
     if r.get("quantization"):
         q = r["quantization"]
         parts.append("<h2>Quantization</h2><p>" + escape(quantization_title(q)) + "</p><pre>"

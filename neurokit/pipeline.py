@@ -272,9 +272,10 @@ def check_record_memory(net, samples: int, steps: int) -> None:
                             f"{need / 2**30:.1f} GiB; {avail / 2**30:.1f} GiB are free: fewer --samples or --steps")
 
 
-def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
+def summarize_run(net, trace, labels: np.ndarray | None, mesh: dict | None = None) -> dict:
     """Accuracy and per-population spikes / synaptic operations per inference of one run, and the synaptic
-    operations of each projection."""
+    operations of each projection. mesh: neurokit.fit.routing.mesh_traffic of this run (messages, tile hops and
+    bits per projection), when the network was placed."""
     from .backends.engine.stream import is_stream
     from .energy import op_counts
     from .report import RECORD_VERSION
@@ -301,7 +302,10 @@ def summarize_run(net, trace, labels: np.ndarray | None) -> dict:
         "accuracy": None if labels is None else trace.accuracy(labels),
         "layers": layers, "wall_s": trace.wall_s,
         "projections": [{"name": q.name, "source": q.source, "target": q.target, "kind": q.kind,
-                         "synops": per_projection[q.name], **ops[q.name]} for q in net.projections],
+                         "synops": per_projection[q.name], **ops[q.name],
+                         **({} if mesh is None else {"mesh_" + k: v for k, v in mesh["projections"][q.name].items()})}
+                        for q in net.projections],
+        "mesh": None if mesh is None else {k: mesh[k] for k in ("coordinates", "not_counted")},
         "ann_macs_per_layer": net.metadata.get("population_macs") or net.metadata.get("ann_macs", {}),
         "profile": getattr(net, "profile", None),
     }
@@ -337,6 +341,7 @@ class DeployOptions:
     trust_model: bool = False  # load a whole pickled model (code)
     progress: bool = True
     reading: dict = dataclasses.field(default_factory=dict)  # a NIR graph's dialect options (neurokit.lower.from_nir)
+    ann_energy: str = "estimate"  # or cuda | cpu: also measure the ANN's energy there (neurokit.ann_energy)
 
 
 DEPLOY_BACKENDS = ("engine", "lava-fixed", "loihi")
@@ -366,6 +371,7 @@ def _deploy(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import load_torch_model
     from .lower import from_nir
+    from .fit import fit_network
     from .report import build_report
     from .targets import check_target, label, method_for, timing
 
@@ -399,6 +405,12 @@ def _deploy(opt: DeployOptions) -> dict:
         check_encoding(opt.input_coding, x)
         ann_accuracy = float(np.mean(ann_predictions(model, x) == y))
         replaced_accuracy = replaced_ann_accuracy(model, x, y, opt.replace_maxpool)
+    ann_measured = None
+    if opt.ann_energy != "estimate":
+        with clock("ann energy"):
+            from .ann_energy import measure_or_reason
+
+            ann_measured = measure_or_reason(model, x, opt.ann_energy)
     with clock("convert"):
         settings = conversion_settings(opt.percentile, opt.v_init, opt.target_steps, opt.epochs, opt.lr,
                                        opt.delta_threshold, opt.target)
@@ -421,7 +433,8 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
-        placement = fit_summary(qnet, profile)
+        fit = fit_network(qnet, profile)
+        placement = fit_summary(qnet, profile, fit)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, opt.steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
@@ -448,10 +461,10 @@ def _deploy(opt: DeployOptions) -> dict:
                                           if tuned_accuracy is not None else {}),
              **({"accuracy_maxpool_replaced": replaced_accuracy}
                                           if replaced_accuracy is not None else {})},
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
-        netx=netx,
+        netx=netx, ann_measured=ann_measured,
     )
     report["conversion_cache"] = None if key is None else {"key": key, "hit": cached is not None,
                                                            "folder": str(cache_folder())}
@@ -473,9 +486,13 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import read_nir
     from .lower import from_nir
+    from .fit import fit_network
     from .report import build_report
     from .targets import label, timing
 
+    if opt.ann_energy != "estimate":
+        raise NeurokitError(f"--ann-energy {opt.ann_energy} measures an ANN, and {opt.model} is a spiking network with "
+                            "none; leave --ann-energy out")
     clock = StageClock()
     with clock("load"):
         profile = load_profile(opt.profile, energy=True)  # the report needs its energy constants
@@ -497,7 +514,8 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     with clock("quantize"):
         qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
-        placement = fit_summary(qnet, profile)
+        fit = fit_network(qnet, profile)
+        placement = fit_summary(qnet, profile, fit)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
@@ -509,7 +527,7 @@ def _deploy_graph(opt: DeployOptions) -> dict:
             lava_check = check_against_lava(qnet, x[:opt.verify_samples], steps)
     report = build_report(
         model=opt.model, dataset=data.name, profile=profile, steps=steps, ann=None,
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y),
+        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
         quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
         fit=placement, target={"name": "imported", "runs_on": label(net), **timing(net, steps)})
     if opt.out:
@@ -519,11 +537,19 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     return report
 
 
-def fit_summary(qnet, profile) -> dict:
+def placed_traffic(qnet, fit, trace, profile) -> dict | None:
+    """The run's mesh traffic (neurokit.fit.routing) when the network fits the board; None otherwise (no
+    placement to route on)."""
+    from .fit.routing import mesh_traffic
+
+    return mesh_traffic(qnet, fit, trace, profile) if fit.fits else None
+
+
+def fit_summary(qnet, profile, fit=None) -> dict:
     """Whether the quantized net fits the profile's board (neurokit.fit), in a few numbers and one line."""
     from .fit import fit_network
 
-    fit = fit_network(qnet, profile)
+    fit = fit or fit_network(qnet, profile)
     return {"fits": fit.fits, "cores": fit.cores, "chips": fit.chips, "cores_available": fit.cores_available,
             "chips_available": fit.chips_available, "cores_per_chip": fit.cores_per_chip,
             "problem": None if fit.fits else fit.error_message(),

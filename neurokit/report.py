@@ -32,11 +32,12 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
                  float_run: dict | None = None, quantization: dict | None = None, conversion: dict | None = None,
                  lava_check: dict | None = None, stage_seconds: dict | None = None,
                  conversion_error: dict | None = None, fit: dict | None = None, target: dict | None = None,
-                 netx: dict | None = None) -> dict:
+                 netx: dict | None = None, ann_measured: dict | None = None) -> dict:
     """fixed_run / float_run: neurokit.pipeline.summarize_run() of the deployed and the float reference runs
     on the same samples; lava_check: neurokit.pipeline.check_against_lava(). Energy and per-layer figures
     come from fixed_run, the network as it runs on the chip. conversion_error: {"samples", "layers":
-    neurokit.conversion_error.decompose()}."""
+    neurokit.conversion_error.decompose()}. ann_measured: neurokit.ann_energy.measure_or_reason() (the ANN's energy
+    on a real device, or why it could not be measured)."""
     profile.require_energy()
     layers = fixed_run["layers"]
     macs = int(sum(((conversion or {}).get("ann_macs") or {}).values()))
@@ -45,7 +46,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
     chips = int((fit or {}).get("chips") or 1)
     section = energy.energy_section(profile, counts, steps, macs, chips,
                                     layer_macs(macs_per_layer, [l["name"] for l in layers]),
-                                    events_scale=fixed_run.get("events_scale_with_steps", True))
+                                    events_scale=fixed_run.get("events_scale_with_steps", True),
+                                    ann_measured=ann_measured)
     snn_terms = energy.model_terms(profile, counts, steps, chips)["loihi"]
     ann_terms = energy.ann_energy(profile, macs)
     used = {c for m in section["models"].values() for t in m["terms"] for c in t["constants"]}
@@ -75,6 +77,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "energy": section,
         "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
+        "mesh": fixed_run.get("mesh"),
+        "ann_measured": ann_measured,  # neurokit.ann_energy: the ANN on a real device (deploy --ann-energy)  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
         # synaptic operations and their energy per projection: where a population sums several, which costs what
         "projections": [dict(p, energy_j=p["synops"] * energy.synop_joules(profile))
                         for p in fixed_run.get("projections", [])],
@@ -162,7 +166,7 @@ def render_text(r: dict) -> str:
     macs = layer_macs(r.get("ann_macs_per_layer") or {}, [l["name"] for l in r["layers"]])
     rows = []
     for l, m in zip(r["layers"], macs):
-        rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes_per_neuron_step']:.4f}",
+        rows.append([l["name"], l["kind"], l["neurons"], f"{l['spikes']:.0f}", f"{l['spikes'] / max(l['neurons'] * T, 1):.4f}",
                      f"{l['synops']:.4g}", "-" if m is None else f"{m:,}"])
     rows.append(["total", "", sum(l["neurons"] for l in r["layers"]), f"{r['spikes']:.0f}", "",
                  f"{r['synops']:.4g}", f"{r['ann_macs']:,}"])
@@ -194,6 +198,8 @@ def render_text(r: dict) -> str:
     out.append(f"  not counted: {r['energy_not_counted']}")
     if r.get("energy"):
         out += energy_model_lines(r["energy"])
+    if r.get("sweep"):
+        out += sweep_lines(r["sweep"])
     if r.get("quantization"):
         out += ["", quantization_title(r["quantization"])]
         out += quantization_lines(r["quantization"])
@@ -273,7 +279,8 @@ def quantization_lines(q: dict) -> list[str]:
                  "b err max: max |error| / max |bias|")
     if q.get("scale_rule"):
         r = q["scale_rule"]
-        lines.append(f"  scales: {r['chosen']} (agreement with the float network on calibration samples: "
+        on = f"{r['samples']} calibration samples" if r.get("samples") else "calibration samples"
+        lines.append(f"  scales: {r['chosen']} (agreement with the float network on {on}: "
                      + ", ".join(f"{k} {100 * v:.1f} %" for k, v in r["calibration_agreement"].items()) + ")")
     for l in q["layers"]:
         lines += [f"  note {l['name']}: {note}" for note in l["notes"]]
@@ -348,7 +355,14 @@ def energy_model_lines(e: dict) -> list[str]:
             ["neuron updates (active / idle)", f"{c['neuron_updates']:.4g} ({c['neuron_updates_active']:.4g} / "
                                                f"{c['neuron_updates_idle']:.4g})"],
             ["ANN MACs (dense)", f"{e['ann_macs']:,}"]]
+    if c.get("hops_ew") is not None:  # the run was placed: its mesh traffic (neurokit.fit.routing)
+        rows[5:5] = [["messages core to core (a spike to each core that listens)", f"{c['mesh_messages']:.4g}"],
+                     ["tile hops east-west / north-south (estimated)", f"{c['hops_ew']:.4g} / {c['hops_ns']:.4g}"],
+                     ["messages to another chip (not priced)", f"{c['chip_crossings']:.4g}"],
+                     ["payload bits moved (headers not counted)", f"{c['bits_moved']:.4g}"]]
     out += text_table(["count", "per inference"], rows)
+    if e["counts"].get("mesh"):
+        out.append(f"  mesh: {e['counts']['mesh']['coordinates']}; not counted: {e['counts']['mesh']['not_counted']}")
     out += ["", "Energy per inference under each model (low - high: " + e["ranges"] + ")"]
     rows = [[m["title"], _range(m["joules_low"], m["joules"], m["joules_high"])] for m in e["models"].values()]
     if e["ann_macs"]:
@@ -357,6 +371,12 @@ def energy_model_lines(e: dict) -> list[str]:
     out += [f"  {m['title']}: {m['description']}" for m in e["models"].values()]
     if e["ann_macs"]:
         out.append(f"  ANN: {e['ann_macs']:,} dense MACs x the 45 nm per-MAC energy (Horowitz 2014)")
+    m = e.get("ann_measured")
+    if m and m.get("measured"):
+        out.append(f"  ANN measured: {si(m['joules_per_inference'], 'J')} per inference, dynamic "
+                   f"{si(m['dynamic_joules_per_inference'], 'J')} ({m['meter']}: {m['note']})")
+    elif m:
+        out.append(f"  ANN not measured on {m['device']}: {m['reason']}; the 45 nm estimates stand in")
     if not e["break_even"]:
         out.append("  break-even: no ANN to compare with")
         return out
@@ -377,4 +397,31 @@ def energy_model_lines(e: dict) -> list[str]:
             continue
         out.append(f"  {e['models'][b['model']]['title']} vs {e['baselines'][b['baseline']]['title']}: {b['verdict']}")
         out += [f"    - {line}" for line in b["changes"]]
+    return out
+
+
+def sweep_lines(sw: dict) -> list[str]:
+    """The configurations a sweep tried (report --sweep): how many, which wins within a point of the ANN, and
+    whether any costs less than the ANN."""
+    ok = [t for t in sw["rows"] if t["status"] == "ok"]
+    methods = sorted({str(t["method"]) for t in ok})
+    steps = sorted({t["steps"] for t in ok if t["steps"] is not None})
+    out = ["", f"Configurations ({sw['results']}): {len(ok)} of {len(sw['rows'])} trials ran, methods "
+               f"{', '.join(methods) or '-'}, T in {', '.join(map(str, steps)) or '-'}"]
+    v = sw["verdict"]
+    if v.get("best"):
+        b = v["best"]
+        out.append(f"  lowest Loihi energy within {v['within_points']:g} point of the ANN: {b['label']}, "
+                   f"{100 * b['fixed_accuracy']:.1f} % against {100 * b['ann_accuracy']:.1f} %, {si(b['energy_j'], 'J')} "
+                   f"({b['energy_j'] / b['energy_ann_j']:.2g} x the ANN's fp32 energy)")
+    else:
+        out.append(f"  no configuration is within {v['within_points']:g} point of the ANN on a board it fits")
+    if v.get("beats_ann"):
+        out.append(f"  cheaper than the ANN (fp32): trials {', '.join(map(str, v['beats_ann']))}")
+    elif v.get("closest_to_ann"):
+        c = v["closest_to_ann"]
+        out.append(f"  no configuration costs less than the ANN (fp32); the closest is {c['label']} at {c['ratio']:.2g} x")
+    pareto = [t["label"] for t in ok if t.get("pareto")]
+    if pareto:
+        out.append(f"  accuracy-energy Pareto front: {'; '.join(pareto)}")
     return out

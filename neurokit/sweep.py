@@ -765,3 +765,32 @@ def render_sweep(summary: dict) -> str:
                  f"{summary['failed']} failed; {summary['wall_s']:.1f} s")
     lines.append("wrote " + ", ".join(summary["files"].values()))
     return "\n".join(lines)
+
+
+ROW_FIELDS = ("trial", "label", "status", "method", "steps", "fixed_accuracy", "ann_accuracy", "energy_j",
+              "energy_ann_j", "fits", "pareto")
+
+
+def read_results(path: str | Path) -> dict:
+    """A sweep's results.json (neurokit sweep --out), for a report to show beside its own run: the model, the
+    data, the verdict and the rows (the fields the figures and the verdict read). One line when it is not one."""
+    from .errors import FileFormatError
+
+    path = Path(path)
+    fix = "give the results.json a 'neurokit sweep CONFIG --out DIR' wrote"
+    try:
+        summary = json.loads(path.read_text())
+    except OSError as e:
+        raise FileFormatError(f"{path}: cannot read the sweep results ({e.strerror or e}); {fix}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise FileFormatError(f"{path}: not JSON, so not a sweep's results; {fix}") from None
+    if not isinstance(summary, dict) or summary.get("schema") != SCHEMA or not isinstance(summary.get("rows"), list):
+        raise FileFormatError(f"{path}: not the results of this neurokit's sweep (schema {SCHEMA}); {fix}")
+    rows = []
+    for r in summary["rows"]:
+        if not isinstance(r, dict) or any(k not in r for k in ROW_FIELDS):
+            missing = next((k for k in ROW_FIELDS if not isinstance(r, dict) or k not in r), "?")
+            raise FileFormatError(f"{path}: a trial row has no '{missing}'; {fix}")
+        rows.append({k: r.get(k) for k in ROW_FIELDS + ("weight_bits", "profile", "target", "samples")})
+    return {"results": str(path), "model": summary.get("model"), "data": summary.get("data"),
+            "rows": rows, "verdict": verdict(rows)}

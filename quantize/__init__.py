@@ -62,12 +62,33 @@ def quantize(net, profile, calibration: np.ndarray, weight_bits: int | dict | No
         return qnet, report
     rules = {"per population": dict(use_plan=False), "planned across layers": dict(use_plan=True)}
     candidates = {name: _quantize(*args, **kw) for name, kw in rules.items()}
-    reference = float_classes(net, calibration)  # the float network's classes, once for both candidates
-    scores = {name: agreement(net, q, calibration, reference=reference) for name, (q, _) in candidates.items()}
+    samples = agreement_samples(net, len(calibration))
+    reference = float_classes(net, calibration, samples)  # the float network's classes, once for both candidates
+    scores = {name: agreement(net, q, calibration, samples, reference) for name, (q, _) in candidates.items()}
     best = max(rules, key=lambda name: scores[name])  # ties: the first (the per-population rule)
     qnet, report = candidates[best]
-    report["scale_rule"] = {"chosen": best, "calibration_agreement": scores}
+    report["scale_rule"] = {"chosen": best, "calibration_agreement": scores, "samples": samples}
     return qnet, report
+
+
+AGREEMENT_SAMPLES = 256
+# the most synaptic multiply-adds (dense count x steps x samples) one agreement run may take, about 5 s of the
+# engine on 2 cores; a net beyond it compares its candidates on fewer samples (ResNet-18 on CIFAR: 5 G a
+# sample over its steps, so 32, the floor, where 256 took 137 s for the three runs)
+AGREEMENT_MAC_BUDGET = 1.5e11
+AGREEMENT_MIN_SAMPLES = 32
+
+
+def agreement_samples(net, available: int) -> int:
+    """Calibration samples the scale rules are compared on: 256, fewer where one sample's run costs so much
+    that 256 would pass AGREEMENT_MAC_BUDGET (never fewer than 32), and never more than there are."""
+    from neurokit.backends.engine.stream import is_stream, min_steps
+
+    steps = min_steps(net) if is_stream(net) else 32
+    per_step = sum(q.n_neurons * (q.n_inputs if q.kind == "dense" else int(np.prod(np.shape(q.weight)[1:])))
+                   for q in net.projections)
+    fit = int(AGREEMENT_MAC_BUDGET // max(per_step * steps, 1))
+    return max(1, min(available, AGREEMENT_SAMPLES, max(fit, AGREEMENT_MIN_SAMPLES)))
 
 
 def _agreement_run(net, network, calibration: np.ndarray, samples: int, kind: str):
@@ -78,7 +99,7 @@ def _agreement_run(net, network, calibration: np.ndarray, samples: int, kind: st
     from neurokit.backends.engine.stream import is_stream, min_steps
 
     x = np.asarray(calibration)[:samples]
-    steps = min_steps(net) if is_stream(net) else 32
+    steps = min_steps(net) if is_stream(net) else 32  # agreement_samples() prices runs at these steps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Engine(kind, device="cpu").run(network, x, steps).predictions()

@@ -234,3 +234,19 @@ def sigma_delta_networks(draw, max_populations: int = 3, dag: bool = False):
     samples = draw(st.integers(1, 3))
     x = draw(ints((samples,) + tuple(net.input_shape), 0, 255)).astype(np.float64)
     return net.validate(), x, min(steps, 6)
+
+
+def folded_pool_net(seed: int = 0):
+    """A conv layer, then a 2 x 2 average pooling folded into a 3 x 3 convolution (as neurokit.convert folds it:
+    a 6 x 6 kernel of 2 x 2 blocks at stride 2, padding 2), which the engine runs as sum pooling and the 3 x 3
+    kernel (neurokit.backends.engine.geometry)."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.integers(-120, 121, (4, 1, 3, 3))
+    w1 = np.repeat(np.repeat(rng.integers(-60, 61, (3, 4, 3, 3)), 2, axis=2), 2, axis=3)
+    layers = [q_layer("c0", "conv", (1, 8, 8), (4, 8, 8), w0, 0, 8, 1, 40, rng.integers(-50, 200, (4, 8, 8)), 0,
+                      4095, 0, "subtract", stride=(1, 1), padding=(1, 1), dilation=(1, 1)),
+              q_layer("c1", "conv", (4, 8, 8), (3, 4, 4), w1, 0, 8, 1, 30, rng.integers(-50, 50, (3, 4, 4)), 0,
+                      4095, 0, "subtract", stride=(2, 2), padding=(2, 2), dilation=(1, 1))]
+    net = chain((1, 8, 8), layers, {"input_encoding": "rate"},
+                quantized=dict(input_scale=1.0, input_bits=8, input_signed=False, profile="random"))
+    return net, rng.random((3, 1, 8, 8)), 12

@@ -204,9 +204,10 @@ def test_lambdas_are_percentiles_of_positive_activations(percentile):
     acts = _relu_activations(_bn_cnn(), cal)
     expect = [float(np.percentile(a[a > 0], percentile)) for a in acts]
     assert len(meta["lambdas"]) == 3
-    np.testing.assert_allclose(meta["lambdas"], expect, rtol=1e-9)
+    # the normalization's forward runs in float32 (neurokit.convert.normalize): percentiles to its precision
+    np.testing.assert_allclose(meta["lambdas"], expect, rtol=1e-6)
     if percentile == 100.0:
-        np.testing.assert_allclose(meta["lambdas"], [a.max() for a in acts], rtol=1e-9)
+        np.testing.assert_allclose(meta["lambdas"], [a.max() for a in acts], rtol=1e-6)
         assert meta["normalization"] == "max"
     else:
         assert meta["normalization"] == f"percentile {percentile}"

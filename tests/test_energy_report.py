@@ -376,3 +376,61 @@ def test_break_even_of_a_stream_counts_messages_once_per_sample():
     per_step = (3 * 81 + 37 * 52) * 1e-12 / 4
     assert loihi["max_steps"] == int((640 * 4.6e-12 - events) // per_step)
     assert any("sends each sample's messages once" in c for c in loihi["changes"])
+
+
+def _sweep_results(tmp_path):
+    """A results.json written by the sweep's own writer (neurokit.sweep.write_results) for four trials."""
+    from neurokit.sweep import SCHEMA, mark_pareto, verdict, write_results
+
+    def row(trial, method, steps, acc, uj):
+        return {"trial": trial, "label": f"{method} T={steps}", "status": "ok", "cached": False, "method": method,
+                "steps": steps, "ann_accuracy": 0.97, "ann_accuracy_fine_tuned": None, "float_accuracy": acc,
+                "fixed_accuracy": acc, "spikes": 1e3, "synops": 1e5, "energy_j": uj * 1e-6, "energy_ann_j": 1.33e-6,
+                "fits": True, "cores": 3, "chips": 1, "latency_steps": steps + 3, "lava_match": None,
+                "samples": 100, "pareto": False, "seconds": 1.0, "host": "h", "error": None, "key": str(trial),
+                "options": {}, "stage_seconds": {}}
+
+    rows = [row(0, "sdnn", 4, 0.97, 9.7), row(1, "sdnn", 8, 0.975, 11.7), row(2, "rate", 16, 0.77, 37.0),
+            row(3, "rate", 48, 0.962, 116.0)]
+    mark_pareto(rows)
+    summary = {"schema": SCHEMA, "config": "c.toml", "model": "m.pt", "arch": None, "data": "mnist", "varied": [],
+               "cache": "", "ray": None, "trials": 4, "computed": 4, "cached": 0, "failed": 0, "wall_s": 1.0,
+               "rows": rows, "verdict": verdict(rows)}
+    return write_results(tmp_path / "sweep", summary)["json"]
+
+
+def test_report_shows_a_sweeps_configurations(tmp_path, capsys):
+    import json
+    import re
+
+    results = _sweep_results(tmp_path)
+    path, html = tmp_path / "run.json", tmp_path / "report.html"
+    path.write_text(json.dumps(_record()))
+    rc, out, err = _cli(["report", path, "--json", "--html", html, "--sweep", results], capsys)
+    assert rc == 0, err
+    r = json.loads(out)
+    assert [t["label"] for t in r["sweep"]["rows"]] == ["sdnn T=4", "sdnn T=8", "rate T=16", "rate T=48"]
+    assert r["sweep"]["verdict"]["best"]["label"] == "sdnn T=4"  # the cheapest within a point of the ANN
+    assert r["sweep"]["verdict"]["beats_ann"] == []
+    text = html.read_text()
+    assert "alt='against_steps'" in text and "alt='pareto'" in text
+    assert len(re.findall(r"src='data:image/png;base64,", text)) == 7  # the run's 5 and the sweep's 2
+    rc, out, err = _cli(["report", path, "--sweep", results], capsys)
+    assert "lowest Loihi energy within 1 point of the ANN: sdnn T=4" in out
+    assert "no configuration costs less than the ANN (fp32); the closest is sdnn T=4 at 7.3 x" in out
+
+
+@pytest.mark.parametrize("content, expect", [
+    ("not json", "not JSON, so not a sweep's results"),
+    ('{"rows": []}', "not the results of this neurokit's sweep"),
+    ('{"schema": "neurokit-sweep-1", "rows": [{"trial": 0}]}', "a trial row has no 'label'"),
+])
+def test_report_refuses_a_bad_sweep_file_in_one_line(tmp_path, capsys, content, expect):
+    import json
+
+    path, bad = tmp_path / "run.json", tmp_path / "results.json"
+    path.write_text(json.dumps(_record()))
+    bad.write_text(content)
+    rc, out, err = _cli(["report", path, "--sweep", bad, "--html", tmp_path / "r.html"], capsys)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and expect in err
+    assert not (tmp_path / "r.html").exists()

@@ -93,3 +93,19 @@ def test_reset_amount_other_than_threshold_saturates_as_lava(case, fused, monkey
     assert lava[0].v.ravel().tolist() == ([-(1 << 23) - 1] + [-(1 << 23) + k for k in (1, 2, 3, 4)] if above else
                                           [0, 4194240, 8388479, 8388606, 8388606])
     assert first_mismatch(lava, get_backend("engine", device="cpu").record(net, x, 5)) is None
+
+
+def test_folded_pooling_runs_pooled_and_equals_lava():
+    """A pooling folded into a convolution runs as sum pooling and the small kernel: 4x fewer multiply-adds,
+    the same integers (Lava convolves the folded 6 x 6 kernel)."""
+    from neurokit.backends.engine import Engine
+    from netgen import folded_pool_net
+
+    net, x, steps = folded_pool_net()
+    prepared = Engine(device="cpu").prepare(net)
+    assert [prepared.synapses[q.name].geometry.pool for q in net.projections] == [1, 2]
+    assert prepared.synapses["c1_synapse"].weight.shape == (3, 4, 3, 3)
+    for device in ("cpu", "cpu-torch"):
+        check_against_lava(net, x, steps, device)
+    records = get_backend("engine").record(net, x, steps)
+    assert records[1].spikes.sum() > 0  # the pooled layer spikes: the comparison means something

@@ -554,3 +554,16 @@ def test_report_text_gives_the_float_to_fixed_accuracy_change(digits_mlp_net, di
                      float_run={"backend": "float", "samples": 20, "accuracy": 0.9, "layers": layers},
                      fixed_run={"backend": "engine", "samples": 20, "accuracy": 0.85, "layers": layers})
     assert "accuracy float -> fixed point (engine, 20 samples, T = 16):  90.0 % ->  85.0 % (-5.0 points)" in render_text(r)
+
+
+def test_scale_rules_are_compared_on_fewer_samples_only_for_big_nets():
+    from netgen import chain, float_layer
+    from quantize import AGREEMENT_MIN_SAMPLES, agreement_samples
+
+    small = chain((16,), [float_layer("fc", "dense", (16,), (10,), np.ones((10, 16)), np.zeros(10))])
+    assert agreement_samples(small, 500) == 256 and agreement_samples(small, 40) == 40
+    # 256 x 64 x 64 outputs x 256 x 3 x 3 taps = 2.4 G multiply-adds a step: 32 steps of one sample pass a fifth
+    # of the budget, so the comparison takes the floor
+    big = chain((256, 64, 64), [float_layer("conv", "conv", (256, 64, 64), (256, 64, 64), np.ones((256, 256, 3, 3)),
+                                            np.zeros((256, 64, 64)), stride=(1, 1), padding=(1, 1))])
+    assert agreement_samples(big, 500) == AGREEMENT_MIN_SAMPLES

@@ -164,12 +164,18 @@ class AnnGraph:
 
 
 def apply_op(op: Op, xs: list[torch.Tensor]) -> torch.Tensor:
+    """One op on its inputs, in their float type (the graph's parameters are float64; a float32 input runs the
+    op in float32)."""
     p = op.params
     x = xs[0] if xs else None
+
+    def param(name):
+        return torch.from_numpy(p[name]).to(x.dtype)
+
     if op.kind == "linear":
-        return torch.nn.functional.linear(x, torch.from_numpy(p["weight"]), torch.from_numpy(p["bias"]))
+        return torch.nn.functional.linear(x, param("weight"), param("bias"))
     if op.kind == "conv":
-        return torch.nn.functional.conv2d(x, torch.from_numpy(p["weight"]), torch.from_numpy(p["bias"]),
+        return torch.nn.functional.conv2d(x, param("weight"), param("bias"),
                                           p["stride"], p["padding"], p["dilation"], p["groups"])
     if op.kind == "relu":
         return torch.relu(x)
@@ -184,8 +190,8 @@ def apply_op(op: Op, xs: list[torch.Tensor]) -> torch.Tensor:
     if op.kind == "bn":
         scale = p["gamma"] / np.sqrt(p["var"] + p["eps"])
         shape = (1, -1) + (1,) * (x.dim() - 2)
-        return (x - torch.from_numpy(p["mean"]).reshape(shape)) * torch.from_numpy(scale).reshape(shape) \
-            + torch.from_numpy(p["beta"]).reshape(shape)
+        return (x - param("mean").reshape(shape)) * torch.from_numpy(scale).to(x.dtype).reshape(shape) \
+            + param("beta").reshape(shape)
     raise ValueError(f"op kind {op.kind}")
 
 

@@ -20,7 +20,9 @@ def activation_scales(graph, structure, calibration: np.ndarray, percentile: flo
     collected: list[list[np.ndarray]] = [[] for _ in structure]
     with torch.no_grad():
         for i in range(0, len(calibration), batch):
-            x = torch.as_tensor(calibration[i:i + batch], dtype=torch.float64)
+            # float32: a percentile of activations needs no more than its 24-bit mantissa (the scales it sets
+            # end in 8-bit weights), and float64 convolutions cost about 4.5x on a CPU (no oneDNN kernels)
+            x = torch.as_tensor(calibration[i:i + batch], dtype=torch.float32)
             _, values = graph.forward(x, record=True)
             if observe is not None:
                 observe(values)
@@ -29,7 +31,7 @@ def activation_scales(graph, structure, calibration: np.ndarray, percentile: flo
                 collected[k].append(a[a > 0])
     scales = []
     for values in collected:
-        v = np.concatenate(values)
+        v = np.concatenate(values).astype(np.float64)
         # A population that never activates keeps lambda = 1 (no rescaling) rather than dividing by zero.
         scales.append(float(np.percentile(v, percentile)) if v.size else 1.0)
     return scales

@@ -98,6 +98,7 @@ class FitResult:
     cores_per_chip: int
     problems: list[FitProblem]
     constants: list[tuple[str, object]]  # (profile key, Cited) the placement read
+    mappings: dict = dataclasses.field(default_factory=dict, repr=False)  # population -> its PopulationMapping
 
     @property
     def fits(self) -> bool:
@@ -226,7 +227,8 @@ def fit_network(net, profile, weight_bits: int | dict | None = None) -> FitResul
     constants = [(k, getattr(profile, k.split(".")[0]).cited(k.split(".")[1])) for k in USED_KEYS]
     return FitResult(profile=profile.name, profile_path=str(profile.path), layers=fits, cores=cores, chips=chips,
                      cores_available=available, chips_available=lim.chips_per_board,
-                     cores_per_chip=lim.cores_per_chip, problems=problems, constants=constants)
+                     cores_per_chip=lim.cores_per_chip, problems=problems, constants=constants,
+                     mappings=dict(plan.mappings))
 
 
 def _over(use: CoreUse, lim: CoreLimits) -> dict:

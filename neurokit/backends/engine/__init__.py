@@ -104,7 +104,8 @@ def default_device() -> str:
 
 @contextlib.contextmanager
 def exact_float32():
-    """TF32 keeps 10 mantissa bits: exact for 0/1 and 8-bit mantissas, not for wider graded inputs. Off."""
+    """TF32 keeps 10 mantissa bits: exact for 0/1 and 8-bit mantissas, not for wider graded inputs. Off here;
+    each synapse whose bounds license it turns it on around its own sums (fixed.tf32_exact)."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
@@ -137,6 +138,35 @@ class PreparedNet:
         return widest + sum(p.n_neurons for p in self.order) // 40
 
 
+DEFAULT_MEMORY_MB = 1024  # one chunk's working set on the CPU, or on a GPU where the user names one
+GPU_MEMORY_FRACTION = 0.5  # of the GPU's free memory, for one chunk: the 40 bytes per element-step estimate
+# (_chunk_size) has headroom, and the rest leaves room for cuDNN's workspaces and the allocator's fragments
+BYTES_PER_ELEMENT_STEP = 40  # int64 drive and state, float input, spikes, headroom
+
+
+def chunk_samples(steps: int, width: int, budget_bytes: int) -> int:
+    """Samples per batch chunk: as many as keep steps x width x 40 bytes each within the budget (at least 1)."""
+    per_sample = max(steps, 1) * max(width, 1) * BYTES_PER_ELEMENT_STEP
+    return max(1, int(budget_bytes // per_sample))
+
+
+def memory_budget(memory_mb: int | None, cuda_free_bytes: int | None = None) -> int:
+    """Bytes one chunk may take: memory_mb when given; on a GPU (cuda_free_bytes: what it has free, torch's
+    cached but unused blocks included) GPU_MEMORY_FRACTION of that; else DEFAULT_MEMORY_MB."""
+    if memory_mb is not None:
+        return int(memory_mb * 2**20)
+    if cuda_free_bytes is not None:
+        return int(cuda_free_bytes * GPU_MEMORY_FRACTION)
+    return DEFAULT_MEMORY_MB * 2**20
+
+
+def cuda_free_bytes(device) -> int:
+    """Free memory of a CUDA device: the driver's free bytes plus what torch's caching allocator holds unused
+    (reserved, not allocated), which a new chunk reuses."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+
+
 def max_graded_input(net) -> int:
     """Largest |value| the quantized input format can send (bounds the synaptic sums of layer 0)."""
     return (1 << (net.input_bits - 1)) if net.input_signed else (1 << net.input_bits) - 1
@@ -144,9 +174,10 @@ def max_graded_input(net) -> int:
 
 class Engine:
     """Backend "engine" (mode fixed) or "float" (mode float). device: "cpu" (numpy), "cpu-torch", "cuda",
-    or None for the GPU when there is one. memory_mb bounds the working set of one batch chunk."""
+    or None for the GPU when there is one. memory_mb bounds the working set of one batch chunk (default: half
+    the GPU's free memory on a GPU, 1,024 MB on the CPU); batch_size fixes the chunk instead."""
 
-    def __init__(self, mode: str = "fixed", device: str | None = None, memory_mb: int = 1024,
+    def __init__(self, mode: str = "fixed", device: str | None = None, memory_mb: int | None = None,
                  batch_size: int | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -211,14 +242,18 @@ class Engine:
         warn_latency(net, steps)
         for n, events, states in self._chunks(prepared, x, steps, record=False):
             input_events += events
-            counts = [xp.host(states[p.name][0].sum(0)) for p in pops]  # (B, n) per population
-            outs.append(counts[out_index])
+            # (B, n) spike counts per population, reduced where the spikes are: on a GPU only the output's counts
+            # and the per-sample and per-neuron sums come to the host (all counts of a VGG-sized net at batch
+            # 1,000 would be 1.6 GB to copy and sum on the CPU); numpy does the same work as before
+            counts = [states[p.name][0].sum(0) for p in pops]
+            out_counts = xp.host(counts[out_index])
+            outs.append(out_counts)
             if readout is not None:
                 last_v = xp.host(prepared.neurons[net.output].last_v)
-                scores.append(output_scores(net, counts[out_index], last_v, readout))
-            per_layer.append(np.stack([c.sum(1) for c in counts], axis=1))
+                scores.append(output_scores(net, out_counts, last_v, readout))
+            per_layer.append(np.stack([xp.host(c.sum(1)) for c in counts], axis=1))
             for li, c in enumerate(counts):
-                per_neuron[li] += c.sum(0).reshape(pops[li].shape)
+                per_neuron[li] += xp.host(c.sum(0)).reshape(pops[li].shape)
             if progress:
                 progress(n)
         return Trace(backend=self.name, steps=steps, output_counts=np.concatenate(outs).astype(np.int64),
@@ -294,8 +329,10 @@ class Engine:
     def _chunk_size(self, prepared: PreparedNet, steps: int) -> int:
         if self.batch_size:
             return self.batch_size
-        per_sample = steps * prepared.width * 40  # bytes: int64 drive and state, float input, spikes, headroom
-        return max(1, int(self.memory_mb * 2**20 // per_sample))
+        xp = prepared.xp
+        on_gpu = self.memory_mb is None and getattr(xp, "name", None) == "torch" and xp.device.type == "cuda"
+        budget = memory_budget(self.memory_mb, cuda_free_bytes(xp.device) if on_gpu else None)
+        return chunk_samples(steps, prepared.width, budget)
 
     def _chunks(self, prepared: PreparedNet, x, steps, record: bool):
         """Yields (n, input events per input element summed over the chunk's samples and steps,

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ...errors import BackendUnavailableError
+from .geometry import sum_pool
 
 
 class NumpyArrays:
@@ -99,10 +100,13 @@ class NumpyArrays:
         """a (B, n) repeated over `steps` steps, (steps, B, n), without a copy."""
         return np.broadcast_to(a, (steps,) + a.shape)
 
-    def conv2d(self, x, w, proj):
-        out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, tuple(proj.stride),
-                                         tuple(proj.padding), tuple(proj.dilation), proj.groups)
-        return out.numpy()
+    def conv2d(self, x, w, g):
+        """g: the projection's geometry.ConvGeometry (sum pooling first where it has one)."""
+        x = torch.from_numpy(x)
+        if g.pool > 1:
+            x = sum_pool(x, g.pool)
+        return torch.nn.functional.conv2d(x, torch.from_numpy(w), None, g.stride, g.padding, g.dilation,
+                                          g.groups).numpy()
 
 
 class TorchArrays:
@@ -189,9 +193,10 @@ class TorchArrays:
     def broadcast_steps(self, a, steps: int):
         return a.unsqueeze(0).expand((steps,) + tuple(a.shape))
 
-    def conv2d(self, x, w, proj):
-        return torch.nn.functional.conv2d(x, w, None, tuple(proj.stride), tuple(proj.padding), tuple(proj.dilation),
-                                          proj.groups)
+    def conv2d(self, x, w, g):
+        if g.pool > 1:
+            x = sum_pool(x, g.pool)
+        return torch.nn.functional.conv2d(x, w, None, g.stride, g.padding, g.dilation, g.groups)
 
 
 def check_device(device: str) -> str:

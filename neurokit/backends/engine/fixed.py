@@ -18,17 +18,79 @@ Each rule below is what a Lava model computes, with the line that computes it:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import warnings
 
 import numpy as np
 
 from ...arithmetic import lava_dense_weights, wrap32
 from .fused import fused_kernel
+from .geometry import conv_geometry
 from .phase import PhaseSchedule
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
+TF32_SIGNIFICANT_BITS = 11  # TF32 keeps 10 explicit mantissa bits of an fp32 operand, plus the implicit one
+
+
+def held_weights(proj) -> np.ndarray:
+    """The integer weights the synapse applies, int64 in the projection's own layout: Dense's after Lava's
+    clip_weights and truncate_weights (on the 8-bit scale, [-256, 255]), Conv's raw (Lava's Conv neither
+    clips nor truncates)."""
+    if proj.kind == "dense":
+        return lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
+    return np.asarray(proj.weight).astype(np.int64)
+
+
+def significant_bits(w) -> int:
+    """The most significant bits any integer in w needs: the bit length of |w| with its trailing zeros
+    dropped (256 needs 1, 255 needs 8, 0 needs none)."""
+    a = np.abs(np.asarray(w, np.int64)).reshape(-1)
+    a = a[a != 0]
+    if not a.size:
+        return 0
+    return int((a // (a & -a)).max()).bit_length()
+
+
+def tf32_exact(proj, bound: int | None, graded_bits: int) -> bool:
+    """Whether this projection's synaptic sums stay exact when a GPU takes their fp32 operands as TF32
+    (tensor cores). graded_bits: the bit length of the largest |input| the projection can receive (0 for
+    spikes, whose 0/1 need one bit). The bounds that license it:
+    - an operand is unchanged by the TF32 rounding iff it needs at most 11 significant bits (10 explicit
+      mantissa bits and the implicit one): the weights are checked one by one (Dense weights on the 8-bit
+      scale, [-256, 255], always pass; Conv's raw int32 weights pass when they are that narrow), and the
+      inputs by their format (0/1 spikes; graded values below 2**11, so 8-bit graded inputs pass);
+    - a product of two such operands has at most 22 significant bits: exact in fp32's 24;
+    - the fp32 accumulation is exact while every partial sum is an integer below 2**24 in magnitude, which
+      `bound` (the largest sum of |weight| x |input| into one neuron, FixedSynapse.bound) guarantees for
+      every partial sum, in any order. This is the same bound that licenses fp32 sums without TF32; the
+      tensor cores' accumulation, documented by NVIDIA only as fp32, is taken to keep the 24 bits such
+      integers need (the GPU tests and the benchmark check the results bit for bit).
+    A bound known only per call (sigma-delta messages, bound None) is not licensed."""
+    if bound is None or bound >= F32_EXACT or graded_bits > TF32_SIGNIFICANT_BITS:
+        return False
+    return significant_bits(held_weights(proj)) <= TF32_SIGNIFICANT_BITS
+
+
+def tf32_allowed() -> bool:
+    """NEUROKIT_TF32=0 keeps every sum off TF32 (for A/B runs); by default the licensed projections use it."""
+    return os.environ.get("NEUROKIT_TF32", "1") != "0"
+
+
+@contextlib.contextmanager
+def tf32_sums():
+    """TF32 on for cuBLAS matmuls and cuDNN convolutions inside (the engine runs with both off:
+    exact_float32). The same legacy flags exact_float32 sets, so the two never mix torch's old and new APIs."""
+    import torch
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 @dataclasses.dataclass
@@ -45,26 +107,33 @@ class FixedSynapse:
     weight_sum: int = 0  # largest sum of |weights| into one neuron
     host_weight: np.ndarray = None  # kept when the input bound is known only per call (dynamic)
     warned: bool = False
+    geometry: object = None  # conv: geometry.ConvGeometry (a folded pooling convolved as sum pooling + kernel)
+    tf32: bool = False  # sums on TF32 tensor cores: a CUDA device, and tf32_exact licenses it
 
     @classmethod
     def build(cls, proj, xp, max_input: int | None, arith):
         """max_input: the largest |graded message|; None when only the data will tell (sigma-delta sources:
         the bound and the float width are then chosen per call from the messages' peak)."""
         graded = proj.graded_input_bits > 0
-        if proj.kind == "dense":
-            w = lava_dense_weights(proj.weight, proj.sign_mode, proj.weight_bits)
-        else:
-            w = proj.weight.astype(np.int64)
-        weight_sum = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0))
+        w = held_weights(proj)
+        weight_sum = int(np.abs(w).reshape(len(w), -1).sum(1).max(initial=0))  # the folded kernel's: the same bound
+        geometry = None
+        if proj.kind == "conv":
+            geometry, w = conv_geometry(w, proj)
         w = w.reshape(len(w), -1).T if proj.kind == "dense" else w
         w = np.ascontiguousarray(w)
         if max_input is None:
-            return cls(proj, xp.asarray(w, xp.float32), graded, xp.float32, weight_sum, arith, xp, weight_sum, w)
+            return cls(proj, xp.asarray(w, xp.float32), graded, xp.float32, weight_sum, arith, xp, weight_sum, w,
+                       geometry=geometry)
         bound = weight_sum * (max_input if graded else 1)
-        syn = cls(proj, None, graded, None, bound, arith, xp, weight_sum)
+        syn = cls(proj, None, graded, None, bound, arith, xp, weight_sum, geometry=geometry)
         syn._check_bound(stacklevel=3)
         syn.float_dtype = xp.float32 if bound < F32_EXACT else xp.float64
         syn.weight = xp.asarray(w, syn.float_dtype)
+        on_gpu = getattr(xp, "name", None) == "torch" and xp.device.type == "cuda"
+        # the convolution's input: each value up to max_input (1 for spikes), summed over a pool's p x p block
+        largest = (max_input if graded else 1) * (geometry.pool ** 2 if geometry else 1)
+        syn.tf32 = on_gpu and tf32_allowed() and tf32_exact(proj, bound, 0 if largest == 1 else largest.bit_length())
         return syn
 
     def _check_bound(self, stacklevel: int) -> None:
@@ -84,7 +153,7 @@ class FixedSynapse:
         self.bound = self.weight_sum * max(int(xp.max_abs(s)), 1)
         if proj.kind == "conv" and self.bound >= F32_EXACT:
             mags = xp.astype(xp.abs(s), xp.float64).reshape((s.shape[0],) + tuple(proj.in_shape))
-            sums = xp.conv2d(mags, xp.asarray(np.abs(self.host_weight).astype(np.float64), xp.float64), proj)
+            sums = xp.conv2d(mags, xp.asarray(np.abs(self.host_weight).astype(np.float64), xp.float64), self.geometry)
             self.bound = int(xp.max_abs(xp.rint_int(sums, xp.int64))) if s.shape[0] else 0
         self._check_bound(stacklevel=5)
         ft = self.xp.float32 if self.bound < F32_EXACT else self.xp.float64
@@ -108,12 +177,12 @@ class FixedSynapse:
         if self.host_weight is not None:
             self._fit_to(s)
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
+        with tf32_sums() if self.tf32 else contextlib.nullcontext():
+            out = self._sum(x, rows)
         if proj.kind == "conv":
-            out = xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, proj).reshape(rows, proj.n_neurons)
             if self.bound < (1 << (self.arith.conv_message_bits - 1)):
                 return xp.rint_int(out, xp.int32)
             return self.arith.wrap_conv(xp.rint_int(out, xp.int64))
-        out = xp.matmul(x.reshape(rows, proj.n_inputs), self.weight)
         e = proj.weight_exp
         if self.out_bound < (1 << 31):  # no int32 overflow anywhere below
             acc = xp.rint_int(out, xp.int32)
@@ -123,6 +192,14 @@ class FixedSynapse:
             acc = wrap32(acc)
             return wrap32(acc << e) if e > 0 else acc >> -e
         return wrap32(acc << e if e > 0 else acc >> -e)  # int64 sum and shift, sent as int32
+
+    def _sum(self, x, rows: int):
+        """The float sums: (R, n_out), integer-valued."""
+        xp, proj = self.xp, self.proj
+        if proj.kind == "conv":
+            return xp.conv2d(x.reshape((rows,) + tuple(proj.in_shape)), self.weight, self.geometry).reshape(
+                rows, proj.n_neurons)
+        return xp.matmul(x.reshape(rows, proj.n_inputs), self.weight)
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from .geometry import ConvGeometry
 from .phase import PhaseSchedule
 
 
@@ -24,10 +25,13 @@ class FloatSynapse:
     graded: bool
     xp: object
 
+    geometry: object = None  # conv: the projection's own (float sums keep Lava's folded-kernel order)
+
     @classmethod
     def build(cls, proj, xp, graded: bool):
         if proj.kind == "conv":
-            return cls(proj, xp.asarray(proj.weight.astype(np.float32)), graded, xp)
+            g = ConvGeometry(tuple(proj.stride), tuple(proj.padding), tuple(proj.dilation), proj.groups)
+            return cls(proj, xp.asarray(proj.weight.astype(np.float32)), graded, xp, g)
         w = np.asarray(proj.weight).reshape(len(proj.weight), -1)
         return cls(proj, xp.asarray(np.ascontiguousarray(w.T), xp.float64), graded, xp)
 
@@ -35,7 +39,8 @@ class FloatSynapse:
         xp, rows, proj = self.xp, s.shape[0], self.proj
         x = s if self.graded else (s != 0)
         if proj.kind == "conv":
-            out = xp.conv2d(xp.astype(x, xp.float32).reshape((rows,) + tuple(proj.in_shape)), self.weight, proj)
+            out = xp.conv2d(xp.astype(x, xp.float32).reshape((rows,) + tuple(proj.in_shape)), self.weight,
+                            self.geometry)
             return xp.astype(out, xp.float64).reshape(rows, proj.n_neurons)
         return xp.matmul(xp.astype(x, xp.float64).reshape(rows, proj.n_inputs), self.weight)
 

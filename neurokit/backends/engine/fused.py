@@ -13,7 +13,7 @@ against 0.5-2.8 ns per neuron-step at batch 1,000), so there is no size above wh
   so a later process loads it instead of compiling). numba is imported only here, at the first fused run,
   never at neurokit import: the converter and quantizer do not need it, and where it cannot be imported
   (no wheel for that Python) fused_kernel returns None and the engine runs the numpy path.
-- CUDA (torch arrays): fused_triton.run_lif, when that module exists (same signature).
+- CUDA (torch arrays): fused_triton.run_lif (same signature), where fused_triton.available(xp) says so.
 - NEUROKIT_FUSED=0 switches the kernels off (the numpy path: the reference; for A/B runs and tests).
 
 FixedNeurons.run (fixed.py) asks fused_kernel(xp) first; the numpy path stays the reference and the fallback.
@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 _numba_run = None  # the CPU entry once built; False when numba cannot be imported
-_triton_run = None  # the CUDA entry once looked up; False when there is none
+_triton_module = None  # fused_triton once imported; False where it does not import
 
 
 def enabled() -> bool:
@@ -37,7 +37,7 @@ def enabled() -> bool:
 def fused_kernel(xp):
     """run(neurons, drive, steps, record) -> (spikes (T, B, n) bool, u | None, v | None), setting
     neurons.last_v, for FixedNeurons on array backend xp; None when no kernel applies here."""
-    global _numba_run, _triton_run
+    global _numba_run, _triton_module
     if not enabled():
         return None
     if xp.name == "numpy":
@@ -45,13 +45,15 @@ def fused_kernel(xp):
             _numba_run = _build_numba() or False
         return _numba_run or None
     if xp.name == "torch" and str(xp.device).startswith("cuda"):
-        # the GPU kernel (Triton), written beside this one: used when its module is there and imports
-        if _triton_run is None:
+        # the GPU kernel (Triton, fused_triton.py): used where its module imports and says it can run here
+        if _triton_module is None:
             try:
-                _triton_run = importlib.import_module(f"{__package__}.fused_triton").run_lif
-            except (ImportError, AttributeError):
-                _triton_run = False
-        return _triton_run or None
+                _triton_module = importlib.import_module(f"{__package__}.fused_triton")
+            except ImportError:
+                _triton_module = False
+        if _triton_module and _triton_module.available(xp):
+            return _triton_module.run_lif
+        return None
     return None  # torch on the CPU: the numpy path's torch twin (multi-threaded ops for large batches)
 
 
