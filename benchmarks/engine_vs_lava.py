@@ -11,6 +11,8 @@ checked first: `neurokit.verify` on it must report bit-exact agreement, or the b
     .venv/bin/python benchmarks/engine_vs_lava.py [--steps 32] [--batch 1000] [--device cpu]
 
 Prints a markdown table and writes benchmarks/results/engine_vs_lava.json (--render re-prints its table).
+On the CPU, NEUROKIT_FUSED=0 runs the engine's numpy neuron path instead of its fused numba kernel (for A/B
+runs); the JSON records which ran. Kernel compiles happen in Engine.prepare, outside the timed loops.
 
 On a GPU (`--device cuda`) it measures what issue 14 asks of the GPU path instead, one subprocess per network:
 the engine batched with the fused Triton neuron update (neurokit/backends/engine/fused_triton.py) on and off,
@@ -232,6 +234,7 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results" / "engine_vs_lava.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"steps": a.steps, "batch": a.batch, "device": a.device, "cpu_count": os.cpu_count(),
+              "fused": os.environ.get("NEUROKIT_FUSED", "1") != "0",
               "cpu": platform.processor() or platform.machine(), "results": results}
     record["table"] = table(record)
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -32,6 +32,7 @@ from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, che
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
 from .fixed import FixedSynapse
+from .fused import fused_kernel
 from .floating import FloatSynapse
 from .steps import check_steppable, needs_steps, run_steps
 from .stream import StreamRun, check_stream, is_stream
@@ -60,10 +61,11 @@ class Drive:
         return self.rest if self.constant else self.rest[t - 1]
 
     def map(self, f) -> "Drive":
-        """f(values, bound) -> (new values, new bound), applied elementwise to every step."""
-        first, _ = f(self.first, self.bound)
+        """f(values, bound) -> (new values, new bound), applied elementwise to every step. The new bound holds
+        for step 0 too: with pipelined windows `first` carries input, which may exceed every later step's."""
+        first, first_bound = f(self.first, self.bound)
         rest, bound = f(self.rest, self.bound)
-        return Drive(first, rest, self.constant, bound)
+        return Drive(first, rest, self.constant, max(first_bound, bound))
 
 
 def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
@@ -206,6 +208,8 @@ class Engine:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
+        if fixed:
+            fused_kernel(xp)  # compiles the fused neuron kernels (or loads them from numba's cache) here, not in a run
         pipelined = not stream and windows_of(net) == "pipelined"
         depth = None
         if stepwise:

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from ...arithmetic import lava_dense_weights, wrap32
+from .fused import fused_kernel
 from .geometry import conv_geometry
 from .phase import PhaseSchedule
 
@@ -254,8 +255,12 @@ class FixedNeurons:
         return u, m if (bound << shift) < 3 * m else 1 << 31  # one wrap brings |x| < 3 * 2**23 into range
 
     def run(self, drive, steps: int, record: bool = False):
-        """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n)."""
+        """Spikes (T, B, n) bool; with record, also u and v after each step (T, B, n). The fused kernel
+        (fused.py: all steps in one compiled call) where one applies; the numpy code below is the reference."""
         xp = self.xp
+        kernel = fused_kernel(xp)
+        if kernel is not None:
+            return kernel(self, drive, steps, record)
         b = drive.batch
         spikes = xp.empty((steps, b, self.n), xp.bool_)
         rec_u = xp.empty((steps, b, self.n), xp.int64) if record else None
@@ -332,9 +337,11 @@ class FixedNeurons:
 
     def _may_saturate(self, with_bias, steps: int) -> tuple[bool, bool]:
         """Whether v can reach the lower and the upper 24-bit limit within `steps` steps of input u + bias
-        (no decay). Below: v falls at most by the most negative input per step (a spike leaves v > 0).
-        Above: v ends a step at most at max(threshold, previous v + largest input - threshold), since a
-        v above the threshold fires and loses the threshold (or drops to 0)."""
+        (no decay). Below: v falls at most by the most negative input per step, and a spike leaves v above
+        threshold - reset_by (0 for a zero reset). Above: v ends a step at most at max(threshold, previous v +
+        largest input - min(threshold, reset_by)), since a v above the threshold fires and loses reset_by (or
+        drops to 0). A reset amount other than the threshold (reset_raw) moves both: a larger one below 0,
+        a smaller one upward."""
         xp = self.xp
         if with_bias.constant:
             lo, hi = xp.extremes(with_bias.rest)
@@ -342,8 +349,10 @@ class FixedNeurons:
         else:
             lo, hi = -with_bias.bound, with_bias.bound
         v_lo, v_hi = xp.extremes(self.v_init)
-        lowest = min(v_lo, 0) + steps * min(lo, 0)
-        highest = max(self.threshold, v_hi) + steps * max(0, hi - self.threshold) + max(hi, 0)
+        after_spike = self.threshold + 1 - self.reset_by if self.subtract else 0
+        lowest = min(v_lo, 0, after_spike) + steps * min(lo, 0)
+        loss = min(self.threshold, self.reset_by) if self.subtract else self.threshold
+        highest = max(self.threshold, v_hi) + steps * max(0, hi - loss) + max(hi, 0)
         m = self.arith.state_limit
         return lowest <= -(m - 1), highest >= m - 1
 

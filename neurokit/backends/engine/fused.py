@@ -1,0 +1,263 @@
+"""Fused neuron kernels: one call per population runs all T steps of a batch of Lava's fixed-point LIF
+(FixedNeurons.step's rules), instead of about 10 numpy calls per step.
+
+Why: at batch 1 the numpy path's cost is the calls, not the arithmetic (about 0.5-1 µs of call overhead each,
+10 per step per population, on vectors of a few hundred neurons), which kept the MLP at 54x Lava's steps per
+second (README, "Batch 1 on the CPU, looked at again"). A compiled loop over the steps and the neurons in
+plain integer code, which LLVM vectorizes, costs under 1 ns per neuron-step: lif_steps (every rule, int64)
+and if_steps (conversion's integrate-and-fire neuron on drives that need no wrap of u, int32, 2-3x faster
+again). On these two cores both beat the numpy path at every batch size measured, 1 to 1,000 samples (0.3-0.7
+against 0.5-2.8 ns per neuron-step at batch 1,000), so there is no size above which numpy is chosen.
+
+- CPU (numpy arrays): numba, compiled on first use (cache=True: the machine code is kept in __pycache__,
+  so a later process loads it instead of compiling). numba is imported only here, at the first fused run,
+  never at neurokit import: the converter and quantizer do not need it, and where it cannot be imported
+  (no wheel for that Python) fused_kernel returns None and the engine runs the numpy path.
+- CUDA (torch arrays): fused_triton.run_lif (same signature), where fused_triton.available(xp) says so.
+- NEUROKIT_FUSED=0 switches the kernels off (the numpy path: the reference; for A/B runs and tests).
+
+FixedNeurons.run (fixed.py) asks fused_kernel(xp) first; the numpy path stays the reference and the fallback.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+
+_numba_run = None  # the CPU entry once built; False when numba cannot be imported
+_triton_module = None  # fused_triton once imported; False where it does not import
+
+
+def enabled() -> bool:
+    """NEUROKIT_FUSED=0 turns the fused kernels off."""
+    return os.environ.get("NEUROKIT_FUSED", "1") != "0"
+
+
+def fused_kernel(xp):
+    """run(neurons, drive, steps, record) -> (spikes (T, B, n) bool, u | None, v | None), setting
+    neurons.last_v, for FixedNeurons on array backend xp; None when no kernel applies here."""
+    global _numba_run, _triton_module
+    if not enabled():
+        return None
+    if xp.name == "numpy":
+        if _numba_run is None:
+            _numba_run = _build_numba() or False
+        return _numba_run or None
+    if xp.name == "torch" and str(xp.device).startswith("cuda"):
+        # the GPU kernel (Triton, fused_triton.py): used where its module imports and says it can run here
+        if _triton_module is None:
+            try:
+                _triton_module = importlib.import_module(f"{__package__}.fused_triton")
+            except ImportError:
+                _triton_module = False
+        if _triton_module and _triton_module.available(xp):
+            return _triton_module.run_lif
+        return None
+    return None  # torch on the CPU: the numpy path's torch twin (multi-threaded ops for large batches)
+
+
+# ---- the CPU kernel -------------------------------------------------------------------------------------
+
+BLOCK = 512  # neurons whose state (u, v, hold, bias: 4 x 8 bytes each) stays in L1 while the steps run
+
+
+def lif_steps(first, rest, constant, steps, u_factor, v_factor, bias, v_init, u_init, threshold, reset_by,
+              subtract, refractory, limit, shift, decay_bits, record, spikes, rec_u, rec_v, last_v):
+    """All `steps` steps of FixedNeurons.step on N = B x n neurons, flattened sample-major.
+
+    first (N,): the input at step 0; rest (R, N): steps 1.. (R = 1 when constant: every step the same);
+    int32 or int64 holding int32 values. bias, v_init, u_init (n,) int64. Out: spikes (T, N) bool; with
+    record, rec_u and rec_v (T, N) int64 (u and v after each step, after the reset); last_v (N,) int64.
+    Plain int64 arithmetic, the rules of neurokit.arithmetic: decay truncates toward zero, wrap32 is
+    int32 overflow, wrap_u Lava's single wrap of u, v saturates at +-(limit - 1).
+
+    The loop over the neurons of a block has no branches but two loop-invariant ones (no u decay, no v
+    decay), which LLVM unswitches, and no conditional stores (selects only), so that LLVM vectorizes it;
+    with refractory 0 the hold counter stays 0.
+
+    A plain Python function (it runs uncompiled too, slowly); fused_kernel compiles it with numba."""
+    n_all = first.shape[0]
+    n = bias.shape[0]
+    half = np.int64(1) << 31
+    low32 = (np.int64(1) << 32) - 1
+    vmax = limit - 1
+    two_limit = 2 * limit
+    unity = np.int64(1) << decay_bits
+    keep = 1 if subtract else 0  # reset: v - reset_by (subtract) or 0 (zero)
+    cut = reset_by if subtract else 0
+    u = np.empty(BLOCK, np.int64)
+    v = np.empty(BLOCK, np.int64)
+    hold = np.empty(BLOCK, np.int64)
+    b = np.empty(BLOCK, np.int64)
+    for start in range(0, n_all, BLOCK):
+        width = min(BLOCK, n_all - start)
+        for j in range(width):
+            k = (start + j) % n
+            u[j] = u_init[k]
+            v[j] = v_init[k]
+            b[j] = bias[k]
+            hold[j] = 0
+        for t in range(steps):
+            if t == 0:
+                a = first[start:start + width]
+            elif constant:
+                a = rest[0, start:start + width]
+            else:
+                a = rest[t - 1, start:start + width]
+            out = spikes[t, start:start + width]
+            for j in range(width):
+                # u <- wrap_u(wrap32(decay(u) + wrap32(a << 6)))
+                x = (((np.int64(a[j]) << shift) + half) & low32) - half
+                if u_factor != 0:  # loop-invariant: LLVM unswitches it out of the vectorized loop
+                    y = u[j] * u_factor
+                    y = -((-y) >> decay_bits) if y < 0 else y >> decay_bits
+                    x = ((y + x + half) & low32) - half
+                x = x - two_limit if x > limit else x
+                x = x + two_limit if x <= -limit else x
+                u[j] = x
+                # v <- clip(wrap32(decay(v) + u + bias)), kept while refractory
+                before = v[j]
+                y = before
+                if v_factor != unity:
+                    y = before * v_factor
+                    y = -((-y) >> decay_bits) if y < 0 else y >> decay_bits
+                z = ((y + x + b[j] + half) & low32) - half
+                z = min(max(z, -vmax), vmax)
+                held = hold[j] > 0
+                z = before if held else z
+                fired = z > threshold
+                v[j] = z * keep - cut if fired else z
+                hold[j] = refractory if fired else hold[j] - held
+                out[j] = fired
+            if record:
+                ru = rec_u[t, start:start + width]
+                rv = rec_v[t, start:start + width]
+                for j in range(width):
+                    ru[j] = u[j]
+                    rv[j] = v[j]
+        for j in range(width):
+            last_v[start + j] = v[j]
+
+
+def if_steps(first, rest, constant, steps, shift, bias, v_init, threshold, reset_by, subtract, vmax, check, record,
+             spikes, rec_u, rec_v, last_v):
+    """lif_steps for integrate-and-fire in int32 (conversion's neuron: u_factor 0, v does not decay, no
+    refractory period) on drives below 2**17: u = a << 6 needs no wrap, and v + u + bias in int32, wrapping,
+    is Lava's wrap32 of the int64 sum. Half the bytes and twice the SIMD lanes of lif_steps: 2-4x faster.
+    first, rest int32; bias, v_init (n,) int32; threshold >= 0 and reset_by in int32 (the wrapper checks).
+    check (the drive's bound allows values of 2**17 or more): first looks at the drive, and returns False
+    without running when a value reaches +-2**17 (the wrapper then runs lif_steps); else True."""
+    n_all = first.shape[0]
+    n = bias.shape[0]
+    big = (vmax + 1) >> shift  # 2**17: a << 6 reaches 2**23, where u wraps
+    if check:  # min / max reductions (vectorized): a test inside the loop below would slow it by a quarter
+        lo, hi = 0, 0
+        for j in range(n_all):
+            lo, hi = min(lo, first[j]), max(hi, first[j])
+        for r in range(1 if constant else steps - 1):
+            row = rest[r]
+            for j in range(n_all):
+                lo, hi = min(lo, row[j]), max(hi, row[j])
+        if hi >= big or lo <= -big:
+            return False
+    v = np.empty(BLOCK, np.int32)
+    b = np.empty(BLOCK, np.int32)
+    low, high = np.int32(-vmax), np.int32(vmax)
+    thr = np.int32(threshold)
+    keep = np.int32(1 if subtract else 0)
+    cut = np.int32(reset_by if subtract else 0)
+    for start in range(0, n_all, BLOCK):
+        width = min(BLOCK, n_all - start)
+        for j in range(width):
+            k = (start + j) % n
+            v[j] = v_init[k]
+            b[j] = bias[k]
+        for t in range(steps):
+            if t == 0:
+                a = first[start:start + width]
+            elif constant:
+                a = rest[0, start:start + width]
+            else:
+                a = rest[t - 1, start:start + width]
+            out = spikes[t, start:start + width]
+            for j in range(width):
+                z = np.int32(v[j] + (np.int32(a[j]) << shift) + b[j])
+                z = min(max(z, low), high)
+                fired = z > thr
+                v[j] = np.int32(z * keep - cut) if fired else z
+                out[j] = fired
+            if record:
+                ru = rec_u[t, start:start + width]
+                rv = rec_v[t, start:start + width]
+                for j in range(width):
+                    ru[j] = np.int64(a[j]) << shift
+                    rv[j] = v[j]
+        for j in range(width):
+            last_v[start + j] = v[j]
+    return True
+
+
+def _build_numba():
+    """The CPU entry, or None where numba cannot be imported (the engine then runs the numpy path)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    kernel = numba.njit(cache=True, nogil=True)(lif_steps)
+    if_kernel = numba.njit(cache=True, nogil=True)(if_steps)
+    no_record = np.empty((0, 0), np.int64)
+    # Compile (or load from the cache) every specialization the wrapper below calls, now: the first
+    # fused_kernel call (Engine.prepare) pays for it, not a run. Cold, about 3 s on these cores; cached, 0.3 s.
+    one, spikes = np.zeros(1, np.int64), np.empty((1, 1), np.bool_)
+    for dtype in (np.int32, np.int64):
+        drive = np.zeros(1, dtype)
+        kernel(drive, drive.reshape(1, 1), False, 1, 0, 1 << 12, one, one, one, 0, 0, True, 0, 1 << 23, 6, 12, False,
+               spikes, no_record, no_record, one)
+    drive = np.zeros(1, np.int32)
+    if_kernel(drive, drive.reshape(1, 1), False, 1, 6, drive, drive, 0, 0, True, (1 << 23) - 1, False, False, spikes,
+              no_record, no_record, drive)
+
+    def run(neurons, drive, steps: int, record: bool = False):
+        b, n = drive.batch, neurons.n
+        size = b * n
+        first, rest = drive.first, drive.rest
+        if first.dtype != rest.dtype or (rest.dtype != np.int32 and rest.dtype != np.int64):
+            first, rest = first.astype(np.int64), rest.astype(np.int64)
+        first = np.ascontiguousarray(first).reshape(size)
+        rest = np.ascontiguousarray(rest).reshape(1 if drive.constant else rest.shape[0], size)
+        if not drive.constant and rest.shape[0] < steps - 1:
+            raise ValueError(f"the drive holds {rest.shape[0] + 1} steps, {steps} asked")
+        spikes = np.empty((steps, b, n), np.bool_)
+        rec_u = np.empty((steps, b, n), np.int64) if record else None
+        rec_v = np.empty((steps, b, n), np.int64) if record else None
+        record_u = rec_u.reshape(steps, size) if record else no_record
+        record_v = rec_v.reshape(steps, size) if record else no_record
+        arith = neurons.arith
+        shift = arith.activation_shift
+        last_v = np.empty((b, n), np.int32)
+        # integrate-and-fire in int32 when the drive allows it (if_steps looks at the drive first when its bound
+        # does not tell), else every rule in int64
+        integrate_and_fire = (neurons.u_factor == 0 and neurons.v_factor == arith.decay_unity and not neurons.refractory
+                              and rest.dtype == np.int32 and neurons.bias_bound < 1 << 31
+                              and 0 <= neurons.threshold < 1 << 31 and 0 <= neurons.reset_by < 1 << 30)
+        if not (integrate_and_fire and if_kernel(
+                first, rest, bool(drive.constant), int(steps), int(shift), neurons.bias.astype(np.int32),
+                neurons.v_init.astype(np.int32), int(neurons.threshold), int(neurons.reset_by), bool(neurons.subtract),
+                int(arith.state_max), drive.bound << shift >= arith.state_limit, bool(record),
+                spikes.reshape(steps, size), record_u, record_v, last_v.reshape(size))):
+            last_v = np.empty((b, n), np.int64)
+            u_init = neurons.u_init if neurons.u_init is not None else np.zeros(n, np.int64)
+            kernel(first, rest, bool(drive.constant), int(steps), int(neurons.u_factor), int(neurons.v_factor),
+                   _int64(neurons.bias), _int64(neurons.v_init), _int64(u_init), int(neurons.threshold),
+                   int(neurons.reset_by), bool(neurons.subtract), int(neurons.refractory), int(arith.state_limit),
+                   int(shift), int(arith.decay_bits), bool(record), spikes.reshape(steps, size), record_u, record_v,
+                   last_v.reshape(size))
+        neurons.last_v = last_v
+        return spikes, rec_u, rec_v
+
+    return run
+
+
+def _int64(a):
+    return np.ascontiguousarray(a, np.int64)
