@@ -18,7 +18,8 @@ def _nets(model, x, profile, percentile):
 def test_max_norm_on_its_own_calibration_data_saturates_nothing(digits_cnn, digits, profile):
     x = digits.x_train[:40]
     rows = decompose(*_nets(digits_cnn, x, profile, 100.0), x, 8)
-    assert max(r["saturation"] for r in rows) < 1e-12  # lambda is the max: a <= 1 up to rounding
+    # lambda is the max: a <= 1 up to rounding (float32's: normalization's forward runs in float32)
+    assert max(r["saturation"] for r in rows) < 1e-9
     low = decompose(*_nets(digits_cnn, x, profile, 50.0), x, 8)
     assert all(r["saturation"] > 0 and r["saturated_fraction"] > 0.01 for r in low[:-1])
 
