@@ -274,10 +274,15 @@ def net_shapes(qnet) -> dict:
     output), with its source; neurons per population; input elements."""
     import math
 
+    import numpy as np
+
+    from neurokit.backends.engine.geometry import conv_geometry
+
     projections = []
     for q in qnet.projections:
-        if q.kind == "conv":
-            macs = q.n_neurons * math.prod(q.weight.shape[1:])
+        if q.kind == "conv":  # the kernel the engine convolves: a folded pooling's small one (engine/geometry.py)
+            _, kernel = conv_geometry(np.asarray(q.weight), q)
+            macs = q.n_neurons * math.prod(kernel.shape[1:])
         else:
             macs = q.n_inputs * q.n_neurons
         projections.append({"name": q.name, "kind": q.kind, "source": q.source, "target": q.target, "macs": int(macs)})
