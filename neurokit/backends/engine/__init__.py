@@ -14,7 +14,6 @@ over time. A held (current-coded) input gives its projections the same input eve
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import time
@@ -31,7 +30,7 @@ from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, che
                     sequence_steps, output_scale,
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
-from .fixed import FixedSynapse
+from .fixed import FixedSynapse, tf32_flags
 from .fused import fused_kernel
 from .floating import FloatSynapse
 from .steps import check_steppable, needs_steps, run_steps
@@ -102,16 +101,10 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@contextlib.contextmanager
 def exact_float32():
     """TF32 keeps 10 mantissa bits: exact for 0/1 and 8-bit mantissas, not for wider graded inputs. Off here;
     each synapse whose bounds license it turns it on around its own sums (fixed.tf32_exact)."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    return tf32_flags(False)
 
 
 @dataclasses.dataclass

@@ -80,13 +80,14 @@ def tf32_allowed() -> bool:
 
 
 @contextlib.contextmanager
-def tf32_sums():
-    """TF32 on for cuBLAS matmuls and cuDNN convolutions inside (the engine runs with both off:
-    exact_float32). The same legacy flags exact_float32 sets, so the two never mix torch's old and new APIs."""
+def tf32_flags(on: bool):
+    """TF32 on or off for cuBLAS matmuls and cuDNN convolutions inside, restored after. The engine runs with both
+    off (exact_float32) and turns them on around the sums tf32_exact licenses; one pair of torch's legacy flags
+    for both, so the two never mix torch's old and new APIs."""
     import torch
 
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
     try:
         yield
     finally:
@@ -177,7 +178,7 @@ class FixedSynapse:
         if self.host_weight is not None:
             self._fit_to(s)
         x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
-        with tf32_sums() if self.tf32 else contextlib.nullcontext():
+        with tf32_flags(True) if self.tf32 else contextlib.nullcontext():
             out = self._sum(x, rows)
         if proj.kind == "conv":
             if self.bound < (1 << (self.arith.conv_message_bits - 1)):
