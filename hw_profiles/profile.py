@@ -11,7 +11,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
-from .schema import OPTIONAL_SECTIONS, RANGED_SECTIONS, SCHEMA
+from .schema import MESH_FIELDS, OPTIONAL_FIELDS, OPTIONAL_SECTIONS, RANGED_SECTIONS, SCHEMA
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -78,6 +78,17 @@ class HardwareProfile:
             if sec is not None:
                 out += [(f"{section}.{k}", c) for k, c in sec.fields.items()]
         return out
+
+    @property
+    def has_mesh(self) -> bool:
+        """Whether the profile gives the mesh's layout and the message and hop energies (the mesh traffic's
+        estimate and price, neurokit.fit.routing); profiles without them price one route per spike."""
+        for key in MESH_FIELDS:
+            section, field = key.split(".")
+            sec = getattr(self, section)
+            if sec is None or field not in sec.fields:
+                return False
+        return True
 
     def require_energy(self) -> "HardwareProfile":
         """This profile, or a ProfileError in one line when it has no [energy] constants to report with."""
@@ -170,6 +181,8 @@ def _parse(raw: dict, path: Path) -> HardwareProfile:
             )
         fields = {}
         for field, (typ, lo, hi, meaning) in spec.items():
+            if sec_raw.get(field) is None and f"{sec_name}.{field}" in OPTIONAL_FIELDS:
+                continue
             fields[field] = _parse_field(path, f"{sec_name}.{field}", sec_raw.get(field), typ, lo, hi,
                                          ranged=sec_name in RANGED_SECTIONS)
         sections[sec_name] = Section(sec_name, fields)

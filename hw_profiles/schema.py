@@ -75,5 +75,10 @@ SCHEMA: dict[str, dict[str, tuple[type, float, float, str]]] = {
 
 # sections a profile may leave out: without [energy] a profile quantizes and fits, but reports no energy
 OPTIONAL_SECTIONS = ("energy",)
+# fields a profile may leave out (profiles written before they existed keep loading): without the mesh's
+# layout and the message and hop energies, a report prices one within-tile route per spike (spike_route_pj)
+OPTIONAL_FIELDS = ("chip.cores_per_tile", "chip.mesh_columns", "energy.message_pj", "energy.hop_ew_pj",
+                   "energy.hop_ns_pj")
+MESH_FIELDS = OPTIONAL_FIELDS
 # sections whose fields may carry a low/high range around their value (the report shows every figure with it)
 RANGED_SECTIONS = ("energy",)

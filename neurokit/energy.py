@@ -185,11 +185,16 @@ MESH_COUNTS = {"mesh_messages": "mesh_messages", "hops_ew": "mesh_hops_ew", "hop
                "chip_crossings": "mesh_chip_crossings", "bits_moved": "mesh_bits_moved"}
 
 
+def placed(profile, counts: dict) -> bool:
+    """Whether routing is priced per message and hop: the run has mesh counts and the profile their prices."""
+    return counts["total"].get("hops_ew") is not None and profile.has_mesh
+
+
 def route_terms(profile, counts: dict) -> list[EnergyTerm]:
     """Routing energy: per core-to-core message and tile hop when the run was placed (neurokit.fit.routing),
     else one within-tile route per spike (spike_route_pj, whose high adds one tile hop)."""
     t = counts["total"]
-    if t.get("hops_ew") is None:
+    if not placed(profile, counts):
         return [_term(profile, "spikes routed", t["spikes"], "spike_route_pj")]
     return [_term(profile, "messages core to core", t["mesh_messages"], "message_pj"),
             _term(profile, "tile hops east-west", t["hops_ew"], "hop_ew_pj"),
@@ -421,7 +426,7 @@ def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
     per_layer = []
     for i, l in enumerate(counts["layers"]):
         # routing: the layer's own spikes when unplaced; the messages sent into it when placed (with synops)
-        route = (l["spikes"] * e.spike_route_pj if l.get("hops_ew") is None else
+        route = (l["spikes"] * e.spike_route_pj if not placed(profile, counts) else
                  l["mesh_messages"] * e.message_pj + l["hops_ew"] * e.hop_ew_pj + l["hops_ns"] * e.hop_ns_pj)
         syn, act, idle = (l["synops"] * e.synop_pj, l["neuron_updates_active"] * e.neuron_update_active_pj,
                           l["neuron_updates_idle"] * e.neuron_update_inactive_pj)

@@ -538,11 +538,11 @@ def _deploy_graph(opt: DeployOptions) -> dict:
 
 
 def placed_traffic(qnet, fit, trace, profile) -> dict | None:
-    """The run's mesh traffic (neurokit.fit.routing) when the network fits the board; None otherwise (no
-    placement to route on)."""
+    """The run's mesh traffic (neurokit.fit.routing) when the network fits the board and the profile gives the
+    mesh's layout; None otherwise (no placement to route on)."""
     from .fit.routing import mesh_traffic
 
-    return mesh_traffic(qnet, fit, trace, profile) if fit.fits else None
+    return mesh_traffic(qnet, fit, trace, profile) if fit.fits and profile.has_mesh else None
 
 
 def fit_summary(qnet, profile, fit=None) -> dict:

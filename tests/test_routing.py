@@ -94,3 +94,32 @@ def test_placed_runs_price_messages_and_hops(tmp_path):
             route = 12 * 1.7
         section = energy.energy_section(profile, counts, 4, macs=1000)
         assert section["layers"][0]["loihi_route_j"] == pytest.approx(route * 1e-12)
+
+
+def test_a_profile_without_the_mesh_fields_loads_and_prices_one_route_per_spike(tmp_path):
+    """Profiles written before the mesh fields existed keep loading; their reports price routing as before."""
+    import re
+    from pathlib import Path
+
+    import hw_profiles
+
+    text = (Path(hw_profiles.__file__).parent / "loihi2.toml").read_text()
+    old = re.sub(r"(?m)^(cores_per_tile|mesh_columns|message_pj|hop_ew_pj|hop_ns_pj) = .*\n", "", text)
+    assert old.count("\n") == text.count("\n") - 5
+    path = tmp_path / "older.toml"
+    path.write_text(old)
+    profile = load_profile(path)
+    assert not profile.has_mesh and load_profile("loihi2").has_mesh
+    run = {"layers": [{"name": "a", "neurons": 10, "spikes": 12.0, "synops": 100.0}],
+           "projections": [{"name": "p", "source": "input", "target": "a", "kind": "dense", "synops": 100.0,
+                            "messages": 5.0, "effective_ops": 50.0, "op_kind": "AC", "dense_ops": 200.0,
+                            "mesh_messages": 30.0, "mesh_hops_ew": 7.0, "mesh_hops_ns": 4.0,
+                            "mesh_chip_crossings": 0.0, "mesh_bits_moved": 30.0, "mesh_payload_bits": 1}]}
+    counts = energy.counts_of(run, steps=4)
+    terms = {t.constant: t for t in energy.model_terms(profile, counts, steps=4)["loihi"]}
+    assert terms["energy.spike_route_pj"].count == 12 and "energy.message_pj" not in terms
+    net = two_layers()
+    fit = fit_network(net, profile)
+    from neurokit.pipeline import placed_traffic
+
+    assert fit.fits and placed_traffic(net, fit, run_of(net), profile) is None
