@@ -425,14 +425,14 @@ def energy_section(profile, counts: dict, steps: int, macs: int, chips: int = 1,
     e = profile.energy
     per_layer = []
     for i, l in enumerate(counts["layers"]):
-        # routing: the layer's own spikes when unplaced; the messages sent into it when placed (with synops)
-        route = (l["spikes"] * e.spike_route_pj if not placed(profile, counts) else
-                 l["mesh_messages"] * e.message_pj + l["hops_ew"] * e.hop_ew_pj + l["hops_ns"] * e.hop_ns_pj)
+        # routing as the model prices it: the layer's own spikes when unplaced; the messages sent into it when
+        # placed (with its synops)
+        route = sum(t.joules for t in route_terms(profile, {"total": l}))
         syn, act, idle = (l["synops"] * e.synop_pj, l["neuron_updates_active"] * e.neuron_update_active_pj,
                           l["neuron_updates_idle"] * e.neuron_update_inactive_pj)
         m = (macs_per_layer or [None] * len(counts["layers"]))[i]
         per_layer.append({**l, "loihi_synops_j": syn * PJ, "loihi_updates_j": (act + idle) * PJ,
-                          "loihi_route_j": route * PJ, "loihi_j": (syn + act + idle + route) * PJ,
+                          "loihi_route_j": route, "loihi_j": (syn + act + idle) * PJ + route,
                           "paper_45nm_j": (l["effective_acs"] * e.paper_ac_pj + l["effective_macs"] * e.paper_mac_pj) * PJ,
                           "ann_macs": m, "ann_fp32_j": None if m is None else m * e.ann_mac_fp32_pj * PJ})
     return {"models": out_models, "baselines": out_bases, "break_even": be, "layers": per_layer,

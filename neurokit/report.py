@@ -77,8 +77,8 @@ def build_report(*, model: str, dataset: str, profile, steps: int, fixed_run: di
         "energy": section,
         "fit": fit,  # neurokit.pipeline.fit_summary: energy is only the chip's when the net fits
         "layers": layers,
-        "mesh": fixed_run.get("mesh"),
-        "ann_measured": ann_measured,  # neurokit.ann_energy: the ANN on a real device (deploy --ann-energy)  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
+        "mesh": fixed_run.get("mesh"),  # how the mesh traffic was estimated (neurokit.fit.routing), when placed
+        "ann_measured": ann_measured,  # neurokit.ann_energy: the ANN on a real device (deploy --ann-energy)
         # synaptic operations and their energy per projection: where a population sums several, which costs what
         "projections": [dict(p, energy_j=p["synops"] * energy.synop_joules(profile))
                         for p in fixed_run.get("projections", [])],
