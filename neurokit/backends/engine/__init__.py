@@ -81,6 +81,8 @@ def sum_drives(drives: list[Drive], steps: int, fixed: bool, xp) -> Drive:
         f = d.first
         if wide:
             r, f = xp.astype(r, xp.int64), xp.astype(f, xp.int64)
+        elif not fixed:  # float InPorts add in float64 (a conv sends float32 values)
+            r, f = xp.astype(r, xp.float64), xp.astype(f, xp.float64)
         rest = r if rest is None else rest + r
         first = f if first is None else first + f  # zeros, unless windows are pipelined
     if wide:
@@ -121,6 +123,11 @@ class PreparedNet:
     pipelined: bool = False  # neurokit.network.windows_of
     stepwise: bool = False  # a recurrent network: every population one step at a time (steps.py)
     depth: dict = None  # population -> depth, for stepwise runs
+
+    def release(self) -> None:
+        """Frees the memory the synapses write their outputs into (reused across a run's chunks)."""
+        for syn in self.synapses.values():
+            syn.output.release()
 
     @functools.cached_property
     def width(self) -> int:  # once per prepared net: it was recomputed on every run, a cost at batch 1
@@ -220,6 +227,12 @@ class Engine:
         """net: the network, or Engine.prepare(network). x: (N, *input) held for `steps` steps, or sequences
         (N, T, *input), one frame per step (steps: default T; beyond T the input is zero)."""
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
+        try:
+            return self._run(prepared, x, steps, progress)
+        finally:
+            prepared.release()
+
+    def _run(self, prepared: PreparedNet, x, steps: int | None, progress: Progress | None) -> Trace:
         net, xp = prepared.net, prepared.xp
         x = self._check_inputs(prepared, x)
         steps = run_steps_for(net, x, steps)
@@ -259,6 +272,12 @@ class Engine:
         in the network's population order. With pipelined windows (imported graphs) a population's steps are
         its own window's: step t of a population at depth d is global step t + d, the framework's step t."""
         prepared = net if isinstance(net, PreparedNet) else self.prepare(net)
+        try:
+            return self._record(prepared, x, steps)
+        finally:
+            prepared.release()
+
+    def _record(self, prepared: PreparedNet, x, steps: int | None) -> list[LayerRecord]:
         x = self._check_inputs(prepared, x)
         steps = run_steps_for(prepared.net, x, steps)
         pops = prepared.net.populations

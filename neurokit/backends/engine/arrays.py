@@ -13,6 +13,26 @@ import torch
 from ...errors import BackendUnavailableError
 from .geometry import sum_pool
 
+BLOCK_BYTES = 32 << 20  # one block of rows cast to float for a matrix product or convolution on the CPU
+
+
+class Reusable:
+    """Memory one call site writes each result into (a synapse's output, chunk after chunk): the pages are
+    touched once per run, not once per chunk. A result is valid until the site's next call."""
+
+    def __init__(self):
+        self.base = None
+
+    def take(self, shape, dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        if self.base is None or self.base.dtype != dtype or self.base.size < size:
+            self.base = None  # freed before the larger one is taken
+            self.base = np.empty(size, dtype)
+        return self.base[:size].reshape(shape)
+
+    def release(self) -> None:
+        self.base = None
+
 
 class NumpyArrays:
     name = "numpy"
@@ -64,6 +84,29 @@ class NumpyArrays:
 
     def astype(self, a, dtype):
         return a.astype(dtype, copy=False)
+
+    def map_rows(self, f, x, dtype, into: Reusable | None = None):
+        """f(rows of x as dtype) -> (rows, m) for all of x's rows, computed over blocks of rows cast into one
+        reused buffer of up to BLOCK_BYTES, the result written into `into`'s memory where given. A T x B spike
+        train cast whole to float is hundreds of MB of fresh pages, whose faults (and the kernel finding huge
+        pages to back them) cost more than the sums; a row's result does not depend on its block (each output
+        row is its own sums)."""
+        rows = x.shape[0]
+        flat = x.reshape(rows, int(np.prod(x.shape[1:])))  # not -1: a zero-step train has no rows
+        per = max(1, BLOCK_BYTES // max(1, flat.shape[1] * np.dtype(dtype).itemsize))
+        if per >= rows:
+            return f(flat.astype(dtype, copy=False))
+        out = None
+        buf = np.empty((per, flat.shape[1]), dtype)
+        for i in range(0, rows, per):
+            block = buf[:min(per, rows - i)]
+            np.copyto(block, flat[i:i + len(block)], casting="unsafe")
+            part = f(block)
+            if out is None:
+                shape = (rows,) + part.shape[1:]
+                out = into.take(shape, part.dtype) if into is not None else np.empty(shape, part.dtype)
+            out[i:i + len(block)] = part
+        return out
 
     def add_(self, v, x):
         np.add(v, x, out=v)
@@ -159,6 +202,10 @@ class TorchArrays:
 
     def astype(self, a, dtype):
         return a.to(dtype)
+
+    def map_rows(self, f, x, dtype, into: Reusable | None = None):
+        """NumpyArrays.map_rows in one piece (into unused): torch's allocators reuse their blocks."""
+        return f(x.reshape(x.shape[0], int(np.prod(x.shape[1:]))).to(dtype))
 
     def add_(self, v, x):
         v.add_(x)

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from ...arithmetic import lava_dense_weights, wrap32
+from .arrays import Reusable
 from .fused import fused_kernel
 from .geometry import conv_geometry
 from .phase import PhaseSchedule
@@ -110,6 +111,7 @@ class FixedSynapse:
     warned: bool = False
     geometry: object = None  # conv: geometry.ConvGeometry (a folded pooling convolved as sum pooling + kernel)
     tf32: bool = False  # sums on TF32 tensor cores: a CUDA device, and tf32_exact licenses it
+    output: Reusable = dataclasses.field(default_factory=Reusable)  # the memory each call's result is written to
 
     @classmethod
     def build(cls, proj, xp, max_input: int | None, arith):
@@ -173,13 +175,17 @@ class FixedSynapse:
 
     def __call__(self, s):
         """(R, n_out): int32 when no overflow is possible (the common case), else int64 holding int32 values."""
-        xp, proj = self.xp, self.proj
-        rows = s.shape[0]
+        xp = self.xp
         if self.host_weight is not None:
             self._fit_to(s)
-        x = xp.astype(s if self.graded or s.dtype == xp.bool_ else (s != 0), self.float_dtype)
+        x = s if self.graded or s.dtype == xp.bool_ else (s != 0)
         with tf32_flags(True) if self.tf32 else contextlib.nullcontext():
-            out = self._sum(x, rows)
+            return xp.map_rows(self._messages, x, self.float_dtype, self.output)
+
+    def _messages(self, x):
+        """What the projection sends for input rows x (R, n_in) in float: (R, n_out)."""
+        xp, proj = self.xp, self.proj
+        out = self._sum(x, x.shape[0])
         if proj.kind == "conv":
             if self.bound < (1 << (self.arith.conv_message_bits - 1)):
                 return xp.rint_int(out, xp.int32)

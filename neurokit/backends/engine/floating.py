@@ -1,7 +1,7 @@
 """Lava 0.10 floating_pt arithmetic for the float spiking network (neurokit.network.Network).
 
 - Dense (PyDenseModelFloat): float64 sum of the weights of active inputs (graded: dot product).
-- Conv (PyConvModelFloat): torch float32 conv (lava/proc/conv/utils.py conv), cast back to float64.
+- Conv (PyConvModelFloat): torch float32 conv (lava/proc/conv/utils.py conv), added to float64 state.
 - LIF (AbstractPyLifModelFloat.subthr_dynamics): u <- u * (1 - du) + a_in; v <- v * (1 - dv) + u + bias,
   with du = 1, dv = 0 for integrate-and-fire; spike if v > vth (= 1); reset by subtraction or to zero.
 Both one step later, as in Lava; several projections into one population add up in their order. Dense
@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from .arrays import Reusable
 from .geometry import ConvGeometry
 from .phase import PhaseSchedule
 
@@ -26,6 +27,7 @@ class FloatSynapse:
     xp: object
 
     geometry: object = None  # conv: the projection's own (float sums keep Lava's folded-kernel order)
+    output: Reusable = dataclasses.field(default_factory=Reusable)  # the memory each call's result is written to
 
     @classmethod
     def build(cls, proj, xp, graded: bool):
@@ -36,13 +38,15 @@ class FloatSynapse:
         return cls(proj, xp.asarray(np.ascontiguousarray(w.T), xp.float64), graded, xp)
 
     def __call__(self, s):
-        xp, rows, proj = self.xp, s.shape[0], self.proj
-        x = s if self.graded else (s != 0)
+        """(R, n_out): conv float32 (Lava's Conv sums in float32; the neurons add it to float64 state, the same
+        values as a float64 copy would give), dense float64."""
+        xp, proj = self.xp, self.proj
+        x = s if self.graded or s.dtype == xp.bool_ else (s != 0)
         if proj.kind == "conv":
-            out = xp.conv2d(xp.astype(x, xp.float32).reshape((rows,) + tuple(proj.in_shape)), self.weight,
-                            self.geometry)
-            return xp.astype(out, xp.float64).reshape(rows, proj.n_neurons)
-        return xp.matmul(xp.astype(x, xp.float64).reshape(rows, proj.n_inputs), self.weight)
+            shape = tuple(proj.in_shape)
+            return xp.map_rows(lambda b: xp.conv2d(b.reshape((len(b),) + shape), self.weight, self.geometry).reshape(
+                len(b), proj.n_neurons), x, xp.float32, self.output)
+        return xp.map_rows(lambda b: xp.matmul(b, self.weight), x, xp.float64, self.output)
 
 
 @dataclasses.dataclass
