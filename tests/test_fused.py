@@ -1,5 +1,5 @@
-"""The fused CPU kernel (neurokit/backends/engine/fused.py: all T steps of a population in one numba call)
-against FixedNeurons' numpy code, the reference: spikes, u, v and last_v equal bit for bit.
+"""The fused CPU kernels (neurokit/backends/engine/fused.py: all T steps of a population in one numba call)
+against FixedNeurons' and FloatNeurons' numpy code, the reference: spikes, u, v and last_v equal bit for bit.
 
 Neuron level: random parameters over their whole formats (decays 0..4095 with the no-leak and no-memory
 ends, u_init, v_init, refractory, both resets, reset amounts unlike the threshold, biases whose shift
@@ -24,6 +24,7 @@ from neurokit.backends import get_backend
 from neurokit.backends.engine import Drive, fused
 from neurokit.backends.engine.arrays import NumpyArrays, TorchArrays
 from neurokit.backends.engine.fixed import FixedNeurons
+from neurokit.backends.engine.floating import FloatNeurons
 from neurokit.errors import UnsupportedModelError
 from neurokit.network import check_pipelined
 from neurokit.verify import first_mismatch
@@ -269,3 +270,104 @@ def test_kernels_run_uncompiled(monkeypatch):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(neurons.last_v, ref_last)
     assert kinds == {np.dtype(np.int32), np.dtype(np.int64)}  # both kernels ran
+
+
+# ---- the float kernel (fused.float_steps) against FloatNeurons' numpy steps ---------------------------------
+
+def reals(shape, dtype=np.float64):
+    """Values in [-2, 2], dyadic ones among them, so that v lands exactly on a threshold on some draws."""
+    width = 32 if dtype == np.float32 else 64
+    return hnp.arrays(dtype, shape, elements=st.one_of(st.sampled_from([0.0, 0.25, 0.5, 1.0, -0.5, -1.0]),
+                                                       st.floats(-2, 2, width=width)))
+
+
+@st.composite
+def float_cases(draw):
+    """(FloatNeurons, Drive, steps, record): every rule of FloatNeurons.step, drives float32 (a conv's) or
+    float64 (a dense projection's), held or per step."""
+    n, b, steps = draw(st.integers(1, 24)), draw(st.integers(1, 3)), draw(st.integers(1, 10))
+    plain = draw(st.booleans())  # du = 1, dv = 0, no u bias: u is this step's input
+    du, dv = (1.0, 0.0) if plain else (draw(st.floats(0, 1)), draw(st.floats(0, 1)))
+    neurons = FloatNeurons(
+        n=n, bias=draw(reals((n,))), v_init=draw(reals((n,))), subtract=draw(st.booleans()), xp=NumpyArrays(),
+        du=du, dv=dv, threshold=draw(st.sampled_from([1.0, 0.5, 0.0, -0.25])),
+        reset_amount=draw(st.sampled_from([1.0, 0.3, 2.5])), fires=draw(st.sampled_from([True, True, False])),
+        threshold_ge=draw(st.booleans()), u_bias=None if plain or draw(st.booleans()) else draw(reals((n,))),
+        refractory=draw(st.sampled_from([0, 0, 1, 3])))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    constant = draw(st.booleans())
+    rest = draw(reals((b, n) if constant else (max(steps - 1, 0), b, n), dtype))
+    first = draw(st.one_of(st.just(np.zeros((b, n), dtype)), reals((b, n), dtype)))
+    return neurons, Drive(first, rest, constant, 0), steps, draw(st.booleans())
+
+
+def bits(a):
+    """float64 values as their bit patterns: equal means bit for bit (signed zeros included)."""
+    return np.asarray(a, np.float64).view(np.uint64)
+
+
+@SETTINGS
+@given(case=float_cases())
+def test_float_kernel_equals_numpy_reference(case):
+    neurons, drive, steps, record = case
+    with fused_switch(False):
+        ref = neurons.run(drive, steps, record)
+        ref_last = np.asarray(neurons.last_v, np.float64)
+    kernel = fused.fused_float_kernel(neurons.xp)
+    assert kernel is not None
+    neurons.last_v = None
+    got = kernel(neurons, drive, steps, record)
+    np.testing.assert_array_equal(got[0], ref[0])
+    if record:
+        np.testing.assert_array_equal(bits(got[1]), bits(ref[1]))
+        np.testing.assert_array_equal(bits(got[2]), bits(ref[2]))
+    else:
+        assert got[1] is None and got[2] is None
+    np.testing.assert_array_equal(bits(neurons.last_v), bits(ref_last))
+
+
+def test_float_kernel_switch_and_backends(monkeypatch):
+    assert fused.fused_float_kernel(NumpyArrays()) is not None
+    assert fused.fused_float_kernel(TorchArrays("cpu")) is None
+    monkeypatch.setenv("NEUROKIT_FUSED", "0")
+    assert fused.fused_float_kernel(NumpyArrays()) is None
+
+
+def test_float_kernel_runs_uncompiled(monkeypatch):
+    """fused.float_steps uncompiled (plain Python) gives the compiled kernel's numbers."""
+    import numba
+
+    rng = np.random.default_rng(0)
+    compiled = fused.fused_float_kernel(NumpyArrays())
+    monkeypatch.setattr(numba, "njit", lambda **kwargs: (lambda f: f))
+    plain = fused._build_numba_float()
+    for du, dv, refractory, dtype in ((1.0, 0.0, 0, np.float32), (0.25, 0.125, 2, np.float64)):
+        neurons = FloatNeurons(n=5, bias=rng.normal(0, 0.3, 5), v_init=np.zeros(5), subtract=refractory == 0,
+                               xp=NumpyArrays(), du=du, dv=dv, refractory=refractory)
+        drive = Drive(np.zeros((2, 5), dtype), rng.normal(0.4, 1, (7, 2, 5)).astype(dtype), False, 0)
+        want = compiled(neurons, drive, 8, True)
+        got = plain(neurons, drive, 8, True)
+        assert want[0].any()
+        np.testing.assert_array_equal(got[0], want[0])
+        for a, b in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(bits(a), bits(b))
+
+
+@pytest.mark.parametrize("name", ["digits_cnn_net", "digits_resnet_net"])
+def test_float_engine_with_and_without_kernel(name, request, digits):
+    """The float backend on converted networks (conv float32 sums, residual sums in float64): every u, v and
+    spike, and the run's counts, equal with the kernel on and off."""
+    net = request.getfixturevalue(name)
+    x = digits.x_test[:6]
+    engine = get_backend("float", device="cpu")
+    with fused_switch(False):
+        ref_rec, ref_run = engine.record(net, x, 12), engine.run(net, x, 12)
+    with fused_switch(True):
+        rec, run = engine.record(net, x, 12), engine.run(net, x, 12)
+    for a, b in zip(ref_rec, rec):
+        for k in ("u", "v"):
+            np.testing.assert_array_equal(bits(getattr(a, k)), bits(getattr(b, k)))
+        np.testing.assert_array_equal(a.spikes, b.spikes)
+    np.testing.assert_array_equal(run.layer_spikes, ref_run.layer_spikes)
+    np.testing.assert_array_equal(run.output_counts, ref_run.output_counts)
+    assert run.layer_spikes.sum() > 0

@@ -31,7 +31,7 @@ from ..base import (LayerRecord, Progress, check_input_coding, check_inputs, che
                     output_scores, warn_latency)
 from .arrays import arrays_for, check_device
 from .fixed import FixedSynapse, tf32_flags
-from .fused import fused_kernel
+from .fused import fused_float_kernel, fused_kernel
 from .floating import FloatSynapse
 from .steps import check_steppable, needs_steps, run_steps
 from .stream import StreamRun, check_stream, is_stream
@@ -208,8 +208,8 @@ class Engine:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
-        if fixed:
-            fused_kernel(xp)  # compiles the fused neuron kernels (or loads them from numba's cache) here, not in a run
+        # compiles the fused neuron kernels (or loads them from numba's cache) here, not in a run
+        fused_kernel(xp) if fixed else fused_float_kernel(xp)
         pipelined = not stream and windows_of(net) == "pipelined"
         depth = None
         if stepwise:

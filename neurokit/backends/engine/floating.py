@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 
 from .arrays import Reusable
+from .fused import fused_float_kernel
 from .geometry import ConvGeometry
 from .phase import PhaseSchedule
 
@@ -119,7 +120,12 @@ class FloatNeurons:
         state["u"], state["v"] = u, v
 
     def run(self, drive, steps: int, record: bool = False):
+        """Spikes (T, B, n) bool, and with record u and v after each step: the fused kernel (fused.float_steps,
+        the same values) where one applies, else step by step."""
         xp = self.xp
+        kernel = fused_float_kernel(xp)
+        if kernel is not None:
+            return kernel(self, drive, steps, record)
         state = self.start(drive.batch)
         spikes = xp.empty((steps, drive.batch, self.n), xp.bool_)
         rec_u = xp.empty((steps, drive.batch, self.n), xp.float64) if record else None

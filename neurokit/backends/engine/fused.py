@@ -1,5 +1,6 @@
 """Fused neuron kernels: one call per population runs all T steps of a batch of Lava's fixed-point LIF
-(FixedNeurons.step's rules), instead of about 10 numpy calls per step.
+(FixedNeurons.step's rules), or of its floating_pt LIF (FloatNeurons.step's), instead of 4-10 numpy calls
+per step.
 
 Why: at batch 1 the numpy path's cost is the calls, not the arithmetic (about 0.5-1 µs of call overhead each,
 10 per step per population, on vectors of a few hundred neurons), which kept the MLP at 54x Lava's steps per
@@ -16,7 +17,8 @@ against 0.5-2.8 ns per neuron-step at batch 1,000), so there is no size above wh
 - CUDA (torch arrays): fused_triton.run_lif (same signature), where fused_triton.available(xp) says so.
 - NEUROKIT_FUSED=0 switches the kernels off (the numpy path: the reference; for A/B runs and tests).
 
-FixedNeurons.run (fixed.py) asks fused_kernel(xp) first; the numpy path stays the reference and the fallback.
+FixedNeurons.run (fixed.py) asks fused_kernel(xp) first, FloatNeurons.run (floating.py) fused_float_kernel(xp)
+(CPU only); the numpy path stays the reference and the fallback.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import os
 import numpy as np
 
 _numba_run = None  # the CPU entry once built; False when numba cannot be imported
+_numba_float_run = None  # the same for the float kernel
 _triton_module = None  # fused_triton once imported; False where it does not import
 
 
@@ -55,6 +58,17 @@ def fused_kernel(xp):
             return _triton_module.run_lif
         return None
     return None  # torch on the CPU: the numpy path's torch twin (multi-threaded ops for large batches)
+
+
+def fused_float_kernel(xp):
+    """run(neurons, drive, steps, record) for FloatNeurons on numpy arrays (float_steps compiled), or None: no
+    numba, NEUROKIT_FUSED=0, or torch arrays (a GPU runs the float network as torch ops)."""
+    global _numba_float_run
+    if not enabled() or xp.name != "numpy":
+        return None
+    if _numba_float_run is None:
+        _numba_float_run = _build_numba_float() or False
+    return _numba_float_run or None
 
 
 # ---- the CPU kernel -------------------------------------------------------------------------------------
@@ -198,6 +212,70 @@ def if_steps(first, rest, constant, steps, shift, bias, v_init, threshold, reset
     return True
 
 
+def float_steps(first, rest, constant, steps, plain, u_keep, v_keep, bias, has_u_bias, u_bias, v_init, threshold, ge,
+                fires, subtract, reset_amount, refractory, record, spikes, rec_u, rec_v, last_v):
+    """All `steps` steps of FloatNeurons.step (Lava's floating_pt LIF) on N = B x n neurons, flattened
+    sample-major, in float64 with the numpy path's operations in its order, so every value is the same bit
+    for bit: plain (du = 1, dv = 0, no u bias): u = a; else u = u * u_keep + a (+ u_bias), v = v * v_keep;
+    v = (v + u) + bias; a refractory neuron keeps the v it had; spike at v > threshold (>= with ge); reset
+    v - reset_amount (subtract) or v * 0. first (N,), rest (R, N): float32 or float64 (R = 1 when constant);
+    bias, u_bias, v_init (n,) float64. Out: spikes (T, N) bool; with record rec_u, rec_v (T, N) float64;
+    last_v (N,) float64. numba compiles it without fast-math, so nothing is reassociated or fused into FMAs; as
+    in lif_steps, the branches are loop-invariant or selects, so that LLVM vectorizes the loop over neurons."""
+    n_all = first.shape[0]
+    n = bias.shape[0]
+    u = np.empty(BLOCK, np.float64)
+    v = np.empty(BLOCK, np.float64)
+    hold = np.empty(BLOCK, np.int64)
+    b = np.empty(BLOCK, np.float64)
+    ub = np.empty(BLOCK, np.float64)
+    for start in range(0, n_all, BLOCK):
+        width = min(BLOCK, n_all - start)
+        for j in range(width):
+            k = (start + j) % n
+            u[j] = 0.0
+            v[j] = v_init[k]
+            b[j] = bias[k]
+            ub[j] = u_bias[k]
+            hold[j] = 0
+        for t in range(steps):
+            if t == 0:
+                a = first[start:start + width]
+            elif constant:
+                a = rest[0, start:start + width]
+            else:
+                a = rest[t - 1, start:start + width]
+            out = spikes[t, start:start + width]
+            for j in range(width):
+                before = v[j]
+                x = np.float64(a[j])
+                if plain:
+                    y = before
+                else:
+                    x = u[j] * u_keep + x
+                    if has_u_bias:
+                        x = x + ub[j]
+                    y = before * v_keep
+                u[j] = x
+                z = (y + x) + b[j]
+                held = hold[j] > 0
+                z = before + 0.0 if held else z  # + 0.0: as the numpy path's copy of v (-0.0 becomes 0.0)
+                fired = (z >= threshold) if ge else (z > threshold)
+                fired = fired and fires
+                reset = z - reset_amount if subtract else z * 0.0
+                v[j] = reset if fired else z
+                hold[j] = refractory if fired else hold[j] - held
+                out[j] = fired
+            if record:
+                ru = rec_u[t, start:start + width]
+                rv = rec_v[t, start:start + width]
+                for j in range(width):
+                    ru[j] = u[j]
+                    rv[j] = v[j]
+        for j in range(width):
+            last_v[start + j] = v[j]
+
+
 def _build_numba():
     """The CPU entry, or None where numba cannot be imported (the engine then runs the numpy path)."""
     try:
@@ -261,3 +339,49 @@ def _build_numba():
 
 def _int64(a):
     return np.ascontiguousarray(a, np.int64)
+
+
+def _build_numba_float():
+    """The CPU entry of float_steps, or None where numba cannot be imported."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    kernel = numba.njit(cache=True, nogil=True)(float_steps)
+    no_record = np.empty((0, 0), np.float64)
+    one, spikes = np.zeros(1, np.float64), np.empty((1, 1), np.bool_)
+    for dtype in (np.float32, np.float64):  # every specialization the wrapper calls, compiled (or loaded) now
+        drive = np.zeros(1, dtype)
+        kernel(drive, drive.reshape(1, 1), False, 1, True, 0.0, 1.0, one, False, one, one, 1.0, False, True, True, 1.0,
+               0, False, spikes, no_record, no_record, one)
+
+    def run(neurons, drive, steps: int, record: bool = False):
+        b, n = drive.batch, neurons.n
+        size = b * n
+        first, rest = drive.first, drive.rest
+        if first.dtype != rest.dtype or rest.dtype not in (np.float32, np.float64):
+            first, rest = first.astype(np.float64), rest.astype(np.float64)
+        first = np.ascontiguousarray(first).reshape(size)
+        rest = np.ascontiguousarray(rest).reshape(1 if drive.constant else rest.shape[0], size)
+        if not drive.constant and rest.shape[0] < steps - 1:
+            raise ValueError(f"the drive holds {rest.shape[0] + 1} steps, {steps} asked")
+        spikes = np.empty((steps, b, n), np.bool_)
+        rec_u = np.empty((steps, b, n), np.float64) if record else None
+        rec_v = np.empty((steps, b, n), np.float64) if record else None
+        last_v = np.empty((b, n), np.float64)
+        u_bias = neurons.u_bias if neurons.u_bias is not None else np.zeros(n, np.float64)
+        plain = neurons.du == 1.0 and neurons.dv == 0.0 and neurons.u_bias is None  # FloatNeurons.step's test
+        kernel(first, rest, bool(drive.constant), int(steps), plain, 1 - neurons.du, 1 - neurons.dv,
+               _float64(neurons.bias), neurons.u_bias is not None, _float64(u_bias), _float64(neurons.v_init), float(neurons.threshold),
+               bool(neurons.threshold_ge), bool(neurons.fires), bool(neurons.subtract), float(neurons.reset_amount),
+               int(neurons.refractory), bool(record), spikes.reshape(steps, size),
+               rec_u.reshape(steps, size) if record else no_record, rec_v.reshape(steps, size) if record else no_record,
+               last_v.reshape(size))
+        neurons.last_v = last_v
+        return spikes, rec_u, rec_v
+
+    return run
+
+
+def _float64(a):
+    return np.ascontiguousarray(a, np.float64)
