@@ -7,6 +7,8 @@ stays below 2**24 in float32, 2**53 in float64) and are rounded back to integers
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -24,7 +26,7 @@ class Reusable:
         self.base = None
 
     def take(self, shape, dtype) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         if self.base is None or self.base.dtype != dtype or self.base.size < size:
             self.base = None  # freed before the larger one is taken
             self.base = np.empty(size, dtype)
@@ -92,7 +94,7 @@ class NumpyArrays:
         pages to back them) cost more than the sums; a row's result does not depend on its block (each output
         row is its own sums)."""
         rows = x.shape[0]
-        flat = x.reshape(rows, int(np.prod(x.shape[1:])))  # not -1: a zero-step train has no rows
+        flat = x.reshape(rows, math.prod(x.shape[1:]))  # not -1: a zero-step train has no rows
         per = max(1, BLOCK_BYTES // max(1, flat.shape[1] * np.dtype(dtype).itemsize))
         if per >= rows:
             return f(flat.astype(dtype, copy=False))
@@ -205,7 +207,7 @@ class TorchArrays:
 
     def map_rows(self, f, x, dtype, into: Reusable | None = None):
         """NumpyArrays.map_rows in one piece (into unused): torch's allocators reuse their blocks."""
-        return f(x.reshape(x.shape[0], int(np.prod(x.shape[1:]))).to(dtype))
+        return f(x.reshape(x.shape[0], math.prod(x.shape[1:])).to(dtype))
 
     def add_(self, v, x):
         v.add_(x)
