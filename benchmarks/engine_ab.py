@@ -6,7 +6,7 @@ base / here for every measurement, `--repeats` times, and reports the best of ea
 
     .venv/bin/python benchmarks/engine_ab.py --base cb68507 [--repeats 2] [--nets mlp,cnn,vgg]
 
-Writes benchmarks/results/engine_ab.json; --render re-prints its table.
+Writes benchmarks/results/engine_ab.json (or --out); --render re-prints its table.
 """
 from __future__ import annotations
 
@@ -44,10 +44,11 @@ def main() -> None:
     ap.add_argument("--nets", default="mlp,cnn,vgg")
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--out", default=str(RESULTS), help="the results file (default benchmarks/results/engine_ab.json)")
     ap.add_argument("--render", action="store_true")
     a = ap.parse_args()
     if a.render:
-        print(render(json.loads(RESULTS.read_text())))
+        print(render(json.loads(Path(a.out).read_text())))
         return
     if not a.base:
         raise SystemExit("benchmarks/engine_ab.py: error: pass --base REV (or --render)")
@@ -69,7 +70,7 @@ def main() -> None:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
     result = {"base": a.base, "head": head, "repeats": a.repeats, "steps": a.steps, "batch": a.batch, "rows": rows}
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
 
 
