@@ -371,7 +371,6 @@ def _deploy(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import load_torch_model
     from .lower import from_nir
-    from .fit import fit_network
     from .report import build_report
     from .targets import check_target, label, method_for, timing
 
@@ -430,15 +429,8 @@ def _deploy(opt: DeployOptions) -> dict:
     with clock("lower"):
         net = from_nir(graph)
         check_target(net, opt.target)
-    with clock("quantize"):
-        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
-    with clock("fit"):
-        fit = fit_network(qnet, profile)
-        placement = fit_summary(qnet, profile, fit)
-    with clock("float SNN"):
-        float_trace = run_network(net, "float", x, opt.steps, opt.progress)
-    with clock(f"{opt.backend} SNN"):
-        fixed_trace = run_network(qnet, opt.backend, x, opt.steps, opt.progress)
+    runs = spiking_stages(clock, net, profile, calib, x, opt.steps, opt)
+    qnet = runs.qnet
     conversion_error = None
     if opt.conversion_error and all(p.model.rate_coded for p in net.populations):  # a decomposition of rate codes
         with clock("conversion error"):
@@ -446,11 +438,7 @@ def _deploy(opt: DeployOptions) -> dict:
 
             n_err = min(len(x), ERROR_SAMPLES)
             conversion_error = {"samples": n_err, "layers": decompose(net, qnet, x[:n_err], opt.steps)}
-    lava_check = None
-    if opt.backend == "engine":
-        check_record_memory(qnet, min(len(x), opt.verify_samples), opt.steps)
-        with clock("Lava check"):
-            lava_check = check_against_lava(qnet, x[:opt.verify_samples], opt.steps)
+    lava_check = lava_stage(clock, qnet, x, opt.steps, opt)
     netx = None
     if opt.target == "loihi2":
         with clock("netx check"):
@@ -461,10 +449,9 @@ def _deploy(opt: DeployOptions) -> dict:
                                           if tuned_accuracy is not None else {}),
              **({"accuracy_maxpool_replaced": replaced_accuracy}
                                           if replaced_accuracy is not None else {})},
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
-        quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
-        conversion_error=conversion_error, fit=placement, target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)},
-        netx=netx, ann_measured=ann_measured,
+        **runs.report_parts(net, y, profile), conversion=net.metadata, lava_check=lava_check,
+        stage_seconds=clock.seconds, conversion_error=conversion_error,
+        target={"name": opt.target, "runs_on": label(net), **timing(net, opt.steps)}, netx=netx, ann_measured=ann_measured,
     )
     report["conversion_cache"] = None if key is None else {"key": key, "hit": cached is not None,
                                                            "folder": str(cache_folder())}
@@ -486,7 +473,6 @@ def _deploy_graph(opt: DeployOptions) -> dict:
     from .data import load_dataset
     from .io import read_nir
     from .lower import from_nir
-    from .fit import fit_network
     from .report import build_report
     from .targets import label, timing
 
@@ -511,30 +497,60 @@ def _deploy_graph(opt: DeployOptions) -> dict:
         if len(y) and int(np.max(y)) >= classes:
             raise NeurokitError(f"the test labels go up to {int(np.max(y))} but the network's output {net.output} has "
                                 f"{classes} neurons; pass data labelled 0 .. {classes - 1}")
+    runs = spiking_stages(clock, net, profile, calib, x, steps, opt)
+    lava_check = lava_stage(clock, runs.qnet, x, steps, opt)
+    report = build_report(
+        model=opt.model, dataset=data.name, profile=profile, steps=steps, ann=None,
+        **runs.report_parts(net, y, profile), conversion=net.metadata, lava_check=lava_check,
+        stage_seconds=clock.seconds, target={"name": "imported", "runs_on": label(net), **timing(net, steps)})
+    if opt.out:
+        with clock("write"):
+            write_outputs(Path(opt.out), graph, runs.qnet, report)
+    report["stage_seconds"] = dict(clock.seconds)
+    return report
+
+
+@dataclasses.dataclass
+class SpikingRuns:
+    """What quantize, fit and the float and fixed-point runs give deploy (both its paths)."""
+
+    qnet: object
+    quantization: dict  # quantize's report
+    fit: object  # neurokit.fit.FitResult
+    float_trace: object
+    fixed_trace: object
+
+    def report_parts(self, net, labels, profile) -> dict:
+        """build_report's float_run, fixed_run, quantization and fit."""
+        traffic = placed_traffic(self.qnet, self.fit, self.fixed_trace, profile)
+        return {"float_run": summarize_run(net, self.float_trace, labels),
+                "fixed_run": summarize_run(self.qnet, self.fixed_trace, labels, traffic),
+                "quantization": self.quantization, "fit": fit_summary(self.qnet, profile, self.fit)}
+
+
+def spiking_stages(clock, net, profile, calibration: np.ndarray, x: np.ndarray, steps: int, opt) -> SpikingRuns:
+    """quantize, fit, then the float network and the quantized one on opt.backend, each stage timed on clock."""
+    from .fit import fit_network
+
     with clock("quantize"):
-        qnet, qreport = quantize_network(net, profile, calib, opt.weight_bits, opt.input_bits, opt.netx)
+        qnet, qreport = quantize_network(net, profile, calibration, opt.weight_bits, opt.input_bits, opt.netx)
     with clock("fit"):
         fit = fit_network(qnet, profile)
-        placement = fit_summary(qnet, profile, fit)
     with clock("float SNN"):
         float_trace = run_network(net, "float", x, steps, opt.progress)
     with clock(f"{opt.backend} SNN"):
         fixed_trace = run_network(qnet, opt.backend, x, steps, opt.progress)
-    lava_check = None
-    if opt.backend == "engine" and opt.verify_samples:
-        check_record_memory(qnet, min(len(x), opt.verify_samples), steps)
-        with clock("Lava check"):
-            lava_check = check_against_lava(qnet, x[:opt.verify_samples], steps)
-    report = build_report(
-        model=opt.model, dataset=data.name, profile=profile, steps=steps, ann=None,
-        float_run=summarize_run(net, float_trace, y), fixed_run=summarize_run(qnet, fixed_trace, y, placed_traffic(qnet, fit, fixed_trace, profile)),
-        quantization=qreport, conversion=net.metadata, lava_check=lava_check, stage_seconds=clock.seconds,
-        fit=placement, target={"name": "imported", "runs_on": label(net), **timing(net, steps)})
-    if opt.out:
-        with clock("write"):
-            write_outputs(Path(opt.out), graph, qnet, report)
-    report["stage_seconds"] = dict(clock.seconds)
-    return report
+    return SpikingRuns(qnet, qreport, fit, float_trace, fixed_trace)
+
+
+def lava_stage(clock, qnet, x: np.ndarray, steps: int, opt) -> dict | None:
+    """With the engine, Lava's fixed_pt on the first opt.verify_samples samples against it (or why it did not
+    run: --verify-samples 0, no Lava); None on other backends."""
+    if opt.backend != "engine":
+        return None
+    check_record_memory(qnet, min(len(x), opt.verify_samples), steps)
+    with clock("Lava check"):
+        return check_against_lava(qnet, x[:opt.verify_samples], steps)
 
 
 def placed_traffic(qnet, fit, trace, profile) -> dict | None:
