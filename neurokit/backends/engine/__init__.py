@@ -208,8 +208,11 @@ class Engine:
                 synapses[q.name] = FloatSynapse.build(q, xp, graded=graded)
         for p in order:
             neurons[p.name] = p.model.engine(p, xp, arith)
-        # compiles the fused neuron kernels (or loads them from numba's cache) here, not in a run
-        fused_kernel(xp) if fixed else fused_float_kernel(xp)
+        # the fused neuron kernels compile (or load from numba's cache) here, not in a run
+        if fixed:
+            fused_kernel(xp)
+        else:
+            fused_float_kernel(xp)
         pipelined = not stream and windows_of(net) == "pipelined"
         depth = None
         if stepwise:
