@@ -299,16 +299,8 @@ def _build_numba():
     def run(neurons, drive, steps: int, record: bool = False):
         b, n = drive.batch, neurons.n
         size = b * n
-        first, rest = drive.first, drive.rest
-        if first.dtype != rest.dtype or (rest.dtype != np.int32 and rest.dtype != np.int64):
-            first, rest = first.astype(np.int64), rest.astype(np.int64)
-        first = np.ascontiguousarray(first).reshape(size)
-        rest = np.ascontiguousarray(rest).reshape(1 if drive.constant else rest.shape[0], size)
-        if not drive.constant and rest.shape[0] < steps - 1:
-            raise ValueError(f"the drive holds {rest.shape[0] + 1} steps, {steps} asked")
-        spikes = np.empty((steps, b, n), np.bool_)
-        rec_u = np.empty((steps, b, n), np.int64) if record else None
-        rec_v = np.empty((steps, b, n), np.int64) if record else None
+        first, rest = flat_drive(drive, steps, (np.int32, np.int64), np.int64)
+        spikes, rec_u, rec_v = outputs(steps, b, n, record, np.int64)
         record_u = rec_u.reshape(steps, size) if record else no_record
         record_v = rec_v.reshape(steps, size) if record else no_record
         arith = neurons.arith
@@ -341,6 +333,28 @@ def _int64(a):
     return np.ascontiguousarray(a, np.int64)
 
 
+def flat_drive(drive, steps: int, dtypes: tuple, wide):
+    """A Drive as the kernels read it: first (N,) and rest (R, N), contiguous, sample-major, of one of `dtypes`
+    (both converted to `wide` where they differ or are of none)."""
+    first, rest = drive.first, drive.rest
+    if first.dtype != rest.dtype or rest.dtype not in dtypes:
+        first, rest = first.astype(wide), rest.astype(wide)
+    size = first.size
+    first = np.ascontiguousarray(first).reshape(size)
+    rest = np.ascontiguousarray(rest).reshape(1 if drive.constant else rest.shape[0], size)
+    if not drive.constant and rest.shape[0] < steps - 1:
+        raise ValueError(f"the drive holds {rest.shape[0] + 1} steps, {steps} asked")
+    return first, rest
+
+
+def outputs(steps: int, batch: int, n: int, record: bool, dtype):
+    """What a kernel writes: spikes (T, B, n) bool, and with record u and v (T, B, n) of dtype (else None)."""
+    spikes = np.empty((steps, batch, n), np.bool_)
+    if not record:
+        return spikes, None, None
+    return spikes, np.empty((steps, batch, n), dtype), np.empty((steps, batch, n), dtype)
+
+
 def _build_numba_float():
     """The CPU entry of float_steps, or None where numba cannot be imported."""
     try:
@@ -358,21 +372,14 @@ def _build_numba_float():
     def run(neurons, drive, steps: int, record: bool = False):
         b, n = drive.batch, neurons.n
         size = b * n
-        first, rest = drive.first, drive.rest
-        if first.dtype != rest.dtype or rest.dtype not in (np.float32, np.float64):
-            first, rest = first.astype(np.float64), rest.astype(np.float64)
-        first = np.ascontiguousarray(first).reshape(size)
-        rest = np.ascontiguousarray(rest).reshape(1 if drive.constant else rest.shape[0], size)
-        if not drive.constant and rest.shape[0] < steps - 1:
-            raise ValueError(f"the drive holds {rest.shape[0] + 1} steps, {steps} asked")
-        spikes = np.empty((steps, b, n), np.bool_)
-        rec_u = np.empty((steps, b, n), np.float64) if record else None
-        rec_v = np.empty((steps, b, n), np.float64) if record else None
+        first, rest = flat_drive(drive, steps, (np.float32, np.float64), np.float64)
+        spikes, rec_u, rec_v = outputs(steps, b, n, record, np.float64)
         last_v = np.empty((b, n), np.float64)
-        u_bias = neurons.u_bias if neurons.u_bias is not None else np.zeros(n, np.float64)
-        plain = neurons.du == 1.0 and neurons.dv == 0.0 and neurons.u_bias is None  # FloatNeurons.step's test
+        has_u_bias = neurons.u_bias is not None
+        u_bias = neurons.u_bias if has_u_bias else np.zeros(n, np.float64)
+        plain = neurons.du == 1.0 and neurons.dv == 0.0 and not has_u_bias  # FloatNeurons.step's test
         kernel(first, rest, bool(drive.constant), int(steps), plain, 1 - neurons.du, 1 - neurons.dv,
-               _float64(neurons.bias), neurons.u_bias is not None, _float64(u_bias), _float64(neurons.v_init), float(neurons.threshold),
+               _float64(neurons.bias), has_u_bias, _float64(u_bias), _float64(neurons.v_init), float(neurons.threshold),
                bool(neurons.threshold_ge), bool(neurons.fires), bool(neurons.subtract), float(neurons.reset_amount),
                int(neurons.refractory), bool(record), spikes.reshape(steps, size),
                rec_u.reshape(steps, size) if record else no_record, rec_v.reshape(steps, size) if record else no_record,
