@@ -76,6 +76,29 @@ def fused_float_kernel(xp):
 BLOCK = 512  # neurons whose state (u, v, hold, bias: 4 x 8 bytes each) stays in L1 while the steps run
 
 
+# Helpers the kernels call once per block and step (not per neuron). numba compiles them into the kernels
+# (kernel_numba registers them); uncompiled they are plain Python, as the kernels are.
+
+def drive_row(first, rest, constant, t, start, width):
+    """The input of neurons start .. start + width at step t: first at step 0, then rest's rows (its one row
+    when the drive is held)."""
+    if t == 0:
+        return first[start:start + width]
+    if constant:
+        return rest[0, start:start + width]
+    return rest[t - 1, start:start + width]
+
+
+def record_rows(rec_u, rec_v, u, v, t, start, width):
+    """u and v of a block's neurons after step t into the records."""
+    ru = rec_u[t, start:start + width]
+    rv = rec_v[t, start:start + width]
+    for j in range(width):
+        ru[j] = u[j]
+        rv[j] = v[j]
+
+
+
 def lif_steps(first, rest, constant, steps, u_factor, v_factor, bias, v_init, u_init, threshold, reset_by,
               subtract, refractory, limit, shift, decay_bits, record, spikes, rec_u, rec_v, last_v):
     """All `steps` steps of FixedNeurons.step on N = B x n neurons, flattened sample-major.
@@ -113,12 +136,7 @@ def lif_steps(first, rest, constant, steps, u_factor, v_factor, bias, v_init, u_
             b[j] = bias[k]
             hold[j] = 0
         for t in range(steps):
-            if t == 0:
-                a = first[start:start + width]
-            elif constant:
-                a = rest[0, start:start + width]
-            else:
-                a = rest[t - 1, start:start + width]
+            a = drive_row(first, rest, constant, t, start, width)
             out = spikes[t, start:start + width]
             for j in range(width):
                 # u <- wrap_u(wrap32(decay(u) + wrap32(a << 6)))
@@ -145,11 +163,7 @@ def lif_steps(first, rest, constant, steps, u_factor, v_factor, bias, v_init, u_
                 hold[j] = refractory if fired else hold[j] - held
                 out[j] = fired
             if record:
-                ru = rec_u[t, start:start + width]
-                rv = rec_v[t, start:start + width]
-                for j in range(width):
-                    ru[j] = u[j]
-                    rv[j] = v[j]
+                record_rows(rec_u, rec_v, u, v, t, start, width)
         for j in range(width):
             last_v[start + j] = v[j]
 
@@ -188,12 +202,7 @@ def if_steps(first, rest, constant, steps, shift, bias, v_init, threshold, reset
             v[j] = v_init[k]
             b[j] = bias[k]
         for t in range(steps):
-            if t == 0:
-                a = first[start:start + width]
-            elif constant:
-                a = rest[0, start:start + width]
-            else:
-                a = rest[t - 1, start:start + width]
+            a = drive_row(first, rest, constant, t, start, width)
             out = spikes[t, start:start + width]
             for j in range(width):
                 z = np.int32(v[j] + (np.int32(a[j]) << shift) + b[j])
@@ -239,12 +248,7 @@ def float_steps(first, rest, constant, steps, plain, u_keep, v_keep, bias, has_u
             ub[j] = u_bias[k]
             hold[j] = 0
         for t in range(steps):
-            if t == 0:
-                a = first[start:start + width]
-            elif constant:
-                a = rest[0, start:start + width]
-            else:
-                a = rest[t - 1, start:start + width]
+            a = drive_row(first, rest, constant, t, start, width)
             out = spikes[t, start:start + width]
             for j in range(width):
                 before = v[j]
@@ -267,20 +271,34 @@ def float_steps(first, rest, constant, steps, plain, u_keep, v_keep, bias, has_u
                 hold[j] = refractory if fired else hold[j] - held
                 out[j] = fired
             if record:
-                ru = rec_u[t, start:start + width]
-                rv = rec_v[t, start:start + width]
-                for j in range(width):
-                    ru[j] = u[j]
-                    rv[j] = v[j]
+                record_rows(rec_u, rec_v, u, v, t, start, width)
         for j in range(width):
             last_v[start + j] = v[j]
 
 
-def _build_numba():
-    """The CPU entry, or None where numba cannot be imported (the engine then runs the numpy path)."""
+_helpers_registered = False
+
+
+def kernel_numba():
+    """numba, with the kernels' helpers (drive_row, record_rows) made callable from compiled code (once); None
+    where numba cannot be imported."""
+    global _helpers_registered
     try:
         import numba
+        from numba.extending import register_jitable
     except ImportError:
+        return None
+    if not _helpers_registered:
+        for helper in (drive_row, record_rows):
+            register_jitable(helper)
+        _helpers_registered = True
+    return numba
+
+
+def _build_numba():
+    """The CPU entry, or None where numba cannot be imported (the engine then runs the numpy path)."""
+    numba = kernel_numba()
+    if numba is None:
         return None
     kernel = numba.njit(cache=True, nogil=True)(lif_steps)
     if_kernel = numba.njit(cache=True, nogil=True)(if_steps)
@@ -357,9 +375,8 @@ def outputs(steps: int, batch: int, n: int, record: bool, dtype):
 
 def _build_numba_float():
     """The CPU entry of float_steps, or None where numba cannot be imported."""
-    try:
-        import numba
-    except ImportError:
+    numba = kernel_numba()
+    if numba is None:
         return None
     kernel = numba.njit(cache=True, nogil=True)(float_steps)
     no_record = np.empty((0, 0), np.float64)
